@@ -1,0 +1,3 @@
+//! The `caduceus` command line.
+
+fn main() {}

@@ -1,0 +1,32 @@
+//! # caduceus-core
+//!
+//! The compliance core of Caduceus: envelope encryption of patient messages
+//! and media on a practice key hierarchy, for practice software that handles
+//! patient messaging over the WhatsApp Business Platform under the GDPR and
+//! German medical law.
+//!
+//! * [`envelope`]: seal and open messages (one call) and media (streaming,
+//!   one segment of memory), inspect labels without a key, rewrap
+//!   recipients without touching the payload, random access to segments,
+//!   "part x of y" envelope sets.
+//! * [`keys`]: practice, staff and subject-category X25519 keys, their text
+//!   forms and key ids, and the subject-category [`keys::KeyringRecord`]
+//!   (create, unwrap, add and revoke recipients, rotate, shred).
+//! * [`suite`]: the cipher suite's primitives exactly as the formats call them.
+//! * [`testing`]: deterministic RNGs for tests and vectors (never production).
+//!
+//! The crate does no I/O of its own (it offers `std::io` adapters over the
+//! caller's streams), reads no clock (times are parameters) and takes all
+//! randomness from a caller-supplied [`rand_core::CryptoRng`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod codec;
+pub mod envelope;
+pub mod keys;
+mod label;
+pub mod suite;
+pub mod testing;
+
+pub use label::MAX_LABEL_LEN;
+pub use rand_core;
