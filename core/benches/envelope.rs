@@ -1,0 +1,2 @@
+//! Envelope benchmarks (placeholder replaced by the benchmark suite).
+fn main() {}
