@@ -1,0 +1,300 @@
+//! Tamper evidence: every single-byte change, truncation, reordering,
+//! duplication and extension of an envelope fails to open with a typed error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use caduceus_core::envelope::{self, EnvelopeError, Labels, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE};
+use caduceus_core::keys::{KeyKind, PrivateKey};
+use caduceus_core::testing::DeterministicRng;
+
+fn labels() -> Labels {
+    Labels::new(
+        "p-7f3a91",
+        "clinical-photos",
+        "treatment-communication",
+        "image/jpeg",
+        1_763_800_000,
+    )
+    .unwrap()
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Flip every byte (XOR `mask`) of `sealed` on `threads` threads and check
+/// that none opens; returns how many errors of each kind were seen.
+fn flip_every_byte(
+    sealed: &[u8],
+    key: &PrivateKey,
+    mask: u8,
+) -> std::collections::BTreeMap<String, usize> {
+    let threads = 2;
+    let chunk = sealed.len().div_ceil(threads);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+                    let mut copy = sealed.to_vec();
+                    let lo = t * chunk;
+                    let hi = ((t + 1) * chunk).min(sealed.len());
+                    for i in lo..hi {
+                        copy[i] ^= mask;
+                        match envelope::open(&copy, key) {
+                            Ok(_) => panic!("envelope with byte {i} changed opened"),
+                            Err(e) => {
+                                let name = format!("{e:?}");
+                                let name = name.split(['(', ' ', '{']).next().unwrap().to_owned();
+                                *counts.entry(name).or_default() += 1;
+                            }
+                        }
+                        copy[i] ^= mask;
+                    }
+                    counts
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut total = std::collections::BTreeMap::new();
+    for r in results {
+        for (k, v) in r {
+            *total.entry(k).or_insert(0) += v;
+        }
+    }
+    total
+}
+
+#[test]
+fn every_byte_of_a_message_envelope_is_protected() {
+    let mut rng = DeterministicRng::new(1);
+    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    let sealed = envelope::seal(
+        &[key.public_key()],
+        &labels(),
+        b"Bitte Termin am Montag",
+        &mut rng,
+    )
+    .unwrap();
+    for mask in [0x01, 0x80, 0xff] {
+        let counts = flip_every_byte(&sealed, &key, mask);
+        assert_eq!(counts.values().sum::<usize>(), sealed.len());
+        // Changes in the payload are caught by the segment tag, in the
+        // header by the MAC, in the stanza by HPKE.
+        assert!(counts.contains_key("SegmentCorrupted"), "{counts:?}");
+        assert!(counts.contains_key("HeaderMacMismatch"), "{counts:?}");
+        assert!(counts.contains_key("StanzaCorrupted"), "{counts:?}");
+    }
+}
+
+#[test]
+fn every_byte_of_a_three_segment_media_envelope_is_protected() {
+    let mut rng = DeterministicRng::new(2);
+    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    let plaintext = pattern(2 * SEGMENT_SIZE + 1000);
+    let sealed = envelope::seal(&[key.public_key()], &labels(), &plaintext, &mut rng).unwrap();
+    let header_len = envelope::inspect(&sealed).unwrap().header_len;
+    assert_eq!(
+        sealed.len(),
+        header_len + 2 * SEGMENT_CIPHERTEXT_SIZE + 1000 + 16
+    );
+    let counts = flip_every_byte(&sealed, &key, 0x01);
+    assert_eq!(counts.values().sum::<usize>(), sealed.len());
+    assert_eq!(
+        counts.get("SegmentCorrupted"),
+        Some(&(sealed.len() - header_len)),
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn truncation_at_every_segment_boundary_and_elsewhere_is_detected() {
+    let mut rng = DeterministicRng::new(3);
+    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    let plaintext = pattern(2 * SEGMENT_SIZE + 1000);
+    let sealed = envelope::seal(&[key.public_key()], &labels(), &plaintext, &mut rng).unwrap();
+    let h = envelope::inspect(&sealed).unwrap().header_len;
+    for k in 0..=2 {
+        let cut = h + k * SEGMENT_CIPHERTEXT_SIZE;
+        let err = envelope::open(&sealed[..cut], &key).unwrap_err();
+        assert_eq!(err, EnvelopeError::Truncated, "cut at boundary {k}");
+    }
+    // Every cut inside the header, and a spread of cuts in the payload.
+    for cut in (0..h).chain((h..sealed.len()).step_by(997)) {
+        assert!(
+            envelope::open(&sealed[..cut], &key).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // Also the streaming reader reports truncation at a boundary.
+    let cut = &sealed[..h + 2 * SEGMENT_CIPHERTEXT_SIZE];
+    let mut r = envelope::OpenReader::new(cut, &key).unwrap();
+    let mut out = Vec::new();
+    let err = std::io::Read::read_to_end(&mut r, &mut out).unwrap_err();
+    let inner = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<EnvelopeError>())
+        .unwrap();
+    assert_eq!(inner, &EnvelopeError::Truncated);
+}
+
+#[test]
+fn reordering_duplication_and_extension_are_detected() {
+    let mut rng = DeterministicRng::new(4);
+    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    let plaintext = pattern(3 * SEGMENT_SIZE);
+    let sealed = envelope::seal(&[key.public_key()], &labels(), &plaintext, &mut rng).unwrap();
+    let h = envelope::inspect(&sealed).unwrap().header_len;
+    let seg =
+        |i: usize| &sealed[h + i * SEGMENT_CIPHERTEXT_SIZE..h + (i + 1) * SEGMENT_CIPHERTEXT_SIZE];
+    let header = &sealed[..h];
+
+    let swapped = [header, seg(1), seg(0), seg(2)].concat();
+    assert_eq!(
+        envelope::open(&swapped, &key).unwrap_err(),
+        EnvelopeError::SegmentCorrupted { index: 0 }
+    );
+    let duplicated = [header, seg(0), seg(0), seg(1), seg(2)].concat();
+    assert_eq!(
+        envelope::open(&duplicated, &key).unwrap_err(),
+        EnvelopeError::SegmentCorrupted { index: 1 }
+    );
+    let last_dropped_middle = [header, seg(0), seg(2)].concat();
+    assert!(envelope::open(&last_dropped_middle, &key).is_err());
+
+    let mut appended = sealed.clone();
+    appended.push(0);
+    assert!(envelope::open(&appended, &key).is_err());
+    let repeated_last = [&sealed[..], seg(2)].concat();
+    assert_eq!(
+        envelope::open(&repeated_last, &key).unwrap_err(),
+        EnvelopeError::TrailingData
+    );
+    let mut tag_only = sealed.clone();
+    tag_only.extend_from_slice(&[0u8; 16]);
+    assert_eq!(
+        envelope::open(&tag_only, &key).unwrap_err(),
+        EnvelopeError::TrailingData
+    );
+}
+
+#[test]
+fn wrong_key_gives_no_access_and_shredded_record_gives_key_shredded() {
+    let mut rng = DeterministicRng::new(5);
+    let practice = PrivateKey::generate(KeyKind::Practice, &mut rng);
+    let doctor = PrivateKey::generate(KeyKind::Staff, &mut rng);
+    let clerk = PrivateKey::generate(KeyKind::Staff, &mut rng);
+    let record = caduceus_core::keys::KeyringRecord::create(
+        "p-7f3a91",
+        "clinical-photos",
+        &[practice.public_key(), doctor.public_key()],
+        1_763_800_000,
+        &mut rng,
+    )
+    .unwrap();
+    let sealed = envelope::seal(&[record.public_key()], &labels(), b"Befund", &mut rng).unwrap();
+
+    assert_eq!(
+        envelope::open(&sealed, &doctor).unwrap_err(),
+        EnvelopeError::NoAccess
+    );
+    assert_eq!(
+        envelope::open_with_keyring(&sealed, &record, &doctor)
+            .unwrap()
+            .plaintext,
+        b"Befund"
+    );
+    assert_eq!(
+        envelope::open_with_keyring(&sealed, &record, &clerk).unwrap_err(),
+        EnvelopeError::NoAccess
+    );
+    let shredded = record.shred(1_900_000_000);
+    assert_eq!(
+        envelope::open_with_keyring(&sealed, &shredded, &doctor).unwrap_err(),
+        EnvelopeError::KeyShredded
+    );
+    // A record of another subject is not a recipient of this envelope.
+    let other = caduceus_core::keys::KeyringRecord::create(
+        "p-000001",
+        "clinical-photos",
+        &[doctor.public_key()],
+        1_763_800_000,
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(
+        envelope::open_with_keyring(&sealed, &other, &doctor).unwrap_err(),
+        EnvelopeError::NoAccess
+    );
+}
+
+#[test]
+fn strict_parsing_of_prefix_and_header() {
+    let mut rng = DeterministicRng::new(6);
+    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    let sealed = envelope::seal(&[key.public_key()], &labels(), b"x", &mut rng).unwrap();
+    let mut v = sealed.clone();
+    v[4] = 2;
+    assert_eq!(
+        envelope::inspect(&v).unwrap_err(),
+        EnvelopeError::UnsupportedVersion(2)
+    );
+    let mut s = sealed.clone();
+    s[5] = 7;
+    assert_eq!(
+        envelope::inspect(&s).unwrap_err(),
+        EnvelopeError::UnsupportedSuite(7)
+    );
+    let mut m = sealed.clone();
+    m[0] = b'X';
+    assert_eq!(envelope::inspect(&m).unwrap_err(), EnvelopeError::BadMagic);
+    let mut big = sealed.clone();
+    big[6..10].copy_from_slice(&(16 * 1024 + 1u32).to_be_bytes());
+    assert_eq!(
+        envelope::inspect(&big).unwrap_err(),
+        EnvelopeError::HeaderTooLarge
+    );
+    assert_eq!(
+        envelope::inspect(&sealed[..9]).unwrap_err(),
+        EnvelopeError::Truncated
+    );
+
+    // A non-canonical header: re-encode the body's first array header as
+    // array16 (0xdc 0x00 0x04) instead of fixarray (0x94).
+    let body_len = u32::from_be_bytes(sealed[6..10].try_into().unwrap()) as usize;
+    assert_eq!(sealed[10], 0x94);
+    let mut nc = sealed[..10].to_vec();
+    nc[6..10].copy_from_slice(&((body_len + 2) as u32).to_be_bytes());
+    nc.extend_from_slice(&[0xdc, 0x00, 0x04]);
+    nc.extend_from_slice(&sealed[11..]);
+    assert_eq!(
+        envelope::inspect(&nc).unwrap_err(),
+        EnvelopeError::NonCanonicalHeader
+    );
+}
+
+#[test]
+fn recipient_limits_at_and_past_the_maximum() {
+    let mut rng = DeterministicRng::new(7);
+    let keys: Vec<_> = (0..=envelope::MAX_RECIPIENTS)
+        .map(|_| PrivateKey::generate(KeyKind::Staff, &mut rng).public_key())
+        .collect();
+    let max = &keys[..envelope::MAX_RECIPIENTS];
+    let sealed = envelope::seal(max, &labels(), b"x", &mut rng).unwrap();
+    assert_eq!(
+        envelope::inspect(&sealed).unwrap().recipients.len(),
+        envelope::MAX_RECIPIENTS
+    );
+    assert_eq!(
+        envelope::seal(&keys, &labels(), b"x", &mut rng).unwrap_err(),
+        EnvelopeError::TooManyRecipients
+    );
+    assert_eq!(
+        envelope::seal(&[], &labels(), b"x", &mut rng).unwrap_err(),
+        EnvelopeError::NoRecipients
+    );
+    assert_eq!(
+        envelope::seal(&[keys[0], keys[0]], &labels(), b"x", &mut rng).unwrap_err(),
+        EnvelopeError::DuplicateRecipient
+    );
+}
