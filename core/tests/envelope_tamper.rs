@@ -298,3 +298,43 @@ fn recipient_limits_at_and_past_the_maximum() {
         EnvelopeError::DuplicateRecipient
     );
 }
+
+#[test]
+fn low_order_ephemeral_keys_in_a_stanza_are_rejected() {
+    let mut rng = DeterministicRng::new(8);
+    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    let sealed = envelope::seal(&[key.public_key()], &labels(), b"x", &mut rng).unwrap();
+    // The stanza is [bin16 key id, bin32 enc, bin48 wrapped]: locate `enc`.
+    let mut needle = vec![0x93, 0xc4, 0x10];
+    needle.extend_from_slice(key.key_id().as_bytes());
+    needle.extend_from_slice(&[0xc4, 0x20]);
+    let at = sealed
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap()
+        + needle.len();
+    // Low-order points of Curve25519 (all-zero shared secret for any key).
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let order8 =
+        hex::decode("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800").unwrap();
+    for point in [[0u8; 32].to_vec(), one.to_vec(), order8] {
+        let mut bad = sealed.clone();
+        bad[at..at + 32].copy_from_slice(&point);
+        assert_eq!(
+            envelope::open(&bad, &key).unwrap_err(),
+            EnvelopeError::StanzaCorrupted
+        );
+        let enc: [u8; 32] = point.as_slice().try_into().unwrap();
+        assert_eq!(
+            caduceus_core::suite::hpke_open(key.secret_bytes(), &enc, b"", b"", &[0u8; 48])
+                .unwrap_err(),
+            caduceus_core::suite::SuiteError::ZeroSharedSecret
+        );
+        // And sealing to such a point is refused.
+        assert_eq!(
+            caduceus_core::suite::hpke_seal(&enc, b"", b"", b"k", &mut rng).unwrap_err(),
+            caduceus_core::suite::SuiteError::ZeroSharedSecret
+        );
+    }
+}
