@@ -1,5 +1,6 @@
 # Caduceus: `make demo` runs the main job, `make test` runs every test.
 CARGO ?= cargo
+SHELL := /bin/bash
 
 .PHONY: all build test fmt-check clippy unit doc demo bench fmt clean
 
@@ -10,6 +11,7 @@ build:
 
 ## Every check CI runs: formatting, lints, all tests, documentation.
 test: fmt-check clippy unit doc
+	@python3 scripts/test-summary.py target/test-output.log
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -18,7 +20,8 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test --workspace
+	@mkdir -p target
+	set -o pipefail; $(CARGO) test --workspace 2>&1 | tee target/test-output.log
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
@@ -27,6 +30,11 @@ doc:
 demo:
 	$(CARGO) build --release -p caduceus-cli
 	bash examples/demo.sh target/release/caduceus
+
+## Benchmarks (figures in docs/BENCHMARKS.md); not part of `make test`.
+bench:
+	$(CARGO) bench -p caduceus-core --bench envelope
+	bash scripts/bench-cli.sh
 
 fmt:
 	$(CARGO) fmt --all
