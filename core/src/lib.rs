@@ -30,3 +30,8 @@ pub mod testing;
 
 pub use label::MAX_LABEL_LEN;
 pub use rand_core;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
