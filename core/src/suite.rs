@@ -200,7 +200,9 @@ pub fn x25519(
 }
 
 /// HPKE DeriveKeyPair (RFC 9180 section 7.1.3) for DHKEM(X25519, HKDF-SHA256):
-/// returns (private key, public key).
+/// returns (private key, public key). The private key is returned clamped, as
+/// RFC 9180 section 7.1.2 requires of SerializePrivateKey for X25519 (the
+/// RFC's JSON vectors list `skRm` unclamped; both give the same public key).
 pub fn hpke_derive_keypair(ikm: &[u8]) -> (Zeroizing<[u8; X25519_LEN]>, [u8; X25519_LEN]) {
     let (sk, pk) = X25519HkdfSha256::derive_keypair(ikm);
     let mut out = Zeroizing::new([0u8; X25519_LEN]);
