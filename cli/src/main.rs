@@ -1,3 +1,80 @@
-//! The `caduceus` command line.
+//! The `caduceus` command line: generate keys, and seal, open, inspect and
+//! rewrap envelopes of patient messages and images, streaming from standard
+//! input to standard output (or files) in constant memory.
+//!
+//! Exit codes: 0 success, 1 failure (the operation did not complete; no
+//! output file was left behind), 2 usage error (the command line is wrong;
+//! nothing was read or written). Every error is one line on standard error,
+//! `caduceus: error: ...`, and never contains key material or plaintext.
 
-fn main() {}
+mod args;
+mod commands;
+mod error;
+mod files;
+mod progress;
+mod time;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::error::Failure;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
+    let result = match cli.command {
+        Command::Keygen(a) => commands::keygen(a),
+        Command::Pubkey(a) => commands::pubkey(a),
+        Command::Seal(a) => commands::seal(a),
+        Command::Open(a) => commands::open(a),
+        Command::Inspect(a) => commands::inspect(a),
+        Command::Rewrap(a) => commands::rewrap(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => report(&failure),
+    }
+}
+
+/// Print one error line and map the failure to its exit code.
+fn report(failure: &Failure) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "caduceus: error: {}", failure.message());
+    ExitCode::from(failure.exit_code())
+}
+
+/// Help and version go to stdout with exit 0; parse errors become one
+/// `caduceus: error:` line with exit 2.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(error::EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            // The first paragraph of clap's message, on one line.
+            let rendered = e.render().to_string();
+            let first: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty())
+                .collect();
+            let first = first.join(" ");
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
+            report(&Failure::Usage(format!("{first} (see 'caduceus --help')")))
+        }
+    }
+}

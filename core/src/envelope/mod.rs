@@ -397,10 +397,13 @@ impl Unlocked {
         remove: &[KeyId],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<u8>, EnvelopeError> {
-        let (mut wire, _, _) = header::parse(original)?;
+        let (mut wire, authed, mac) = header::parse(original)?;
         if wire.envelope_id != self.header.envelope_id {
             return Err(EnvelopeError::HeaderMacMismatch);
         }
+        // `original` may be a fresh read of the header: authenticate it, or
+        // the new MAC would bless labels changed since `unlock`.
+        header::verify_mac(&self.keys, authed, mac)?;
         let data_key = wire.unwrap(identity)?;
         for id in remove {
             if !wire.stanzas.iter().any(|s| &s.key_id == id) {

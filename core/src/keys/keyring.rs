@@ -251,6 +251,9 @@ impl KeyringRecord {
         new: &PublicKey,
         rng: &mut impl CryptoRng,
     ) -> Result<Self, KeyError> {
+        if let KeyringState::Shredded { .. } = self.state {
+            return Err(KeyError::KeyShredded);
+        }
         if !self.wraps.iter().any(|w| &w.key_id == old) {
             return Err(KeyError::NoAccess);
         }

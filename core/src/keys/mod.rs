@@ -190,7 +190,8 @@ impl FromStr for KeyId {
     type Err = KeyError;
     fn from_str(s: &str) -> Result<Self, KeyError> {
         let s = s.trim();
-        if s.len() != KEY_ID_LEN * 2 {
+        // `from_str_radix` alone would also take a sign ("+f").
+        if s.len() != KEY_ID_LEN * 2 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(KeyError::InvalidKeyText(
                 "a key id is 32 hexadecimal digits",
             ));
@@ -397,6 +398,11 @@ fn decode_text(s: &str, secret: bool) -> Result<(KeyKind, Zeroizing<[u8; 32]>), 
     }
     let checked = CheckedHrpstring::new::<Bech32>(s)
         .map_err(|_| KeyError::InvalidKeyText("bad characters, mixed case or checksum mismatch"))?;
+    // BIP 173: the padding bits after the last byte must be zero, so that
+    // each key has exactly one text form.
+    checked
+        .validate_segwit_padding()
+        .map_err(|_| KeyError::InvalidKeyText("non-zero padding bits"))?;
     let hrp = checked.hrp().to_lowercase();
     let wanted = if secret { "secret" } else { "public" };
     let kind = KeyKind::ALL

@@ -1,0 +1,194 @@
+//! Command-line definitions (clap derive). Doc comments here are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Input is read from standard input and output written to standard output,
+unless -i/--input or -o/--output name a file ('-' means standard input or
+output). An output file is written under a temporary name next to it and
+renamed into place only when the command succeeded, so a failed command never
+leaves a partial file behind.
+
+Exit codes:
+  0  success
+  1  failure: the operation did not complete (I/O error, damaged or modified
+     envelope, no matching key, ...); no output file was written
+  2  usage error: the command line is wrong (unknown option, invalid key text,
+     missing or invalid label); nothing was read or written
+
+Errors are one line on standard error, starting with 'caduceus: error:'.";
+
+/// Seal, open, inspect and rewrap patient messages and images (Caduceus envelopes).
+#[derive(Debug, Parser)]
+#[command(name = "caduceus", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a key pair and write it as an identity file.
+    Keygen(KeygenArgs),
+    /// Print the public key(s) of an identity file.
+    Pubkey(PubkeyArgs),
+    /// Seal (encrypt) input to one or more recipient public keys.
+    Seal(SealArgs),
+    /// Open (decrypt and authenticate) an envelope with an identity file.
+    Open(OpenArgs),
+    /// Show an envelope's labels and recipient key ids, without any key.
+    Inspect(InspectArgs),
+    /// Add or remove recipients by rewriting the header only; the payload bytes stay unchanged.
+    Rewrap(RewrapArgs),
+}
+
+/// The role of a key pair; it selects the key's text prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// The practice (controller) key: cdpractice1...
+    Practice,
+    /// A staff member's device or role key: cdstaff1...
+    Staff,
+    /// A (patient pseudonym, data category) key: cdsubject1...
+    #[value(alias = "subject-category")]
+    Subject,
+}
+
+/// `caduceus keygen`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The identity file holds comment lines (creation time, kind, public key, key id)
+and the secret key line. It is created with mode 0600 and never overwritten.
+When writing to a file, the public key is also printed on standard error.
+
+Examples:
+  caduceus keygen --kind practice -o practice.key
+  caduceus keygen -y practice.key        # print its public key")]
+pub struct KeygenArgs {
+    /// Kind of key to generate.
+    #[arg(long, value_enum, default_value_t = KindArg::Staff)]
+    pub kind: KindArg,
+    /// Write the identity file to FILE (refuses to overwrite) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Do not generate: print the public key(s) of the identity file FILE.
+    #[arg(short = 'y', value_name = "FILE", conflicts_with = "kind")]
+    pub convert: Option<PathBuf>,
+}
+
+/// `caduceus pubkey`.
+#[derive(Debug, Args)]
+pub struct PubkeyArgs {
+    /// The identity file (default: standard input).
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `caduceus seal`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Labels (--label key=value, each 1 to 128 printable ASCII characters):
+  subject=P        required: pseudonym of the patient (never a name or number)
+  category=C       required: data category, e.g. clinical-photos, chat-messages
+  purpose=P        required: purpose of processing, e.g. treatment-communication
+                   (no default: the purpose is a legal decision, GDPR Art. 5(1)(b))
+  content-type=T   optional: media type, default application/octet-stream
+  created-at=T     optional: Unix seconds or RFC 3339 (2025-01-31T12:00:00Z),
+                   default now
+Labels are readable by anyone without a key (see 'caduceus inspect'): keep
+health data out of them. They are authenticated: only a holder of the
+envelope's data key can change them.
+
+The input is streamed in 64 KiB segments: memory use stays constant whatever
+its size. Writing an envelope to a terminal is refused.
+
+Example:
+  caduceus seal --to cdpractice1... --label subject=p-7f3a91 \\
+      --label category=xray --label purpose=treatment-communication \\
+      --label content-type=image/png -i scan.png -o scan.png.cdu")]
+pub struct SealArgs {
+    /// Recipient public key (cdpractice1..., cdstaff1..., cdsubject1...); repeat for several.
+    #[arg(long = "to", value_name = "KEY")]
+    pub to: Vec<String>,
+    /// File of recipient public keys, one per line ('#' comments allowed); repeatable.
+    #[arg(long = "to-file", value_name = "FILE")]
+    pub to_file: Vec<PathBuf>,
+    /// Policy label key=value (see below); repeat for each label.
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Read the plaintext from FILE instead of standard input.
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write the envelope to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `caduceus open`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Plaintext is released one authenticated segment at a time; the command
+succeeds only if the whole envelope is authentic and complete. On failure an
+output file is removed (nothing unauthenticated is left behind); when writing
+to standard output, discard what was written if the exit code is not 0.
+Plaintext output files are created with mode 0600.")]
+pub struct OpenArgs {
+    /// Identity file with the secret key(s) to try; repeatable.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub identity: Vec<PathBuf>,
+    /// Read the envelope from FILE instead of standard input.
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write the plaintext to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `caduceus inspect`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Only the header is read. Nothing shown is authenticated until the envelope is
+opened with a recipient key.")]
+pub struct InspectArgs {
+    /// Read the envelope from FILE instead of standard input.
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `caduceus rewrap`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The identity must be a current recipient. The new header is written, then
+the payload is copied byte for byte: no re-encryption. Removing a key stops it
+from opening this copy of the envelope (old copies, e.g. in backups, still
+name it; shred the subject-category key to erase everywhere).
+
+Example:
+  caduceus rewrap --identity practice.key --add cdstaff1... -i a.cdu -o b.cdu")]
+pub struct RewrapArgs {
+    /// Identity file with the secret key(s) of a current recipient; repeatable.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub identity: Vec<PathBuf>,
+    /// Public key to add as a recipient; repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub add: Vec<String>,
+    /// Recipient to remove, by key id (32 hex digits, see inspect) or public key; repeatable.
+    #[arg(long, value_name = "KEYID")]
+    pub remove: Vec<String>,
+    /// Read the envelope from FILE instead of standard input.
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write the new envelope to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}

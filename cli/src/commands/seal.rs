@@ -1,0 +1,164 @@
+//! `caduceus seal`: stream input into an envelope.
+
+use std::io::{self, Read, Write};
+
+use caduceus_core::envelope::{EnvelopeError, Labels, SealWriter};
+use caduceus_core::keys::PublicKey;
+use zeroize::Zeroizing;
+
+use super::{CHUNK, load_recipients_file, parse_public_key, system_rng};
+use crate::args::SealArgs;
+use crate::error::{Failure, Result, envelope_message, fail, io_message, usage};
+use crate::files::{self, Output, OutputMode};
+use crate::progress::Progress;
+use crate::time;
+
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// Seal the input to the recipients.
+pub fn seal(args: SealArgs) -> Result<()> {
+    // Everything on the command line is checked before anything is read or written.
+    let labels = parse_labels(&args.label)?;
+    let mut recipients: Vec<PublicKey> = Vec::new();
+    for text in &args.to {
+        recipients.push(parse_public_key(text, "--to")?);
+    }
+    if recipients.is_empty() && args.to_file.is_empty() {
+        return Err(usage(
+            "no recipient: give --to KEY (or --to-file FILE) at least once",
+        ));
+    }
+    for path in &args.to_file {
+        recipients.extend(load_recipients_file(path)?);
+    }
+    let mut rng = system_rng()?;
+
+    let mut input = files::open_input(args.input.as_deref())?;
+    let out = Output::create(
+        args.output.as_deref(),
+        OutputMode {
+            private: false,
+            binary: true,
+        },
+    )?;
+    let mut writer =
+        SealWriter::new(out, &recipients, &labels, None, &mut rng).map_err(write_failure)?;
+    let mut progress = Progress::new("sealing", input.size);
+    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+    loop {
+        let n = match input.reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(fail(format!("cannot read input: {e}"))),
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        writer.write_all(chunk).map_err(|e| {
+            if crate::error::is_envelope_error(&e) {
+                fail(io_message(&e))
+            } else {
+                fail(format!("cannot write output: {e}"))
+            }
+        })?;
+        progress.add(n);
+    }
+    let out = writer.finish().map_err(write_failure)?;
+    out.commit()?;
+    progress.finish();
+    Ok(())
+}
+
+/// Sealing errors: an I/O kind comes from the output.
+fn write_failure(e: EnvelopeError) -> Failure {
+    match e {
+        EnvelopeError::Io(kind) => fail(format!("cannot write output: {kind}")),
+        other => fail(envelope_message(&other)),
+    }
+}
+
+/// Build the labels from `key=value` arguments.
+fn parse_labels(args: &[String]) -> Result<Labels> {
+    let mut subject = None;
+    let mut category = None;
+    let mut purpose = None;
+    let mut content_type = None;
+    let mut created_at = None;
+    for arg in args {
+        let (key, value) = arg.split_once('=').ok_or_else(|| {
+            usage("--label: expected key=value, e.g. --label purpose=treatment-communication")
+        })?;
+        let slot = match key.trim() {
+            "subject" => &mut subject,
+            "category" => &mut category,
+            "purpose" => &mut purpose,
+            "content-type" | "content_type" => &mut content_type,
+            "created-at" | "created_at" => &mut created_at,
+            other => {
+                return Err(usage(format!(
+                    "--label: unknown label {other:?}; known labels: subject, category, purpose, content-type, created-at"
+                )));
+            }
+        };
+        if slot.is_some() {
+            return Err(usage(format!("--label: {} given twice", key.trim())));
+        }
+        *slot = Some(value.to_owned());
+    }
+    let required = |v: Option<String>, name: &str, example: &str| {
+        v.ok_or_else(|| {
+            usage(format!(
+                "missing label {name}: add --label {name}={example} (required: subject, category, purpose)"
+            ))
+        })
+    };
+    let subject = required(subject, "subject", "p-7f3a91")?;
+    let category = required(category, "category", "clinical-photos")?;
+    let purpose = required(purpose, "purpose", "treatment-communication")?;
+    let content_type = content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
+    let created_at = match created_at {
+        Some(t) => time::parse_time(t.trim()).ok_or_else(|| {
+            usage(format!(
+                "--label created-at={t}: expected Unix seconds or RFC 3339 (e.g. 2025-01-31T12:00:00Z)"
+            ))
+        })?,
+        None => time::now()?,
+    };
+    Labels::new(&subject, &category, &purpose, &content_type, created_at)
+        .map_err(|e| usage(format!("--label: {}", envelope_message(&e))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn labels_defaults_and_errors() {
+        let l = parse_labels(&strings(&[
+            "subject=p-1",
+            "category=xray",
+            "purpose=treatment-communication",
+            "created-at=2023-11-14T22:13:20Z",
+        ]))
+        .unwrap();
+        assert_eq!(l.content_type, DEFAULT_CONTENT_TYPE);
+        assert_eq!(l.created_at, 1_700_000_000);
+
+        let missing = parse_labels(&strings(&["subject=p-1", "category=xray"])).unwrap_err();
+        assert!(missing.message().contains("missing label purpose"));
+        assert_eq!(missing.exit_code(), crate::error::EXIT_USAGE);
+
+        for bad in [
+            vec!["subject"],
+            vec!["colour=red"],
+            vec!["subject=a", "subject=b"],
+            vec!["subject=Müller", "category=x", "purpose=y"],
+            vec!["subject=a", "category=x", "purpose=y", "created-at=soon"],
+        ] {
+            assert!(parse_labels(&strings(&bad)).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Inputs and outputs: standard streams or files. Output files are written
+//! under a temporary name and renamed into place on success, so a failed
+//! command leaves nothing behind (no partial, unauthenticated plaintext).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Result, fail};
+
+/// Largest identity or recipients file accepted.
+const MAX_KEY_FILE: u64 = 1024 * 1024;
+
+fn is_stdio(path: Option<&Path>) -> bool {
+    path.is_none_or(|p| p.as_os_str() == "-")
+}
+
+/// An input stream and, for a regular file, its size.
+pub struct Input {
+    /// The stream.
+    pub reader: Box<dyn Read>,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// Open `path` for reading, or standard input for `None` or `-`.
+pub fn open_input(path: Option<&Path>) -> Result<Input> {
+    match path {
+        Some(p) if !is_stdio(Some(p)) => {
+            let file = File::open(p)
+                .map_err(|e| fail(format!("cannot open input file {}: {e}", p.display())))?;
+            let meta = file
+                .metadata()
+                .map_err(|e| fail(format!("cannot read input file {}: {e}", p.display())))?;
+            if meta.is_dir() {
+                return Err(fail(format!(
+                    "input {} is a directory, not a file",
+                    p.display()
+                )));
+            }
+            let size = meta.is_file().then_some(meta.len());
+            Ok(Input {
+                reader: Box::new(file),
+                size,
+            })
+        }
+        _ => Ok(Input {
+            reader: Box::new(io::stdin().lock()),
+            size: None,
+        }),
+    }
+}
+
+/// Read a small text file holding keys (identity or recipients file) into a
+/// buffer that is zeroized on drop.
+pub fn read_key_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
+    let describe = |e: io::Error| fail(format!("cannot read {what} {}: {e}", path.display()));
+    let mut file: Box<dyn Read> = if is_stdio(Some(path)) {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(describe)?)
+    };
+    // Preallocated so that a key file of usual size is never copied by a
+    // reallocation (which would leave an unzeroized copy behind).
+    let mut limited = (&mut file).take(MAX_KEY_FILE + 1);
+    let mut raw = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    limited.read_to_end(&mut raw).map_err(describe)?;
+    let mut text = Zeroizing::new(String::with_capacity(raw.len()));
+    if raw.len() as u64 > MAX_KEY_FILE {
+        return Err(fail(format!(
+            "{what} {} is too large to be a key file",
+            path.display()
+        )));
+    }
+    match std::str::from_utf8(&raw) {
+        Ok(s) => text.push_str(s),
+        Err(_) => {
+            return Err(fail(format!(
+                "{what} {} is not a text file of keys",
+                path.display()
+            )));
+        }
+    }
+    Ok(text)
+}
+
+/// Where output goes.
+enum Sink {
+    /// Standard output.
+    Stdout(Box<dyn Write>),
+    /// An existing non-regular file (a device or pipe), written in place.
+    Direct(File),
+    /// A temporary file renamed to `dest` on commit.
+    Temp {
+        file: File,
+        tmp: PathBuf,
+        dest: PathBuf,
+    },
+}
+
+/// An output stream. Dropping it without [`Output::commit`] removes a
+/// temporary file, so a failed command leaves no output file.
+pub struct Output {
+    sink: Option<Sink>,
+}
+
+/// How to create an output.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputMode {
+    /// Create files readable by the owner only (mode 0600): for plaintext
+    /// and secret keys.
+    pub private: bool,
+    /// Refuse to write to a terminal (binary envelopes).
+    pub binary: bool,
+}
+
+impl Output {
+    /// Prepare an output to `path`, or standard output for `None` or `-`.
+    pub fn create(path: Option<&Path>, mode: OutputMode) -> Result<Self> {
+        let sink = match path {
+            Some(p) if !is_stdio(Some(p)) => file_sink(p, mode)?,
+            _ => {
+                if mode.binary && io::stdout().is_terminal() {
+                    return Err(fail(
+                        "refusing to write a binary envelope to a terminal; use -o FILE or redirect standard output",
+                    ));
+                }
+                Sink::Stdout(stdout_writer())
+            }
+        };
+        Ok(Self { sink: Some(sink) })
+    }
+
+    fn writer(&mut self) -> io::Result<&mut dyn Write> {
+        match self.sink.as_mut() {
+            Some(Sink::Stdout(w)) => Ok(w.as_mut()),
+            Some(Sink::Direct(f)) | Some(Sink::Temp { file: f, .. }) => Ok(f),
+            None => Err(io::Error::other("output already closed")),
+        }
+    }
+
+    /// Flush and, for a file, move it into place.
+    pub fn commit(mut self) -> Result<()> {
+        let write_err = |e: io::Error| fail(format!("cannot write output: {e}"));
+        match self.sink.take() {
+            Some(Sink::Stdout(mut w)) => w.flush().map_err(write_err),
+            Some(Sink::Direct(mut f)) => f.flush().map_err(write_err),
+            Some(Sink::Temp {
+                mut file,
+                tmp,
+                dest,
+            }) => {
+                let done = file.flush().and_then(|()| {
+                    drop(file);
+                    fs::rename(&tmp, &dest)
+                });
+                if let Err(e) = done {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(fail(format!(
+                        "cannot write output file {}: {e}",
+                        dest.display()
+                    )));
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer()?.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.writer()?.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer()?.flush()
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Some(Sink::Temp { file, tmp, .. }) = self.sink.take() {
+            drop(file);
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+fn file_sink(path: &Path, mode: OutputMode) -> Result<Sink> {
+    // Follow a symlink to the file it names, so the link itself is kept.
+    let dest = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).unwrap_or(path.into()),
+        _ => path.to_path_buf(),
+    };
+    match fs::metadata(&dest) {
+        Ok(m) if m.is_dir() => {
+            return Err(fail(format!(
+                "output {} is a directory, not a file",
+                path.display()
+            )));
+        }
+        Ok(m) if !m.is_file() => {
+            // A device or a pipe (e.g. /dev/null): write in place, never rename over it.
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&dest)
+                .map_err(|e| fail(format!("cannot open output {}: {e}", path.display())))?;
+            return Ok(Sink::Direct(file));
+        }
+        _ => {}
+    }
+    let name = dest
+        .file_name()
+        .ok_or_else(|| fail(format!("output {} is not a file name", path.display())))?;
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut last_err = None;
+    for _ in 0..8 {
+        let mut tag = [0u8; 8];
+        getrandom::fill(&mut tag)
+            .map_err(|_| fail("the operating system's random number generator failed"))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.tmp", hex::encode(tag)));
+        let tmp = dir.join(tmp_name);
+        match create_new(&tmp, mode.private) {
+            Ok(file) => return Ok(Sink::Temp { file, tmp, dest }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+            Err(e) => {
+                return Err(fail(format!(
+                    "cannot create output file {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Err(fail(format!(
+        "cannot create output file {}: {}",
+        path.display(),
+        last_err.map_or_else(|| "no free temporary name".to_owned(), |e| e.to_string())
+    )))
+}
+
+/// Create a new file (never following or replacing an existing one), with
+/// mode 0600 on Unix when `private`.
+pub fn create_new(path: &Path, private: bool) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if private {
+            opts.mode(0o600);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    opts.open(path)
+}
+
+/// Standard output without line buffering: on Unix a duplicate of the file
+/// descriptor, written directly.
+fn stdout_writer() -> Box<dyn Write> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(File::from(fd));
+        }
+    }
+    Box::new(io::stdout().lock())
+}

@@ -1,0 +1,627 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End-to-end tests of the `caduceus` binary: every command is run as a
+//! process, as an operator would, on files in a fresh temporary directory.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_caduceus");
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "caduceus-cli-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Names of the files in the directory, sorted.
+    fn listing(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        // Write from a thread so a child that stops reading cannot deadlock us.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Run and require success; returns stdout.
+fn ok(args: &[&str]) -> Vec<u8> {
+    let out = run(args, None);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Run and require failure with `code` and one `caduceus: error:` line
+/// containing `needle`; returns that line.
+fn fails(args: &[&str], code: i32, needle: &str) -> String {
+    let out = run(args, None);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr:?}");
+    assert!(stderr.starts_with("caduceus: error: "), "{stderr:?}");
+    assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
+    stderr
+}
+
+/// Deterministic pseudo-random bytes (xorshift64).
+fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Generate an identity file; returns (public key text, key id).
+fn keygen(dir: &TempDir, name: &str, kind: &str) -> (String, String) {
+    let path = dir.path(name);
+    let out = run(&["keygen", "--kind", kind, "-o", p(&path)], None);
+    assert!(out.status.success());
+    let text = fs::read_to_string(&path).unwrap();
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap()
+            .to_owned()
+    };
+    let public = field("# public key: ");
+    // The public key is announced on stderr, and derivable from the file.
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap().trim(),
+        format!("Public key: {public}")
+    );
+    let derived = String::from_utf8(ok(&["pubkey", "-i", p(&path)])).unwrap();
+    assert_eq!(derived.trim(), public);
+    (public, field("# key id: "))
+}
+
+const LABELS: [&str; 10] = [
+    "--label",
+    "subject=p-7f3a91",
+    "--label",
+    "category=xray",
+    "--label",
+    "purpose=treatment-communication",
+    "--label",
+    "content-type=image/png",
+    "--label",
+    "created-at=2025-01-31T12:00:00Z",
+];
+
+fn seal(input: &Path, output: &Path, to: &[&str]) {
+    let mut args = vec!["seal"];
+    for key in to {
+        args.extend(["--to", key]);
+    }
+    args.extend(LABELS);
+    args.extend(["-i", p(input), "-o", p(output)]);
+    let out = run(&args, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not a terminal: no progress output, nothing at all on stderr.
+    assert!(out.stderr.is_empty());
+}
+
+fn inspect_json(envelope: &Path) -> serde_json::Value {
+    serde_json::from_slice(&ok(&["inspect", "--json", "-i", p(envelope)])).unwrap()
+}
+
+fn header_len(envelope: &Path) -> usize {
+    inspect_json(envelope)["header_len"].as_u64().unwrap() as usize
+}
+
+#[test]
+fn keygen_seal_inspect_open_round_trip() {
+    let dir = TempDir::new("roundtrip");
+    let (practice, practice_id) = keygen(&dir, "practice.key", "practice");
+    assert!(practice.starts_with("cdpractice1"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path("practice.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let key_text = fs::read_to_string(dir.path("practice.key")).unwrap();
+    assert!(key_text.starts_with("# created: "));
+    assert!(key_text.contains("# kind: practice\n"));
+    assert!(key_text.contains("\nCADUCEUS-PRACTICE-SECRET-KEY-1"));
+
+    // ~200 KB: four 64 KiB segments.
+    let plain = data(200_000, 1);
+    fs::write(dir.path("scan.png"), &plain).unwrap();
+    seal(&dir.path("scan.png"), &dir.path("scan.cdu"), &[&practice]);
+    let sealed = fs::read(dir.path("scan.cdu")).unwrap();
+    assert!(sealed.starts_with(b"CADU"));
+    assert!(sealed.len() > plain.len() + 4 * 16);
+
+    let human = String::from_utf8(ok(&["inspect", "-i", p(&dir.path("scan.cdu"))])).unwrap();
+    for expected in [
+        "subject:       p-7f3a91",
+        "category:      xray",
+        "purpose:       treatment-communication",
+        "content type:  image/png",
+        "created at:    2025-01-31T12:00:00Z (1738324800)",
+        "recipients:    1",
+        &format!("key id {practice_id}"),
+    ] {
+        assert!(human.contains(expected), "{expected:?} not in {human}");
+    }
+
+    ok(&[
+        "open",
+        "--identity",
+        p(&dir.path("practice.key")),
+        "-i",
+        p(&dir.path("scan.cdu")),
+        "-o",
+        p(&dir.path("scan.out")),
+    ]);
+    assert_eq!(fs::read(dir.path("scan.out")).unwrap(), plain);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path("scan.out"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "plaintext is owner-only");
+    }
+    // No temporary files were left behind.
+    assert_eq!(
+        dir.listing(),
+        ["practice.key", "scan.cdu", "scan.out", "scan.png"]
+    );
+}
+
+#[test]
+fn seal_and_open_stream_through_stdin_and_stdout() {
+    let dir = TempDir::new("pipes");
+    let (staff, _) = keygen(&dir, "staff.key", "staff");
+    let plain = data(70_000, 2);
+    let mut args = vec!["seal", "--to", &staff];
+    args.extend(LABELS);
+    let sealed = run(&args, Some(&plain));
+    assert!(sealed.status.success());
+    let opened = run(
+        &["open", "--identity", p(&dir.path("staff.key"))],
+        Some(&sealed.stdout),
+    );
+    assert!(opened.status.success());
+    assert_eq!(opened.stdout, plain);
+    // Inspect from stdin reads the header only.
+    let inspected = run(&["inspect", "--json"], Some(&sealed.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(json["labels"]["category"], "xray");
+}
+
+#[test]
+fn inspect_json_holds_labels_and_recipients() {
+    let dir = TempDir::new("json");
+    let (practice, practice_id) = keygen(&dir, "practice.key", "practice");
+    let (staff, staff_id) = keygen(&dir, "staff.key", "staff");
+    fs::write(dir.path("msg.txt"), b"Zahnschmerzen seit Montag").unwrap();
+    seal(
+        &dir.path("msg.txt"),
+        &dir.path("msg.cdu"),
+        &[&practice, &staff],
+    );
+    let json = inspect_json(&dir.path("msg.cdu"));
+    let labels = &json["labels"];
+    assert_eq!(labels["subject"], "p-7f3a91");
+    assert_eq!(labels["category"], "xray");
+    assert_eq!(labels["purpose"], "treatment-communication");
+    assert_eq!(labels["content_type"], "image/png");
+    assert_eq!(labels["created_at"], 1_738_324_800);
+    assert_eq!(labels["created_at_rfc3339"], "2025-01-31T12:00:00Z");
+    assert_eq!(json["part"], serde_json::Value::Null);
+    assert_eq!(
+        json["recipients"],
+        serde_json::json!([practice_id, staff_id])
+    );
+    let total = fs::metadata(dir.path("msg.cdu")).unwrap().len();
+    assert_eq!(
+        json["header_len"].as_u64().unwrap() + json["payload_len"].as_u64().unwrap(),
+        total
+    );
+    // The plaintext is nowhere in what inspect prints.
+    let human = ok(&["inspect", "-i", p(&dir.path("msg.cdu"))]);
+    assert!(!String::from_utf8(human).unwrap().contains("Zahnschmerzen"));
+}
+
+#[test]
+fn wrong_identity_fails_without_output() {
+    let dir = TempDir::new("wrongkey");
+    let (practice, _) = keygen(&dir, "practice.key", "practice");
+    keygen(&dir, "other.key", "staff");
+    fs::write(dir.path("in.bin"), data(100_000, 3)).unwrap();
+    seal(&dir.path("in.bin"), &dir.path("in.cdu"), &[&practice]);
+    let line = fails(
+        &[
+            "open",
+            "--identity",
+            p(&dir.path("other.key")),
+            "-i",
+            p(&dir.path("in.cdu")),
+            "-o",
+            p(&dir.path("out.bin")),
+        ],
+        1,
+        "none of the given keys is a recipient",
+    );
+    let secret = fs::read_to_string(dir.path("other.key")).unwrap();
+    let secret_line = secret.lines().last().unwrap();
+    assert!(!line.contains(secret_line));
+    assert!(!dir.path("out.bin").exists());
+    assert_eq!(
+        dir.listing(),
+        ["in.bin", "in.cdu", "other.key", "practice.key"]
+    );
+}
+
+#[test]
+fn tampering_fails_and_removes_partial_output() {
+    let dir = TempDir::new("tamper");
+    let (practice, _) = keygen(&dir, "practice.key", "practice");
+    let plain = data(200_000, 4);
+    fs::write(dir.path("in.bin"), &plain).unwrap();
+    seal(&dir.path("in.bin"), &dir.path("in.cdu"), &[&practice]);
+    let sealed = fs::read(dir.path("in.cdu")).unwrap();
+    let identity = dir.path("practice.key");
+
+    // A flipped byte in the third segment: the first two segments decrypt
+    // (and are written) before the damage is found; all of it must go.
+    let mut flipped = sealed.clone();
+    let at = header_len(&dir.path("in.cdu")) + 2 * (65_536 + 16) + 100;
+    flipped[at] ^= 0x01;
+    fs::write(dir.path("flipped.cdu"), &flipped).unwrap();
+    fails(
+        &[
+            "open",
+            "--identity",
+            p(&identity),
+            "-i",
+            p(&dir.path("flipped.cdu")),
+            "-o",
+            p(&dir.path("out.bin")),
+        ],
+        1,
+        "payload segment 2 was modified",
+    );
+    assert!(!dir.path("out.bin").exists());
+
+    // A flipped header byte (a label) breaks the header MAC.
+    let mut header_flip = sealed.clone();
+    let label_at = sealed.windows(8).position(|w| w == b"p-7f3a91").unwrap();
+    header_flip[label_at] = b'q';
+    fs::write(dir.path("header.cdu"), &header_flip).unwrap();
+    fails(
+        &[
+            "open",
+            "--identity",
+            p(&identity),
+            "-i",
+            p(&dir.path("header.cdu")),
+            "-o",
+            p(&dir.path("out.bin")),
+        ],
+        1,
+        "header",
+    );
+
+    // Truncation at a segment boundary.
+    let cut = header_len(&dir.path("in.cdu")) + 3 * (65_536 + 16);
+    fs::write(dir.path("cut.cdu"), &sealed[..cut]).unwrap();
+    fails(
+        &[
+            "open",
+            "--identity",
+            p(&identity),
+            "-i",
+            p(&dir.path("cut.cdu")),
+            "-o",
+            p(&dir.path("out.bin")),
+        ],
+        1,
+        "truncated",
+    );
+
+    // An existing output file is left as it was when opening fails.
+    fs::write(dir.path("out.bin"), b"previous contents").unwrap();
+    fails(
+        &[
+            "open",
+            "--identity",
+            p(&identity),
+            "-i",
+            p(&dir.path("flipped.cdu")),
+            "-o",
+            p(&dir.path("out.bin")),
+        ],
+        1,
+        "modified",
+    );
+    assert_eq!(fs::read(dir.path("out.bin")).unwrap(), b"previous contents");
+    assert_eq!(
+        dir.listing(),
+        [
+            "cut.cdu",
+            "flipped.cdu",
+            "header.cdu",
+            "in.bin",
+            "in.cdu",
+            "out.bin",
+            "practice.key"
+        ]
+    );
+
+    // Not an envelope at all.
+    fails(
+        &["inspect", "-i", p(&dir.path("in.bin"))],
+        1,
+        "not a Caduceus envelope",
+    );
+}
+
+#[test]
+fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
+    let dir = TempDir::new("rewrap");
+    let (practice, _) = keygen(&dir, "practice.key", "practice");
+    let (staff, staff_id) = keygen(&dir, "staff.key", "staff");
+    let plain = data(150_000, 5);
+    fs::write(dir.path("in.bin"), &plain).unwrap();
+    seal(&dir.path("in.bin"), &dir.path("a.cdu"), &[&practice]);
+    let open_with = |key: &str, envelope: &str| {
+        run(
+            &[
+                "open",
+                "--identity",
+                p(&dir.path(key)),
+                "-i",
+                p(&dir.path(envelope)),
+            ],
+            None,
+        )
+    };
+    assert!(!open_with("staff.key", "a.cdu").status.success());
+
+    ok(&[
+        "rewrap",
+        "--identity",
+        p(&dir.path("practice.key")),
+        "--add",
+        &staff,
+        "-i",
+        p(&dir.path("a.cdu")),
+        "-o",
+        p(&dir.path("b.cdu")),
+    ]);
+    let a = fs::read(dir.path("a.cdu")).unwrap();
+    let b = fs::read(dir.path("b.cdu")).unwrap();
+    let (ha, hb) = (
+        header_len(&dir.path("a.cdu")),
+        header_len(&dir.path("b.cdu")),
+    );
+    assert!(hb > ha, "the header grew by a stanza");
+    assert_eq!(&a[ha..], &b[hb..], "payload bytes are unchanged");
+    let json = inspect_json(&dir.path("b.cdu"));
+    assert_eq!(json["recipients"].as_array().unwrap().len(), 2);
+    assert_eq!(json["labels"], inspect_json(&dir.path("a.cdu"))["labels"]);
+    for key in ["staff.key", "practice.key"] {
+        let out = open_with(key, "b.cdu");
+        assert!(out.status.success(), "{key}");
+        assert_eq!(out.stdout, plain);
+    }
+
+    // Remove the staff key by its key id, rewriting the file in place.
+    ok(&[
+        "rewrap",
+        "--identity",
+        p(&dir.path("practice.key")),
+        "--remove",
+        &staff_id,
+        "-i",
+        p(&dir.path("b.cdu")),
+        "-o",
+        p(&dir.path("b.cdu")),
+    ]);
+    let c = fs::read(dir.path("b.cdu")).unwrap();
+    let hc = header_len(&dir.path("b.cdu"));
+    assert_eq!(&c[hc..], &a[ha..]);
+    let refused = open_with("staff.key", "b.cdu");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(refused.stdout.is_empty());
+    assert!(
+        String::from_utf8(refused.stderr)
+            .unwrap()
+            .contains("none of the given keys is a recipient")
+    );
+    assert_eq!(open_with("practice.key", "b.cdu").stdout, plain);
+
+    // A key that is not a recipient cannot rewrap; removing the last
+    // recipient is refused; nothing is written in either case.
+    fails(
+        &[
+            "rewrap",
+            "--identity",
+            p(&dir.path("staff.key")),
+            "--add",
+            &staff,
+            "-i",
+            p(&dir.path("a.cdu")),
+            "-o",
+            p(&dir.path("d.cdu")),
+        ],
+        1,
+        "is a recipient of this envelope",
+    );
+    fails(
+        &[
+            "rewrap",
+            "--identity",
+            p(&dir.path("practice.key")),
+            "--remove",
+            &practice,
+            "-i",
+            p(&dir.path("a.cdu")),
+            "-o",
+            p(&dir.path("d.cdu")),
+        ],
+        1,
+        "at least one recipient",
+    );
+    assert!(!dir.path("d.cdu").exists());
+    fails(
+        &["rewrap", "--identity", p(&dir.path("practice.key"))],
+        2,
+        "nothing to do",
+    );
+}
+
+#[test]
+fn keygen_refuses_to_overwrite() {
+    let dir = TempDir::new("overwrite");
+    keygen(&dir, "k.key", "staff");
+    let before = fs::read(dir.path("k.key")).unwrap();
+    fails(
+        &["keygen", "-o", p(&dir.path("k.key"))],
+        1,
+        "refusing to overwrite",
+    );
+    assert_eq!(fs::read(dir.path("k.key")).unwrap(), before);
+    // Without -o, the identity goes to stdout and nothing to stderr.
+    let out = run(&["keygen", "--kind", "subject"], None);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("# public key: cdsubject1"));
+    assert!(text.contains("\nCADUCEUS-SUBJECT-SECRET-KEY-1"));
+}
+
+#[test]
+fn bad_key_text_and_bad_usage_give_clear_errors() {
+    let dir = TempDir::new("badkey");
+    let (staff, _) = keygen(&dir, "staff.key", "staff");
+    fs::write(dir.path("in.bin"), b"x").unwrap();
+    let out = dir.path("out.cdu");
+    let input = dir.path("in.bin");
+    let seal_to = |key: &str| {
+        let mut args = vec!["seal", "--to", key];
+        args.extend(LABELS);
+        args.extend(["-i", p(&input), "-o", p(&out)]);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+
+    // One mistyped character: the checksum catches it.
+    let mut typo: Vec<char> = staff.chars().collect();
+    let i = typo.len() - 5;
+    typo[i] = if typo[i] == 'q' { 'p' } else { 'q' };
+    let typo: String = typo.into_iter().collect();
+    let args = seal_to(&typo);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails(&args, 2, "--to: not a valid Caduceus key");
+
+    // A secret key pasted where a public key belongs is refused, not echoed.
+    let identity = fs::read_to_string(dir.path("staff.key")).unwrap();
+    let secret = identity.lines().last().unwrap();
+    let args = seal_to(secret);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let line = fails(&args, 2, "expected a public key but found a secret key");
+    assert!(!line.contains(&secret[30..]));
+    assert!(!out.exists());
+
+    // A public key file given as identity.
+    fs::write(dir.path("pub.txt"), format!("{staff}\n")).unwrap();
+    fails(
+        &[
+            "open",
+            "--identity",
+            p(&dir.path("pub.txt")),
+            "-i",
+            p(&dir.path("in.bin")),
+        ],
+        1,
+        "expected a secret key but found a public key",
+    );
+
+    // Missing label, unknown option: usage errors, one line, exit 2.
+    fails(
+        &[
+            "seal",
+            "--to",
+            &staff,
+            "--label",
+            "subject=p-1",
+            "--label",
+            "category=xray",
+        ],
+        2,
+        "missing label purpose",
+    );
+    fails(&["seal", "--frobnicate"], 2, "--frobnicate");
+    fails(&["open", "-i", p(&dir.path("in.bin"))], 2, "--identity");
+    assert!(!out.exists());
+}
