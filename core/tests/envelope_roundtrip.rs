@@ -9,24 +9,10 @@ use caduceus_core::envelope::{
 };
 use caduceus_core::keys::{KeyKind, PrivateKey};
 use caduceus_core::testing::DeterministicRng;
+
+mod common;
+use common::{labels, pattern, sealed_to_new_key};
 use proptest::prelude::*;
-
-fn labels() -> Labels {
-    Labels::new(
-        "p-7f3a91",
-        "clinical-photos",
-        "treatment-communication",
-        "image/jpeg",
-        1_763_800_000,
-    )
-    .unwrap()
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
 
 /// Sizes around every boundary the format has.
 fn interesting_size() -> impl Strategy<Value = usize> {
@@ -159,10 +145,8 @@ fn rewrap_refuses_to_remove_every_recipient_and_unknown_ids() {
 
 #[test]
 fn push_apis_accept_any_chunking() {
-    let mut rng = DeterministicRng::new(11);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
     let pt = pattern(3 * SEGMENT_SIZE + 5, 1);
-    let sealed = envelope::seal(&[key.public_key()], &labels(), &pt, &mut rng).unwrap();
+    let (_, key, sealed) = sealed_to_new_key(11, &pt);
     let unlocked = envelope::unlock(&sealed, &key).unwrap();
     let payload = &sealed[unlocked.header().header_len..];
     for chunk in [
@@ -238,15 +222,7 @@ fn invalid_labels_are_refused() {
 
 #[test]
 fn opened_debug_does_not_print_plaintext() {
-    let mut rng = DeterministicRng::new(13);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-    let sealed = envelope::seal(
-        &[key.public_key()],
-        &labels(),
-        b"Diagnose: Karies",
-        &mut rng,
-    )
-    .unwrap();
+    let (_, key, sealed) = sealed_to_new_key(13, b"Diagnose: Karies");
     let opened = envelope::open(&sealed, &key).unwrap();
     let dbg = format!("{opened:?}");
     assert!(!dbg.contains("Karies"));

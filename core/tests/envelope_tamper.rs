@@ -2,24 +2,12 @@
 //! duplication and extension of an envelope fails to open with a typed error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use caduceus_core::envelope::{self, EnvelopeError, Labels, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE};
+use caduceus_core::envelope::{self, EnvelopeError, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE};
 use caduceus_core::keys::{KeyKind, PrivateKey};
 use caduceus_core::testing::DeterministicRng;
 
-fn labels() -> Labels {
-    Labels::new(
-        "p-7f3a91",
-        "clinical-photos",
-        "treatment-communication",
-        "image/jpeg",
-        1_763_800_000,
-    )
-    .unwrap()
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
-}
+mod common;
+use common::{labels, pattern, sealed_to_new_key};
 
 /// Flip every byte (XOR `mask`) of `sealed` on `threads` threads and check
 /// that none opens; returns how many errors of each kind were seen.
@@ -67,15 +55,7 @@ fn flip_every_byte(
 
 #[test]
 fn every_byte_of_a_message_envelope_is_protected() {
-    let mut rng = DeterministicRng::new(1);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-    let sealed = envelope::seal(
-        &[key.public_key()],
-        &labels(),
-        b"Bitte Termin am Montag",
-        &mut rng,
-    )
-    .unwrap();
+    let (_, key, sealed) = sealed_to_new_key(1, b"Bitte Termin am Montag");
     for mask in [0x01, 0x80, 0xff] {
         let counts = flip_every_byte(&sealed, &key, mask);
         assert_eq!(counts.values().sum::<usize>(), sealed.len());
@@ -89,10 +69,8 @@ fn every_byte_of_a_message_envelope_is_protected() {
 
 #[test]
 fn every_byte_of_a_three_segment_media_envelope_is_protected() {
-    let mut rng = DeterministicRng::new(2);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-    let plaintext = pattern(2 * SEGMENT_SIZE + 1000);
-    let sealed = envelope::seal(&[key.public_key()], &labels(), &plaintext, &mut rng).unwrap();
+    let plaintext = pattern(2 * SEGMENT_SIZE + 1000, 0);
+    let (_, key, sealed) = sealed_to_new_key(2, &plaintext);
     let header_len = envelope::inspect(&sealed).unwrap().header_len;
     assert_eq!(
         sealed.len(),
@@ -109,10 +87,8 @@ fn every_byte_of_a_three_segment_media_envelope_is_protected() {
 
 #[test]
 fn truncation_at_every_segment_boundary_and_elsewhere_is_detected() {
-    let mut rng = DeterministicRng::new(3);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-    let plaintext = pattern(2 * SEGMENT_SIZE + 1000);
-    let sealed = envelope::seal(&[key.public_key()], &labels(), &plaintext, &mut rng).unwrap();
+    let plaintext = pattern(2 * SEGMENT_SIZE + 1000, 0);
+    let (_, key, sealed) = sealed_to_new_key(3, &plaintext);
     let h = envelope::inspect(&sealed).unwrap().header_len;
     for k in 0..=2 {
         let cut = h + k * SEGMENT_CIPHERTEXT_SIZE;
@@ -140,10 +116,8 @@ fn truncation_at_every_segment_boundary_and_elsewhere_is_detected() {
 
 #[test]
 fn reordering_duplication_and_extension_are_detected() {
-    let mut rng = DeterministicRng::new(4);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-    let plaintext = pattern(3 * SEGMENT_SIZE);
-    let sealed = envelope::seal(&[key.public_key()], &labels(), &plaintext, &mut rng).unwrap();
+    let plaintext = pattern(3 * SEGMENT_SIZE, 0);
+    let (_, key, sealed) = sealed_to_new_key(4, &plaintext);
     let h = envelope::inspect(&sealed).unwrap().header_len;
     let seg =
         |i: usize| &sealed[h + i * SEGMENT_CIPHERTEXT_SIZE..h + (i + 1) * SEGMENT_CIPHERTEXT_SIZE];
@@ -230,9 +204,7 @@ fn wrong_key_gives_no_access_and_shredded_record_gives_key_shredded() {
 
 #[test]
 fn strict_parsing_of_prefix_and_header() {
-    let mut rng = DeterministicRng::new(6);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-    let sealed = envelope::seal(&[key.public_key()], &labels(), b"x", &mut rng).unwrap();
+    let (_, _, sealed) = sealed_to_new_key(6, b"x");
     let mut v = sealed.clone();
     v[4] = 2;
     assert_eq!(
@@ -301,9 +273,7 @@ fn recipient_limits_at_and_past_the_maximum() {
 
 #[test]
 fn low_order_ephemeral_keys_in_a_stanza_are_rejected() {
-    let mut rng = DeterministicRng::new(8);
-    let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-    let sealed = envelope::seal(&[key.public_key()], &labels(), b"x", &mut rng).unwrap();
+    let (mut rng, key, sealed) = sealed_to_new_key(8, b"x");
     // The stanza is [bin16 key id, bin32 enc, bin48 wrapped]: locate `enc`.
     let mut needle = vec![0x93, 0xc4, 0x10];
     needle.extend_from_slice(key.key_id().as_bytes());
