@@ -116,6 +116,24 @@ pub struct OutputMode {
     pub binary: bool,
 }
 
+impl OutputMode {
+    /// An envelope: binary, so never written to a terminal; not secret.
+    pub const ENVELOPE: Self = Self {
+        private: false,
+        binary: true,
+    };
+    /// Plaintext: files are owner-only (mode 0600).
+    pub const PLAINTEXT: Self = Self {
+        private: true,
+        binary: false,
+    };
+    /// Text that is not secret, e.g. public keys.
+    pub const PUBLIC_TEXT: Self = Self {
+        private: false,
+        binary: false,
+    };
+}
+
 impl Output {
     /// Prepare an output to `path`, or standard output for `None` or `-`.
     pub fn create(path: Option<&Path>, mode: OutputMode) -> Result<Self> {

@@ -2,6 +2,8 @@
 //! End-to-end tests of the `caduceus` binary: every command is run as a
 //! process, as an operator would, on files in a fresh temporary directory.
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,11 @@ impl TempDir {
         self.0.join(name)
     }
 
+    /// The path of `name` in the directory, as a command-line argument.
+    fn arg(&self, name: &str) -> String {
+        p(&self.path(name)).to_owned()
+    }
+
     /// Names of the files in the directory, sorted.
     fn listing(&self) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(&self.0)
@@ -47,7 +54,7 @@ impl Drop for TempDir {
     }
 }
 
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+fn run<S: AsRef<OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(if stdin.is_some() {
@@ -75,7 +82,7 @@ fn p(path: &Path) -> &str {
 }
 
 /// Run and require success; returns stdout.
-fn ok(args: &[&str]) -> Vec<u8> {
+fn ok<S: AsRef<OsStr> + Debug>(args: &[S]) -> Vec<u8> {
     let out = run(args, None);
     assert!(
         out.status.success(),
@@ -87,7 +94,7 @@ fn ok(args: &[&str]) -> Vec<u8> {
 
 /// Run and require failure with `code` and one `caduceus: error:` line
 /// containing `needle`; returns that line.
-fn fails(args: &[&str], code: i32, needle: &str) -> String {
+fn fails<S: AsRef<OsStr> + Debug>(args: &[S], code: i32, needle: &str) -> String {
     let out = run(args, None);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
@@ -146,14 +153,25 @@ const LABELS: [&str; 10] = [
     "created-at=2025-01-31T12:00:00Z",
 ];
 
-fn seal(input: &Path, output: &Path, to: &[&str]) {
+/// `seal --to KEY... LABELS`: from standard input to standard output.
+fn seal_args(to: &[&str]) -> Vec<String> {
     let mut args = vec!["seal"];
     for key in to {
         args.extend(["--to", key]);
     }
     args.extend(LABELS);
-    args.extend(["-i", p(input), "-o", p(output)]);
-    let out = run(&args, None);
+    args.into_iter().map(str::to_owned).collect()
+}
+
+/// `seal --to KEY... LABELS -i INPUT -o OUTPUT`.
+fn seal_file_args(to: &[&str], input: &Path, output: &Path) -> Vec<String> {
+    let mut args = seal_args(to);
+    args.extend(["-i", p(input), "-o", p(output)].map(str::to_owned));
+    args
+}
+
+fn seal(input: &Path, output: &Path, to: &[&str]) {
+    let out = run(&seal_file_args(to, input, output), None);
     assert!(
         out.status.success(),
         "{}",
@@ -161,6 +179,60 @@ fn seal(input: &Path, output: &Path, to: &[&str]) {
     );
     // Not a terminal: no progress output, nothing at all on stderr.
     assert!(out.stderr.is_empty());
+}
+
+/// `open --identity IDENTITY -i INPUT` (files in `dir`): plaintext to standard output.
+fn open_args(dir: &TempDir, identity: &str, input: &str) -> Vec<String> {
+    vec![
+        "open".to_owned(),
+        "--identity".to_owned(),
+        dir.arg(identity),
+        "-i".to_owned(),
+        dir.arg(input),
+    ]
+}
+
+/// `open --identity IDENTITY -i INPUT -o OUTPUT` (files in `dir`).
+fn open_file_args(dir: &TempDir, identity: &str, input: &str, output: &str) -> Vec<String> {
+    let mut args = open_args(dir, identity, input);
+    args.extend(["-o".to_owned(), dir.arg(output)]);
+    args
+}
+
+/// Open `input` into `output` (files in `dir`) and require failure with exit
+/// code 1 and `needle` in the error line; returns that line.
+fn open_fails(dir: &TempDir, identity: &str, input: &str, output: &str, needle: &str) -> String {
+    fails(&open_file_args(dir, identity, input, output), 1, needle)
+}
+
+/// `rewrap --identity IDENTITY CHANGE KEY -i INPUT -o OUTPUT` (files in
+/// `dir`), where CHANGE is `--add` or `--remove`.
+fn rewrap_args(
+    dir: &TempDir,
+    identity: &str,
+    change: &str,
+    key: &str,
+    input: &str,
+    output: &str,
+) -> Vec<String> {
+    vec![
+        "rewrap".to_owned(),
+        "--identity".to_owned(),
+        dir.arg(identity),
+        change.to_owned(),
+        key.to_owned(),
+        "-i".to_owned(),
+        dir.arg(input),
+        "-o".to_owned(),
+        dir.arg(output),
+    ]
+}
+
+/// The permission bits of a file.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn inspect_json(envelope: &Path) -> serde_json::Value {
@@ -177,14 +249,7 @@ fn keygen_seal_inspect_open_round_trip() {
     let (practice, practice_id) = keygen(&dir, "practice.key", "practice");
     assert!(practice.starts_with("cdpractice1"));
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path("practice.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    assert_eq!(mode(&dir.path("practice.key")), 0o600);
     let key_text = fs::read_to_string(dir.path("practice.key")).unwrap();
     assert!(key_text.starts_with("# created: "));
     assert!(key_text.contains("# kind: practice\n"));
@@ -211,25 +276,19 @@ fn keygen_seal_inspect_open_round_trip() {
         assert!(human.contains(expected), "{expected:?} not in {human}");
     }
 
-    ok(&[
-        "open",
-        "--identity",
-        p(&dir.path("practice.key")),
-        "-i",
-        p(&dir.path("scan.cdu")),
-        "-o",
-        p(&dir.path("scan.out")),
-    ]);
+    ok(&open_file_args(
+        &dir,
+        "practice.key",
+        "scan.cdu",
+        "scan.out",
+    ));
     assert_eq!(fs::read(dir.path("scan.out")).unwrap(), plain);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path("scan.out"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "plaintext is owner-only");
-    }
+    assert_eq!(
+        mode(&dir.path("scan.out")),
+        0o600,
+        "plaintext is owner-only"
+    );
     // No temporary files were left behind.
     assert_eq!(
         dir.listing(),
@@ -242,9 +301,7 @@ fn seal_and_open_stream_through_stdin_and_stdout() {
     let dir = TempDir::new("pipes");
     let (staff, _) = keygen(&dir, "staff.key", "staff");
     let plain = data(70_000, 2);
-    let mut args = vec!["seal", "--to", &staff];
-    args.extend(LABELS);
-    let sealed = run(&args, Some(&plain));
+    let sealed = run(&seal_args(&[&staff]), Some(&plain));
     assert!(sealed.status.success());
     let opened = run(
         &["open", "--identity", p(&dir.path("staff.key"))],
@@ -299,17 +356,11 @@ fn wrong_identity_fails_without_output() {
     keygen(&dir, "other.key", "staff");
     fs::write(dir.path("in.bin"), data(100_000, 3)).unwrap();
     seal(&dir.path("in.bin"), &dir.path("in.cdu"), &[&practice]);
-    let line = fails(
-        &[
-            "open",
-            "--identity",
-            p(&dir.path("other.key")),
-            "-i",
-            p(&dir.path("in.cdu")),
-            "-o",
-            p(&dir.path("out.bin")),
-        ],
-        1,
+    let line = open_fails(
+        &dir,
+        "other.key",
+        "in.cdu",
+        "out.bin",
         "none of the given keys is a recipient",
     );
     let secret = fs::read_to_string(dir.path("other.key")).unwrap();
@@ -330,7 +381,7 @@ fn tampering_fails_and_removes_partial_output() {
     fs::write(dir.path("in.bin"), &plain).unwrap();
     seal(&dir.path("in.bin"), &dir.path("in.cdu"), &[&practice]);
     let sealed = fs::read(dir.path("in.cdu")).unwrap();
-    let identity = dir.path("practice.key");
+    let identity = "practice.key";
 
     // A flipped byte in the third segment: the first two segments decrypt
     // (and are written) before the damage is found; all of it must go.
@@ -338,17 +389,11 @@ fn tampering_fails_and_removes_partial_output() {
     let at = header_len(&dir.path("in.cdu")) + 2 * (65_536 + 16) + 100;
     flipped[at] ^= 0x01;
     fs::write(dir.path("flipped.cdu"), &flipped).unwrap();
-    fails(
-        &[
-            "open",
-            "--identity",
-            p(&identity),
-            "-i",
-            p(&dir.path("flipped.cdu")),
-            "-o",
-            p(&dir.path("out.bin")),
-        ],
-        1,
+    open_fails(
+        &dir,
+        identity,
+        "flipped.cdu",
+        "out.bin",
         "payload segment 2 was modified",
     );
     assert!(!dir.path("out.bin").exists());
@@ -358,52 +403,16 @@ fn tampering_fails_and_removes_partial_output() {
     let label_at = sealed.windows(8).position(|w| w == b"p-7f3a91").unwrap();
     header_flip[label_at] = b'q';
     fs::write(dir.path("header.cdu"), &header_flip).unwrap();
-    fails(
-        &[
-            "open",
-            "--identity",
-            p(&identity),
-            "-i",
-            p(&dir.path("header.cdu")),
-            "-o",
-            p(&dir.path("out.bin")),
-        ],
-        1,
-        "header",
-    );
+    open_fails(&dir, identity, "header.cdu", "out.bin", "header");
 
     // Truncation at a segment boundary.
     let cut = header_len(&dir.path("in.cdu")) + 3 * (65_536 + 16);
     fs::write(dir.path("cut.cdu"), &sealed[..cut]).unwrap();
-    fails(
-        &[
-            "open",
-            "--identity",
-            p(&identity),
-            "-i",
-            p(&dir.path("cut.cdu")),
-            "-o",
-            p(&dir.path("out.bin")),
-        ],
-        1,
-        "truncated",
-    );
+    open_fails(&dir, identity, "cut.cdu", "out.bin", "truncated");
 
     // An existing output file is left as it was when opening fails.
     fs::write(dir.path("out.bin"), b"previous contents").unwrap();
-    fails(
-        &[
-            "open",
-            "--identity",
-            p(&identity),
-            "-i",
-            p(&dir.path("flipped.cdu")),
-            "-o",
-            p(&dir.path("out.bin")),
-        ],
-        1,
-        "modified",
-    );
+    open_fails(&dir, identity, "flipped.cdu", "out.bin", "modified");
     assert_eq!(fs::read(dir.path("out.bin")).unwrap(), b"previous contents");
     assert_eq!(
         dir.listing(),
@@ -434,31 +443,17 @@ fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
     let plain = data(150_000, 5);
     fs::write(dir.path("in.bin"), &plain).unwrap();
     seal(&dir.path("in.bin"), &dir.path("a.cdu"), &[&practice]);
-    let open_with = |key: &str, envelope: &str| {
-        run(
-            &[
-                "open",
-                "--identity",
-                p(&dir.path(key)),
-                "-i",
-                p(&dir.path(envelope)),
-            ],
-            None,
-        )
-    };
+    let open_with = |key: &str, envelope: &str| run(&open_args(&dir, key, envelope), None);
     assert!(!open_with("staff.key", "a.cdu").status.success());
 
-    ok(&[
-        "rewrap",
-        "--identity",
-        p(&dir.path("practice.key")),
+    ok(&rewrap_args(
+        &dir,
+        "practice.key",
         "--add",
         &staff,
-        "-i",
-        p(&dir.path("a.cdu")),
-        "-o",
-        p(&dir.path("b.cdu")),
-    ]);
+        "a.cdu",
+        "b.cdu",
+    ));
     let a = fs::read(dir.path("a.cdu")).unwrap();
     let b = fs::read(dir.path("b.cdu")).unwrap();
     let (ha, hb) = (
@@ -477,17 +472,14 @@ fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
     }
 
     // Remove the staff key by its key id, rewriting the file in place.
-    ok(&[
-        "rewrap",
-        "--identity",
-        p(&dir.path("practice.key")),
+    ok(&rewrap_args(
+        &dir,
+        "practice.key",
         "--remove",
         &staff_id,
-        "-i",
-        p(&dir.path("b.cdu")),
-        "-o",
-        p(&dir.path("b.cdu")),
-    ]);
+        "b.cdu",
+        "b.cdu",
+    ));
     let c = fs::read(dir.path("b.cdu")).unwrap();
     let hc = header_len(&dir.path("b.cdu"));
     assert_eq!(&c[hc..], &a[ha..]);
@@ -504,32 +496,19 @@ fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
     // A key that is not a recipient cannot rewrap; removing the last
     // recipient is refused; nothing is written in either case.
     fails(
-        &[
-            "rewrap",
-            "--identity",
-            p(&dir.path("staff.key")),
-            "--add",
-            &staff,
-            "-i",
-            p(&dir.path("a.cdu")),
-            "-o",
-            p(&dir.path("d.cdu")),
-        ],
+        &rewrap_args(&dir, "staff.key", "--add", &staff, "a.cdu", "d.cdu"),
         1,
         "is a recipient of this envelope",
     );
     fails(
-        &[
-            "rewrap",
-            "--identity",
-            p(&dir.path("practice.key")),
+        &rewrap_args(
+            &dir,
+            "practice.key",
             "--remove",
             &practice,
-            "-i",
-            p(&dir.path("a.cdu")),
-            "-o",
-            p(&dir.path("d.cdu")),
-        ],
+            "a.cdu",
+            "d.cdu",
+        ),
         1,
         "at least one recipient",
     );
@@ -568,41 +547,30 @@ fn bad_key_text_and_bad_usage_give_clear_errors() {
     fs::write(dir.path("in.bin"), b"x").unwrap();
     let out = dir.path("out.cdu");
     let input = dir.path("in.bin");
-    let seal_to = |key: &str| {
-        let mut args = vec!["seal", "--to", key];
-        args.extend(LABELS);
-        args.extend(["-i", p(&input), "-o", p(&out)]);
-        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
-    };
+    let seal_to = |key: &str| seal_file_args(&[key], &input, &out);
 
     // One mistyped character: the checksum catches it.
     let mut typo: Vec<char> = staff.chars().collect();
     let i = typo.len() - 5;
     typo[i] = if typo[i] == 'q' { 'p' } else { 'q' };
     let typo: String = typo.into_iter().collect();
-    let args = seal_to(&typo);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    fails(&args, 2, "--to: not a valid Caduceus key");
+    fails(&seal_to(&typo), 2, "--to: not a valid Caduceus key");
 
     // A secret key pasted where a public key belongs is refused, not echoed.
     let identity = fs::read_to_string(dir.path("staff.key")).unwrap();
     let secret = identity.lines().last().unwrap();
-    let args = seal_to(secret);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let line = fails(&args, 2, "expected a public key but found a secret key");
+    let line = fails(
+        &seal_to(secret),
+        2,
+        "expected a public key but found a secret key",
+    );
     assert!(!line.contains(&secret[30..]));
     assert!(!out.exists());
 
     // A public key file given as identity.
     fs::write(dir.path("pub.txt"), format!("{staff}\n")).unwrap();
     fails(
-        &[
-            "open",
-            "--identity",
-            p(&dir.path("pub.txt")),
-            "-i",
-            p(&dir.path("in.bin")),
-        ],
+        &open_args(&dir, "pub.txt", "in.bin"),
         1,
         "expected a secret key but found a public key",
     );

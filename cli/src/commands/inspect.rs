@@ -3,19 +3,16 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use caduceus_core::envelope::{self, Header};
+use caduceus_core::envelope::Header;
 
-use super::read_header;
+use super::{EnvelopeInput, read_envelope};
 use crate::args::InspectArgs;
 use crate::error::{Result, fail};
-use crate::files;
 use crate::time;
 
 /// Print the labels, part, recipients and header length of an envelope.
 pub fn inspect(args: InspectArgs) -> Result<()> {
-    let mut input = files::open_input(args.input.as_deref())?;
-    let bytes = read_header(input.reader.as_mut())?;
-    let header = envelope::inspect(&bytes)?;
+    let EnvelopeInput { input, header, .. } = read_envelope(args.input.as_deref())?;
     let text = if args.json {
         json(&header, input.size)
     } else {

@@ -12,16 +12,18 @@ pub use open::open;
 pub use rewrap::rewrap;
 pub use seal::seal;
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use caduceus_core::envelope::{self, EnvelopeError, Header, MAGIC, PREFIX_LEN};
 use caduceus_core::keys::{PrivateKey, PublicKey};
 use getrandom::SysRng;
 use rand_core::UnwrapErr;
+use zeroize::Zeroizing;
 
-use crate::error::{Result, fail, usage};
-use crate::files;
+use crate::error::{Failure, Result, fail, io_message, is_envelope_error, usage};
+use crate::files::{self, Input};
+use crate::progress::Progress;
 
 /// Size of the buffer used to stream data through.
 pub const CHUNK: usize = 256 * 1024;
@@ -80,9 +82,32 @@ pub fn load_recipients_file(path: &Path) -> Result<Vec<PublicKey>> {
     Ok(keys)
 }
 
+/// An envelope input whose header has been read, but not yet authenticated.
+pub struct EnvelopeInput {
+    /// The input, positioned at the start of the payload.
+    pub input: Input,
+    /// The header's bytes (prefix, body and MAC), as read.
+    pub header_bytes: Vec<u8>,
+    /// The parsed header: nothing in it is authenticated yet.
+    pub header: Header,
+}
+
+/// Open `path` (standard input for `None` or `-`) and read and parse the
+/// envelope header, leaving the payload unread.
+pub fn read_envelope(path: Option<&Path>) -> Result<EnvelopeInput> {
+    let mut input = files::open_input(path)?;
+    let header_bytes = read_header(input.reader.as_mut())?;
+    let header = envelope::inspect(&header_bytes)?;
+    Ok(EnvelopeInput {
+        input,
+        header_bytes,
+        header,
+    })
+}
+
 /// Read exactly the envelope header (prefix, body and MAC) from `r`,
 /// leaving the payload unread.
-pub fn read_header(r: &mut dyn Read) -> Result<Vec<u8>> {
+fn read_header(r: &mut dyn Read) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; PREFIX_LEN];
     let n = read_full(r, &mut buf)?;
     if n == 0 {
@@ -128,4 +153,37 @@ pub fn pick_identity<'a>(identities: &'a [PrivateKey], header: &Header) -> Resul
         .iter()
         .find(|k| header.recipients.contains(&k.key_id()))
         .ok_or_else(|| EnvelopeError::NoAccess.into())
+}
+
+/// Stream `reader` into `writer` through a [`CHUNK`]-sized buffer that is
+/// zeroized afterwards, counting each piece in `progress`; returns the number
+/// of bytes copied. An envelope error carried by either side (a modified or
+/// truncated envelope, a limit of the format) is reported as such; any other
+/// error as a failure to read the input or to write the output.
+pub fn copy(reader: &mut dyn Read, writer: &mut dyn Write, progress: &mut Progress) -> Result<u64> {
+    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+    let mut copied: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(copied),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(stream_failure(&e, "cannot read input")),
+        };
+        writer
+            .write_all(buf.get(..n).unwrap_or_default())
+            .map_err(|e| stream_failure(&e, "cannot write output"))?;
+        copied += n as u64;
+        progress.add(n);
+    }
+}
+
+/// The failure for an I/O error while streaming: the envelope error it
+/// carries, or `what` (e.g. "cannot read input") and the error.
+fn stream_failure(e: &io::Error, what: &str) -> Failure {
+    if is_envelope_error(e) {
+        fail(io_message(e))
+    } else {
+        fail(format!("{what}: {e}"))
+    }
 }

@@ -1,15 +1,17 @@
 //! `caduceus rewrap`: a new header, the same payload bytes.
 
-use std::io::{self, Read, Write};
+use std::io::Write;
 
 use caduceus_core::envelope;
 use caduceus_core::keys::{KeyId, PublicKey};
-use zeroize::Zeroizing;
 
-use super::{CHUNK, load_identities, parse_public_key, pick_identity, read_header, system_rng};
+use super::{
+    EnvelopeInput, copy, load_identities, parse_public_key, pick_identity, read_envelope,
+    system_rng,
+};
 use crate::args::RewrapArgs;
 use crate::error::{Result, fail, usage};
-use crate::files::{self, Output, OutputMode};
+use crate::files::{Output, OutputMode};
 use crate::progress::Progress;
 
 /// Add and remove recipients, copying the payload unchanged.
@@ -28,38 +30,21 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
     let identities = load_identities(&args.identity)?;
     let mut rng = system_rng()?;
 
-    let mut input = files::open_input(args.input.as_deref())?;
-    let old_header = read_header(input.reader.as_mut())?;
-    let header = envelope::inspect(&old_header)?;
+    let EnvelopeInput {
+        mut input,
+        header_bytes: old_header,
+        header,
+    } = read_envelope(args.input.as_deref())?;
     let identity = pick_identity(&identities, &header)?;
     let unlocked = envelope::unlock(&old_header, identity)?;
     let new_header = unlocked.rewrap(&old_header, identity, &add, &remove, &mut rng)?;
 
-    let mut out = Output::create(
-        args.output.as_deref(),
-        OutputMode {
-            private: false,
-            binary: true,
-        },
-    )?;
-    let write_err = |e: io::Error| fail(format!("cannot write output: {e}"));
-    out.write_all(&new_header).map_err(write_err)?;
+    let mut out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
+    out.write_all(&new_header)
+        .map_err(|e| fail(format!("cannot write output: {e}")))?;
     let mut progress = Progress::new("rewrapping", input.size);
     progress.add(old_header.len());
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
-    let mut payload_len: u64 = 0;
-    loop {
-        let n = match input.reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fail(format!("cannot read input: {e}"))),
-        };
-        out.write_all(buf.get(..n).unwrap_or_default())
-            .map_err(write_err)?;
-        payload_len += n as u64;
-        progress.add(n);
-    }
+    let payload_len = copy(input.reader.as_mut(), &mut out, &mut progress)?;
     // The payload is copied, not decrypted; still refuse one that cannot be
     // a valid payload (e.g. a header without its payload).
     unlocked.layout(old_header.len() as u64 + payload_len)?;

@@ -1,14 +1,11 @@
 //! `caduceus seal`: stream input into an envelope.
 
-use std::io::{self, Read, Write};
-
 use caduceus_core::envelope::{EnvelopeError, Labels, SealWriter};
 use caduceus_core::keys::PublicKey;
-use zeroize::Zeroizing;
 
-use super::{CHUNK, load_recipients_file, parse_public_key, system_rng};
+use super::{copy, load_recipients_file, parse_public_key, system_rng};
 use crate::args::SealArgs;
-use crate::error::{Failure, Result, envelope_message, fail, io_message, usage};
+use crate::error::{Failure, Result, envelope_message, fail, usage};
 use crate::files::{self, Output, OutputMode};
 use crate::progress::Progress;
 use crate::time;
@@ -34,34 +31,11 @@ pub fn seal(args: SealArgs) -> Result<()> {
     let mut rng = system_rng()?;
 
     let mut input = files::open_input(args.input.as_deref())?;
-    let out = Output::create(
-        args.output.as_deref(),
-        OutputMode {
-            private: false,
-            binary: true,
-        },
-    )?;
+    let out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
     let mut writer =
         SealWriter::new(out, &recipients, &labels, None, &mut rng).map_err(write_failure)?;
     let mut progress = Progress::new("sealing", input.size);
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
-    loop {
-        let n = match input.reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fail(format!("cannot read input: {e}"))),
-        };
-        let chunk = buf.get(..n).unwrap_or_default();
-        writer.write_all(chunk).map_err(|e| {
-            if crate::error::is_envelope_error(&e) {
-                fail(io_message(&e))
-            } else {
-                fail(format!("cannot write output: {e}"))
-            }
-        })?;
-        progress.add(n);
-    }
+    copy(input.reader.as_mut(), &mut writer, &mut progress)?;
     let out = writer.finish().map_err(write_failure)?;
     out.commit()?;
     progress.finish();
