@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: all build test fmt-check clippy unit doc demo bench fmt clean
+.PHONY: all build test fmt-check clippy fhir-deps unit doc demo bench fmt clean
 
 all: build
 
@@ -10,7 +10,7 @@ build:
 	$(CARGO) build --workspace --release
 
 ## Every check CI runs: formatting, lints, all tests, documentation.
-test: fmt-check clippy unit doc
+test: fmt-check clippy fhir-deps unit doc
 	@python3 scripts/test-summary.py target/test-output.log
 
 fmt-check:
@@ -18,6 +18,10 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## The independent FHIR R4 validator (HL7 JSON schema + ajv) used by the tests.
+fhir-deps:
+	cd tests/fhir && npm ci --no-audit --no-fund --silent
 
 unit:
 	@mkdir -p target
