@@ -6,7 +6,7 @@
 //! one that may be shorter than 64 KiB; it is empty only when the whole
 //! plaintext is. Memory use is one segment, whatever the payload size.
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::EnvelopeError;
 use crate::suite::{self, SegmentCipher};
@@ -97,6 +97,14 @@ impl PayloadSealer {
                 // More data follows, so the buffered segment is not the last.
                 self.seal_buffered(false, out)?;
             }
+            if self.buf.is_empty() && data.len() > SEGMENT_SIZE {
+                // A whole segment with more data after it (so not the last):
+                // seal it in `out` directly, without a copy through `buf`.
+                let (segment, rest) = data.split_at(SEGMENT_SIZE);
+                self.seal_direct(segment, out)?;
+                data = rest;
+                continue;
+            }
             let take = (SEGMENT_SIZE - self.buf.len()).min(data.len());
             let (head, tail) = data.split_at(take);
             self.buf.extend_from_slice(head);
@@ -108,6 +116,29 @@ impl PayloadSealer {
     /// Seal the final segment and append it to `out`.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
         self.seal_buffered(true, out)
+    }
+
+    /// Seal `segment`, a full segment that is not the last, appending
+    /// ciphertext || tag to `out`.
+    fn seal_direct(&mut self, segment: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        let start = out.len();
+        out.extend_from_slice(segment);
+        let sealed = self.cipher.seal_in_place(
+            &nonce(self.counter, false),
+            out.get_mut(start..).unwrap_or_default(),
+        );
+        let Ok(tag) = sealed else {
+            // Never leave plaintext behind in the caller's buffer.
+            out.get_mut(start..).unwrap_or_default().zeroize();
+            out.truncate(start);
+            return Err(EnvelopeError::Internal);
+        };
+        out.extend_from_slice(&tag);
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or(EnvelopeError::InputTooLarge)?;
+        Ok(())
     }
 
     fn seal_buffered(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
@@ -149,7 +180,7 @@ impl PayloadOpener {
     pub(crate) fn new(key: &[u8; suite::AES_KEY_LEN]) -> Self {
         Self {
             cipher: SegmentCipher::new(key),
-            buf: Zeroizing::new(Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE + 1)),
+            buf: Zeroizing::new(Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE)),
             counter: 0,
         }
     }
@@ -157,23 +188,62 @@ impl PayloadOpener {
     /// Decrypt `data`, appending plaintext of authenticated segments to `out`.
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
         while !data.is_empty() {
-            let take = (SEGMENT_CIPHERTEXT_SIZE + 1 - self.buf.len()).min(data.len());
-            let (head, tail) = data.split_at(take);
-            self.buf.extend_from_slice(head);
-            data = tail;
-            if self.buf.len() == SEGMENT_CIPHERTEXT_SIZE + 1 {
-                // A byte follows this full segment, so it is not the last.
-                let extra = self.buf.pop().unwrap_or(0);
+            if self.buf.len() == SEGMENT_CIPHERTEXT_SIZE {
+                // More data follows this full segment, so it is not the last.
                 open_segment(&self.cipher, self.counter, false, &mut self.buf)?;
                 out.extend_from_slice(&self.buf);
                 self.buf.clear();
-                self.buf.push(extra);
-                self.counter = self
-                    .counter
-                    .checked_add(1)
-                    .ok_or(EnvelopeError::InputTooLarge)?;
+                self.advance()?;
             }
+            if self.buf.is_empty() && data.len() > SEGMENT_CIPHERTEXT_SIZE {
+                // A whole segment with more data after it (so not the last):
+                // open it in `out` directly, without a copy through `buf`.
+                let (segment, rest) = data.split_at(SEGMENT_CIPHERTEXT_SIZE);
+                if self.open_direct(segment, out) {
+                    data = rest;
+                    self.advance()?;
+                    continue;
+                }
+                // Not authentic: take the buffered path, which diagnoses it.
+            }
+            let take = (SEGMENT_CIPHERTEXT_SIZE - self.buf.len()).min(data.len());
+            let (head, tail) = data.split_at(take);
+            self.buf.extend_from_slice(head);
+            data = tail;
         }
+        Ok(())
+    }
+
+    /// Open `segment`, a full segment (ciphertext || tag) that is not the
+    /// last, appending its plaintext to `out`. On failure `out` is left as
+    /// it was and `false` is returned.
+    fn open_direct(&self, segment: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some((body, tag)) = segment.split_at_checked(SEGMENT_SIZE) else {
+            return false;
+        };
+        let Ok(tag) = <&[u8; suite::TAG_LEN]>::try_from(tag) else {
+            return false;
+        };
+        let start = out.len();
+        out.extend_from_slice(body);
+        let opened = self.cipher.open_in_place(
+            &nonce(self.counter, false),
+            out.get_mut(start..).unwrap_or_default(),
+            tag,
+        );
+        if opened.is_err() {
+            out.get_mut(start..).unwrap_or_default().zeroize();
+            out.truncate(start);
+            return false;
+        }
+        true
+    }
+
+    fn advance(&mut self) -> Result<(), EnvelopeError> {
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or(EnvelopeError::InputTooLarge)?;
         Ok(())
     }
 
