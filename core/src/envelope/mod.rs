@@ -41,7 +41,8 @@ pub use header::{
 };
 pub use parts::{PartSet, seal_parts};
 pub use payload::{
-    PayloadOpener, PayloadSealer, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE, SegmentLayout,
+    PayloadOpener, PayloadSealer, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE, SegmentError,
+    SegmentLayout, TAG_LEN,
 };
 pub use stream::{OpenReader, SealWriter};
 
@@ -192,7 +193,7 @@ pub struct Part {
 }
 
 /// What anyone can read from an envelope header without a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     /// Format version.
     pub version: u8,
@@ -208,6 +209,21 @@ pub struct Header {
     pub recipients: Vec<KeyId>,
     /// Length of the whole header including its MAC: the payload offset.
     pub header_len: usize,
+}
+
+impl core::fmt::Debug for Header {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let id: String = self.envelope_id.iter().map(|b| format!("{b:02x}")).collect();
+        f.debug_struct("Header")
+            .field("version", &self.version)
+            .field("suite", &self.suite)
+            .field("envelope_id", &format_args!("{id}"))
+            .field("labels", &self.labels)
+            .field("part", &self.part.map(|p| (p.index, p.count)))
+            .field("recipients", &self.recipients)
+            .field("header_len", &self.header_len)
+            .finish()
+    }
 }
 
 impl Header {
