@@ -44,6 +44,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Add or remove recipients by rewriting the header only; the payload bytes stay unchanged.
     Rewrap(RewrapArgs),
+    /// Append to, checkpoint, verify, prove and export a tamper-evident audit log.
+    Audit(crate::commands::audit::AuditArgs),
+    /// Retention policy: lint, register (Art. 30), sweep, erasure and access plans, breach clock.
+    Policy(crate::commands::policy::PolicyArgs),
+    /// Consent ledger: register notices, record consent events and STOP replies, decide, history, export.
+    Consent(crate::commands::consent::ConsentArgs),
 }
 
 /// The role of a key pair; it selects the key's text prefix.

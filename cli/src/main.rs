@@ -34,6 +34,9 @@ fn main() -> ExitCode {
         Command::Open(a) => commands::open(a),
         Command::Inspect(a) => commands::inspect(a),
         Command::Rewrap(a) => commands::rewrap(a),
+        Command::Audit(a) => commands::audit::audit(a),
+        Command::Policy(a) => commands::policy::policy(a),
+        Command::Consent(a) => commands::consent::consent(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,12 @@
 //! * [`keys`]: practice, staff and subject-category X25519 keys, their text
 //!   forms and key ids, and the subject-category [`keys::KeyringRecord`]
 //!   (create, unwrap, add and revoke recipients, rotate, shred).
+//! * [`audit`]: the tamper-evident audit log (pseudonymous entries, RFC 6962
+//!   Merkle tree and proofs, signed C2SP checkpoints, FHIR `AuditEvent` export).
+//! * [`consent`]: the append-only consent ledger, decisions and FHIR / ISO 27560 exports.
+//! * [`retention`]: the retention policy, sweep, legal holds, erasure plans,
+//!   breach clock and Art. 30 register; [`access`]: roles, key recipients,
+//!   access and portability plans.
 //! * [`suite`]: the cipher suite's primitives exactly as the formats call them.
 //! * [`testing`]: deterministic RNGs for tests and vectors (never production).
 //!
@@ -21,10 +27,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access;
+pub mod audit;
 mod codec;
+pub mod consent;
 pub mod envelope;
 pub mod keys;
 mod label;
+pub mod retention;
 pub mod suite;
 pub mod testing;
 

@@ -1,8 +1,11 @@
 //! The commands, and helpers they share.
 
+pub mod audit;
+pub mod consent;
 mod inspect;
 mod keygen;
 mod open;
+pub mod policy;
 mod rewrap;
 mod seal;
 
@@ -15,7 +18,10 @@ pub use seal::seal;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use caduceus_core::envelope::{self, EnvelopeError, Header, MAGIC, PREFIX_LEN};
+use caduceus_core::envelope::{
+    self, EnvelopeError, Header, MAGIC, PREFIX_LEN, PayloadOpener, PayloadSealer,
+    SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE, TAG_LEN,
+};
 use caduceus_core::keys::{PrivateKey, PublicKey};
 use getrandom::SysRng;
 use rand_core::UnwrapErr;
@@ -175,6 +181,104 @@ pub fn copy(reader: &mut dyn Read, writer: &mut dyn Write, progress: &mut Progre
             .map_err(|e| stream_failure(&e, "cannot write output"))?;
         copied += n as u64;
         progress.add(n);
+    }
+}
+
+/// Seal `reader` into `writer` (which already holds the header) with
+/// `sealer`, one segment at a time and without copying: each segment is
+/// read straight into a buffer, sealed there in place and written with its
+/// tag. Returns the number of plaintext bytes.
+pub fn seal_copy(
+    reader: &mut dyn Read,
+    writer: &mut dyn Write,
+    mut sealer: PayloadSealer,
+    progress: &mut Progress,
+) -> Result<u64> {
+    segment_copy(reader, writer, SEGMENT_SIZE, &mut |buf, len, last| {
+        progress.add(len);
+        let (body, rest) = buf.split_at_mut(len);
+        let tag = sealer
+            .seal_segment_in_place(body, last)
+            .map_err(EnvelopeError::from)?;
+        let slot = rest.get_mut(..TAG_LEN).ok_or(EnvelopeError::Internal)?;
+        slot.copy_from_slice(&tag);
+        Ok(len + TAG_LEN)
+    })
+}
+
+/// Open the payload in `reader` (positioned after the header) into
+/// `writer` with `opener`, one segment at a time: each segment is read
+/// straight into a buffer, opened there in place (only if authentic) and
+/// its plaintext written. Returns the number of payload bytes read.
+pub fn open_copy(
+    reader: &mut dyn Read,
+    writer: &mut dyn Write,
+    mut opener: PayloadOpener,
+    progress: &mut Progress,
+) -> Result<u64> {
+    segment_copy(
+        reader,
+        writer,
+        SEGMENT_CIPHERTEXT_SIZE,
+        &mut |buf, len, last| {
+            let body_len = len.checked_sub(TAG_LEN).ok_or(EnvelopeError::Truncated)?;
+            let (body, rest) = buf.split_at_mut(body_len);
+            let tag = rest
+                .get(..TAG_LEN)
+                .and_then(|t| <&[u8; TAG_LEN]>::try_from(t).ok())
+                .ok_or(EnvelopeError::Internal)?;
+            opener
+                .open_segment_in_place(body, tag, last)
+                .map_err(EnvelopeError::from)?;
+            progress.add(body_len);
+            Ok(body_len)
+        },
+    )
+}
+
+/// What [`segment_copy`] does to each piece: given the buffer, the length
+/// read into it and whether it is the last piece, transform it in place and
+/// return how many bytes of the buffer to write.
+type SegmentStep<'a> = dyn FnMut(&mut [u8], usize, bool) -> Result<usize> + 'a;
+
+/// Stream `reader` to `writer` in pieces of `piece` bytes (the last one
+/// shorter, possibly empty), each read straight into one of two zeroized
+/// buffers of [`SEGMENT_CIPHERTEXT_SIZE`] bytes and handed to `step`. A
+/// full piece waits in the second buffer until the next read shows whether
+/// it is the last, so nothing is copied. Returns the number of bytes read.
+fn segment_copy(
+    reader: &mut dyn Read,
+    writer: &mut dyn Write,
+    piece: usize,
+    step: &mut SegmentStep<'_>,
+) -> Result<u64> {
+    let mut current = Zeroizing::new(vec![0u8; SEGMENT_CIPHERTEXT_SIZE]);
+    let mut held = Zeroizing::new(vec![0u8; SEGMENT_CIPHERTEXT_SIZE]);
+    let mut holding = false;
+    let mut copied: u64 = 0;
+    let mut put = |buf: &mut [u8], len: usize, last: bool| -> Result<()> {
+        let n = step(buf, len, last)?;
+        writer
+            .write_all(buf.get(..n).unwrap_or_default())
+            .map_err(|e| fail(format!("cannot write output: {e}")))
+    };
+    loop {
+        let n = read_full(reader, current.get_mut(..piece).unwrap_or_default())?;
+        copied += n as u64;
+        if holding {
+            // The held full piece is the last one if nothing followed it.
+            put(&mut held, piece, n == 0)?;
+            if n == 0 {
+                return Ok(copied);
+            }
+        }
+        if n < piece {
+            put(&mut current, n, true)?;
+            return Ok(copied);
+        }
+        // A full piece: hold it until the next read.
+        std::mem::swap(&mut current, &mut held);
+        holding = true;
     }
 }
 

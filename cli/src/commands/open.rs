@@ -1,10 +1,8 @@
 //! `caduceus open`: stream an envelope to plaintext.
 
-use std::io::{Cursor, Read};
+use caduceus_core::envelope::{self, SegmentLayout};
 
-use caduceus_core::envelope::{OpenReader, SegmentLayout};
-
-use super::{EnvelopeInput, copy, load_identities, pick_identity, read_envelope};
+use super::{EnvelopeInput, load_identities, open_copy, pick_identity, read_envelope};
 use crate::args::OpenArgs;
 use crate::error::Result;
 use crate::files::{Output, OutputMode};
@@ -14,12 +12,12 @@ use crate::progress::Progress;
 pub fn open(args: OpenArgs) -> Result<()> {
     let identities = load_identities(&args.identity)?;
     let EnvelopeInput {
-        input,
+        mut input,
         header_bytes,
         header,
     } = read_envelope(args.input.as_deref())?;
     let identity = pick_identity(&identities, &header)?;
-    let mut reader = OpenReader::new(Cursor::new(header_bytes).chain(input.reader), identity)?;
+    let unlocked = envelope::unlock(&header_bytes, identity)?;
 
     // Created only now that the header is authentic; removed again (by
     // Drop) if anything below fails, so no unauthenticated plaintext stays.
@@ -30,7 +28,13 @@ pub fn open(args: OpenArgs) -> Result<()> {
         SegmentLayout::new(payload).ok().map(|l| l.plaintext_len())
     });
     let mut progress = Progress::new("opening", plaintext_len);
-    copy(&mut reader, &mut out, &mut progress)?;
+    // Each segment is read into a buffer and opened there, in place.
+    open_copy(
+        input.reader.as_mut(),
+        &mut out,
+        unlocked.payload_opener(),
+        &mut progress,
+    )?;
     out.commit()?;
     progress.finish();
     Ok(())

@@ -1,9 +1,11 @@
 //! `caduceus seal`: stream input into an envelope.
 
-use caduceus_core::envelope::{EnvelopeError, Labels, SealWriter};
+use std::io::Write;
+
+use caduceus_core::envelope::{self, EnvelopeError, Labels};
 use caduceus_core::keys::PublicKey;
 
-use super::{copy, load_recipients_file, parse_public_key, system_rng};
+use super::{load_recipients_file, parse_public_key, seal_copy, system_rng};
 use crate::args::SealArgs;
 use crate::error::{Failure, Result, envelope_message, fail, usage};
 use crate::files::{self, Output, OutputMode};
@@ -31,12 +33,14 @@ pub fn seal(args: SealArgs) -> Result<()> {
     let mut rng = system_rng()?;
 
     let mut input = files::open_input(args.input.as_deref())?;
-    let out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
-    let mut writer =
-        SealWriter::new(out, &recipients, &labels, None, &mut rng).map_err(write_failure)?;
+    let mut out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
+    let (header, sealer) =
+        envelope::begin_seal(&recipients, &labels, None, &mut rng).map_err(write_failure)?;
+    out.write_all(&header)
+        .map_err(|e| write_failure(EnvelopeError::Io(e.kind())))?;
     let mut progress = Progress::new("sealing", input.size);
-    copy(input.reader.as_mut(), &mut writer, &mut progress)?;
-    let out = writer.finish().map_err(write_failure)?;
+    // Each segment is read into a buffer and sealed there, in place.
+    seal_copy(input.reader.as_mut(), &mut out, sealer, &mut progress)?;
     out.commit()?;
     progress.finish();
     Ok(())

@@ -213,7 +213,11 @@ pub struct Header {
 
 impl core::fmt::Debug for Header {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let id: String = self.envelope_id.iter().map(|b| format!("{b:02x}")).collect();
+        let id: String = self
+            .envelope_id
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         f.debug_struct("Header")
             .field("version", &self.version)
             .field("suite", &self.suite)

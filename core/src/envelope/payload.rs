@@ -5,6 +5,18 @@
 //! 0x00 otherwise) and no associated data. The final segment is the only
 //! one that may be shorter than 64 KiB; it is empty only when the whole
 //! plaintext is. Memory use is one segment, whatever the payload size.
+//!
+//! Two ways to drive a [`PayloadSealer`] / [`PayloadOpener`]:
+//!
+//! * **Copying**: [`PayloadSealer::push`] / [`PayloadSealer::finish`] take
+//!   any slices and append to a `Vec`; every byte is copied once.
+//! * **In place**: [`PayloadSealer::seal_segment_in_place`] and
+//!   [`PayloadOpener::open_segment_in_place`] take one segment at a time
+//!   in the caller's buffer and transform it there (the tag goes in and out
+//!   separately); [`PayloadSealer::seal_payload_in_place`] does a whole
+//!   payload laid out as it will be stored (segments with their tag slots).
+//!   The caller does the segmentation, so misuse is checked and reported as
+//!   a [`SegmentError`], never turned into a wrong envelope.
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -15,6 +27,84 @@ use crate::suite::{self, SegmentCipher};
 pub const SEGMENT_SIZE: usize = 64 * 1024;
 /// Ciphertext bytes of a full segment (plaintext plus tag).
 pub const SEGMENT_CIPHERTEXT_SIZE: usize = SEGMENT_SIZE + suite::TAG_LEN;
+/// Bytes of the AES-GCM tag that ends each segment.
+pub const TAG_LEN: usize = suite::TAG_LEN;
+
+/// Errors of the in-place segment API: misuse of the API (each its own
+/// variant), or an [`EnvelopeError`] (a segment that does not authenticate,
+/// a payload too large for the format).
+///
+/// Misuse is detected before anything is written: the caller's buffer is
+/// left as it was and the sealer or opener is unchanged, so no wrong
+/// envelope and no unauthenticated plaintext can result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SegmentError {
+    /// A segment that is not the last must hold exactly [`SEGMENT_SIZE`]
+    /// bytes (plaintext when sealing, ciphertext without the tag when
+    /// opening); the last one at most that many.
+    #[error(
+        "a payload segment must hold exactly {SEGMENT_SIZE} bytes (at most that many if it is the last); got {len}"
+    )]
+    BadSegmentLength {
+        /// The length given.
+        len: usize,
+    },
+    /// An empty final segment after other segments: only an empty
+    /// plaintext has an empty final segment (sealing; when opening, the
+    /// same data is an envelope error, [`EnvelopeError::TrailingData`]).
+    #[error("an empty final segment may only end an empty payload")]
+    EmptyFinalSegment,
+    /// The final segment was already sealed or opened.
+    #[error("the final segment was already sealed or opened; nothing may follow it")]
+    AfterFinalSegment,
+    /// `push` holds buffered bytes that are not a sealed (or opened)
+    /// segment yet. `push` keeps up to one segment back until it knows
+    /// whether more data follows, so after a non-empty `push` the payload
+    /// must be ended with `push` and `finish`; in-place calls may come
+    /// first, and `push` after them.
+    #[error("push has buffered bytes; they must be sealed or opened before an in-place segment")]
+    PushBuffered,
+    /// A framed payload buffer whose length no payload can have (see
+    /// [`SegmentLayout::for_plaintext`]).
+    #[error("a framed payload of {len} bytes has no valid segment layout")]
+    BadPayloadLength {
+        /// The length given.
+        len: usize,
+    },
+    /// The envelope-level error: a segment that does not authenticate
+    /// ([`EnvelopeError::SegmentCorrupted`], [`EnvelopeError::Truncated`],
+    /// [`EnvelopeError::TrailingData`]), or [`EnvelopeError::InputTooLarge`].
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+}
+
+impl From<SegmentError> for EnvelopeError {
+    /// The envelope error itself, or [`EnvelopeError::Internal`] for misuse
+    /// of the API (for code that segments correctly by construction, such
+    /// as [`super::SealWriter`], misuse is an internal bug).
+    fn from(e: SegmentError) -> Self {
+        match e {
+            SegmentError::Envelope(e) => e,
+            _ => EnvelopeError::Internal,
+        }
+    }
+}
+
+/// The checks the in-place calls share (everything but the empty final
+/// segment, which the sealer and opener treat differently).
+fn check_in_place(done: bool, buffered: usize, len: usize, last: bool) -> Result<(), SegmentError> {
+    if done {
+        return Err(SegmentError::AfterFinalSegment);
+    }
+    if buffered != 0 {
+        return Err(SegmentError::PushBuffered);
+    }
+    if len > SEGMENT_SIZE || (!last && len != SEGMENT_SIZE) {
+        return Err(SegmentError::BadSegmentLength { len });
+    }
+    Ok(())
+}
 
 fn nonce(counter: u64, last: bool) -> [u8; suite::NONCE_LEN] {
     let mut n = [0u8; suite::NONCE_LEN];
@@ -39,11 +129,26 @@ pub(crate) fn open_segment(
     let mut tag = [0u8; suite::TAG_LEN];
     tag.copy_from_slice(buf.get(ct_len..).ok_or(EnvelopeError::Truncated)?);
     let body = buf.get_mut(..ct_len).ok_or(EnvelopeError::Truncated)?;
+    open_body(cipher, counter, last, body, &tag)?;
+    buf.truncate(ct_len);
+    Ok(())
+}
+
+/// Decrypt the ciphertext `body` of one segment in place after checking
+/// `tag`. On failure `body` is unchanged (`aes-gcm` verifies the tag before
+/// decrypting), and the error tells a truncated or extended stream apart
+/// from a corrupted segment where it can.
+fn open_body(
+    cipher: &SegmentCipher,
+    counter: u64,
+    last: bool,
+    body: &mut [u8],
+    tag: &[u8; suite::TAG_LEN],
+) -> Result<(), EnvelopeError> {
     if cipher
-        .open_in_place(&nonce(counter, last), body, &tag)
+        .open_in_place(&nonce(counter, last), body, tag)
         .is_ok()
     {
-        buf.truncate(ct_len);
         return Ok(());
     }
     // Diagnose without releasing anything: a final segment that is
@@ -51,7 +156,7 @@ pub(crate) fn open_segment(
     // segment that is authentic as a final one means bytes were appended.
     let mut probe = Zeroizing::new(body.to_vec());
     let diagnosis = if cipher
-        .open_in_place(&nonce(counter, !last), &mut probe, &tag)
+        .open_in_place(&nonce(counter, !last), &mut probe, tag)
         .is_ok()
     {
         if last {
@@ -65,12 +170,19 @@ pub(crate) fn open_segment(
     Err(diagnosis)
 }
 
-/// Push-style payload encryptor: feed plaintext with [`PayloadSealer::push`],
-/// end with [`PayloadSealer::finish`]. Holds at most one segment.
+/// Payload encryptor. Either feed plaintext with [`PayloadSealer::push`]
+/// and end with [`PayloadSealer::finish`] (copying; holds at most one
+/// segment), or seal the caller's segments in place with
+/// [`PayloadSealer::seal_segment_in_place`] (or a whole framed payload with
+/// [`PayloadSealer::seal_payload_in_place`]). In-place segments may be
+/// followed by `push`, not the other way round (`push` keeps its last bytes
+/// back until `finish`; see [`SegmentError::PushBuffered`]).
 pub struct PayloadSealer {
     cipher: SegmentCipher,
     buf: Zeroizing<Vec<u8>>,
     counter: u64,
+    /// The final segment was sealed in place: nothing may follow.
+    done: bool,
 }
 
 impl core::fmt::Debug for PayloadSealer {
@@ -87,11 +199,18 @@ impl PayloadSealer {
             cipher: SegmentCipher::new(key),
             buf: Zeroizing::new(Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE)),
             counter: 0,
+            done: false,
         }
     }
 
     /// Encrypt `data`, appending finished segments to `out`.
+    ///
+    /// Fails with [`EnvelopeError::TrailingData`] once the final segment
+    /// was sealed in place (the data would follow the end of the payload).
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        if self.done {
+            return Err(EnvelopeError::TrailingData);
+        }
         while !data.is_empty() {
             if self.buf.len() == SEGMENT_SIZE {
                 // More data follows, so the buffered segment is not the last.
@@ -114,8 +233,122 @@ impl PayloadSealer {
     }
 
     /// Seal the final segment and append it to `out`.
+    ///
+    /// Fails with [`EnvelopeError::TrailingData`] if the final segment was
+    /// already sealed in place (a second final segment would follow it).
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        if self.done {
+            return Err(EnvelopeError::TrailingData);
+        }
         self.seal_buffered(true, out)
+    }
+
+    /// Encrypt one segment in place and return its tag, which follows the
+    /// segment in the payload (ciphertext || tag).
+    ///
+    /// `segment` holds exactly [`SEGMENT_SIZE`] plaintext bytes, unless
+    /// `last` is set: the final segment holds 0 to [`SEGMENT_SIZE`] bytes,
+    /// and 0 only if it is also the first (an empty payload). Segments are
+    /// numbered in call order, continuing after any segments `push` sealed.
+    /// The output is byte for byte what `push` and `finish` give for the
+    /// same plaintext.
+    ///
+    /// Errors, each leaving `segment` and the sealer unchanged:
+    /// [`SegmentError::BadSegmentLength`] (a short or long segment),
+    /// [`SegmentError::EmptyFinalSegment`], [`SegmentError::AfterFinalSegment`]
+    /// (a call after the final segment), [`SegmentError::PushBuffered`]
+    /// (`push` holds part of a segment), or
+    /// [`EnvelopeError::InputTooLarge`] inside [`SegmentError::Envelope`].
+    ///
+    /// ```
+    /// use caduceus_core::envelope::{self, Labels, SEGMENT_SIZE};
+    /// use caduceus_core::keys::{KeyKind, PrivateKey};
+    /// # let mut rng = caduceus_core::testing::DeterministicRng::new(5);
+    /// let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    /// let labels = Labels::new("p-1", "clinical-photos", "treatment", "image/jpeg", 0).unwrap();
+    /// let (mut sealed, mut sealer) = envelope::begin_seal(&[key.public_key()], &labels, None, &mut rng).unwrap();
+    /// let mut media = vec![0xAB; SEGMENT_SIZE + 1000];
+    /// let count = media.chunks(SEGMENT_SIZE).count();
+    /// for (i, segment) in media.chunks_mut(SEGMENT_SIZE).enumerate() {
+    ///     let tag = sealer.seal_segment_in_place(segment, i + 1 == count).unwrap();
+    ///     sealed.extend_from_slice(segment); // now ciphertext
+    ///     sealed.extend_from_slice(&tag);
+    /// }
+    /// assert_eq!(envelope::open(&sealed, &key).unwrap().plaintext, vec![0xAB; SEGMENT_SIZE + 1000]);
+    /// ```
+    pub fn seal_segment_in_place(
+        &mut self,
+        segment: &mut [u8],
+        last: bool,
+    ) -> Result<[u8; TAG_LEN], SegmentError> {
+        check_in_place(self.done, self.buf.len(), segment.len(), last)?;
+        if last && segment.is_empty() && self.counter > 0 {
+            return Err(SegmentError::EmptyFinalSegment);
+        }
+        let next = self
+            .counter
+            .checked_add(1)
+            .ok_or(EnvelopeError::InputTooLarge)?;
+        let tag = self
+            .cipher
+            .seal_in_place(&nonce(self.counter, last), segment)
+            .map_err(|_| EnvelopeError::Internal)?;
+        self.counter = next;
+        self.done = last;
+        Ok(tag)
+    }
+
+    /// Seal a whole (remaining) payload in place, in the layout it is
+    /// stored in: each segment's plaintext followed by a [`TAG_LEN`]-byte
+    /// slot that receives its tag. For hosts that hold the payload in one
+    /// buffer (a memory-mapped file, say): size it with
+    /// [`SegmentLayout::for_plaintext`] and put the plaintext of segment
+    /// *i* at the start of [`SegmentLayout::segment_range`]`(i)`.
+    ///
+    /// The length is checked before anything is sealed
+    /// ([`SegmentError::BadPayloadLength`]), as are the other rules of
+    /// [`PayloadSealer::seal_segment_in_place`]; the first segment here
+    /// continues the numbering of any segments already sealed.
+    ///
+    /// ```
+    /// use caduceus_core::envelope::{self, Labels, SegmentLayout};
+    /// use caduceus_core::keys::{KeyKind, PrivateKey};
+    /// # let mut rng = caduceus_core::testing::DeterministicRng::new(5);
+    /// let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+    /// let labels = Labels::new("p-1", "clinical-photos", "treatment", "image/jpeg", 0).unwrap();
+    /// let media = vec![0xCD; 150_000];
+    /// let layout = SegmentLayout::for_plaintext(media.len() as u64).unwrap();
+    /// let (header, sealer) = envelope::begin_seal(&[key.public_key()], &labels, None, &mut rng).unwrap();
+    /// let mut payload = vec![0u8; layout.payload_len() as usize];
+    /// let mut plain = media.chunks(envelope::SEGMENT_SIZE);
+    /// for i in 0..layout.count() {
+    ///     let start = layout.segment_range(i).unwrap().start as usize;
+    ///     let chunk = plain.next().unwrap_or_default();
+    ///     payload[start..start + chunk.len()].copy_from_slice(chunk);
+    /// }
+    /// sealer.seal_payload_in_place(&mut payload).unwrap();
+    /// let sealed = [header, payload].concat();
+    /// assert_eq!(envelope::open(&sealed, &key).unwrap().plaintext, media);
+    /// ```
+    pub fn seal_payload_in_place(mut self, payload: &mut [u8]) -> Result<(), SegmentError> {
+        check_in_place(self.done, self.buf.len(), 0, true)?;
+        let len = payload.len();
+        let bad = SegmentError::BadPayloadLength { len };
+        // Length of the final segment including its tag slot.
+        let last_len = len
+            .checked_sub(1)
+            .map_or(0, |l| l % SEGMENT_CIPHERTEXT_SIZE + 1);
+        if last_len < TAG_LEN || (last_len == TAG_LEN && (len > TAG_LEN || self.counter > 0)) {
+            return Err(bad);
+        }
+        let count = len.div_ceil(SEGMENT_CIPHERTEXT_SIZE);
+        for (i, segment) in payload.chunks_mut(SEGMENT_CIPHERTEXT_SIZE).enumerate() {
+            let body_len = segment.len().checked_sub(TAG_LEN).ok_or(bad.clone())?;
+            let (body, slot) = segment.split_at_mut(body_len);
+            let tag = self.seal_segment_in_place(body, i + 1 == count)?;
+            slot.copy_from_slice(&tag);
+        }
+        Ok(())
     }
 
     /// Seal `segment`, a full segment that is not the last, appending
@@ -157,15 +390,19 @@ impl PayloadSealer {
     }
 }
 
-/// Push-style payload decryptor: feed ciphertext with
-/// [`PayloadOpener::push`], end with [`PayloadOpener::finish`]. Plaintext is
-/// released one authenticated segment at a time; only `finish` proves that
-/// the stream was complete (not truncated), so a caller must discard what
-/// it received if `finish` fails.
+/// Payload decryptor. Either feed ciphertext with [`PayloadOpener::push`]
+/// and end with [`PayloadOpener::finish`] (copying), or open the caller's
+/// segments in place with [`PayloadOpener::open_segment_in_place`].
+/// Plaintext is released one authenticated segment at a time; only the
+/// final segment (`finish`, or an in-place call with `last` set) proves
+/// that the stream was complete (not truncated), so a caller must discard
+/// what it received if that fails.
 pub struct PayloadOpener {
     cipher: SegmentCipher,
     buf: Zeroizing<Vec<u8>>,
     counter: u64,
+    /// The final segment was opened in place: nothing may follow.
+    done: bool,
 }
 
 impl core::fmt::Debug for PayloadOpener {
@@ -182,11 +419,18 @@ impl PayloadOpener {
             cipher: SegmentCipher::new(key),
             buf: Zeroizing::new(Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE)),
             counter: 0,
+            done: false,
         }
     }
 
     /// Decrypt `data`, appending plaintext of authenticated segments to `out`.
+    ///
+    /// Fails with [`EnvelopeError::TrailingData`] once the final segment
+    /// was opened in place.
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        if self.done {
+            return Err(EnvelopeError::TrailingData);
+        }
         while !data.is_empty() {
             if self.buf.len() == SEGMENT_CIPHERTEXT_SIZE {
                 // More data follows this full segment, so it is not the last.
@@ -247,8 +491,52 @@ impl PayloadOpener {
         Ok(())
     }
 
+    /// Decrypt one segment in place, after checking its `tag` (the
+    /// [`TAG_LEN`] bytes that follow it in the payload).
+    ///
+    /// `segment` holds the segment's ciphertext without the tag: exactly
+    /// [`SEGMENT_SIZE`] bytes unless `last` is set (the final segment holds
+    /// 0 to [`SEGMENT_SIZE`]). Segments are numbered in call order,
+    /// continuing after any segments `push` opened.
+    ///
+    /// `segment` is overwritten with plaintext only if the tag checks out;
+    /// on any error it still holds the ciphertext, and the opener is
+    /// unchanged. Errors: [`SegmentError::BadSegmentLength`],
+    /// [`SegmentError::AfterFinalSegment`], [`SegmentError::PushBuffered`]
+    /// (misuse), or in [`SegmentError::Envelope`]:
+    /// [`EnvelopeError::SegmentCorrupted`], [`EnvelopeError::Truncated`] (a
+    /// middle segment given as the last: the stream was cut),
+    /// [`EnvelopeError::TrailingData`] (the final segment given as a middle
+    /// one, or an empty final segment after others).
+    pub fn open_segment_in_place(
+        &mut self,
+        segment: &mut [u8],
+        tag: &[u8; TAG_LEN],
+        last: bool,
+    ) -> Result<(), SegmentError> {
+        check_in_place(self.done, self.buf.len(), segment.len(), last)?;
+        if last && segment.is_empty() && self.counter > 0 {
+            // An empty final segment after a full one is never written.
+            return Err(EnvelopeError::TrailingData.into());
+        }
+        let next = self
+            .counter
+            .checked_add(1)
+            .ok_or(EnvelopeError::InputTooLarge)?;
+        open_body(&self.cipher, self.counter, last, segment, tag)?;
+        self.counter = next;
+        self.done = last;
+        Ok(())
+    }
+
     /// Decrypt the final segment and append its plaintext to `out`.
+    ///
+    /// Fails with [`EnvelopeError::TrailingData`] if the final segment was
+    /// already opened in place.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        if self.done {
+            return Err(EnvelopeError::TrailingData);
+        }
         if self.buf.len() < suite::TAG_LEN {
             return Err(EnvelopeError::Truncated);
         }
@@ -270,6 +558,17 @@ pub struct SegmentLayout {
 }
 
 impl SegmentLayout {
+    /// Layout of the payload that a plaintext of `plaintext_len` bytes
+    /// seals to.
+    pub fn for_plaintext(plaintext_len: u64) -> Result<Self, EnvelopeError> {
+        let count = plaintext_len.div_ceil(SEGMENT_SIZE as u64).max(1);
+        let payload_len = count
+            .checked_mul(suite::TAG_LEN as u64)
+            .and_then(|tags| tags.checked_add(plaintext_len))
+            .ok_or(EnvelopeError::InputTooLarge)?;
+        Self::new(payload_len)
+    }
+
     /// Layout of a payload with `payload_len` ciphertext bytes. Rejects
     /// lengths no valid payload can have.
     pub fn new(payload_len: u64) -> Result<Self, EnvelopeError> {
@@ -283,6 +582,11 @@ impl SegmentLayout {
             return Err(EnvelopeError::TrailingData);
         }
         Ok(Self { payload_len, count })
+    }
+
+    /// Length of the whole payload (ciphertext and tags).
+    pub fn payload_len(&self) -> u64 {
+        self.payload_len
     }
 
     /// Number of segments.

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{
     EnvelopeError, Header, Labels, Part, PayloadOpener, PayloadSealer, SEGMENT_CIPHERTEXT_SIZE,
-    begin_seal, header_len_from_prefix, unlock,
+    SEGMENT_SIZE, TAG_LEN, begin_seal, header_len_from_prefix, unlock,
 };
 use crate::keys::{PrivateKey, PublicKey};
 
@@ -24,6 +24,12 @@ fn io_err(e: EnvelopeError) -> io::Error {
 /// Call [`SealWriter::finish`] at the end: without it the envelope is
 /// incomplete and will not open.
 ///
+/// Written bytes are gathered in one segment buffer, which is sealed in
+/// place ([`PayloadSealer::seal_segment_in_place`]) and written with its
+/// tag in one `write_all`: one copy per byte (from the caller's slice), and
+/// one segment of memory. A failed write leaves the writer unusable (every
+/// later call fails), so a partial envelope is never continued.
+///
 /// ```
 /// use std::io::Write;
 /// use caduceus_core::envelope::{self, Labels, SealWriter};
@@ -36,11 +42,23 @@ fn io_err(e: EnvelopeError) -> io::Error {
 /// let sealed = w.finish().unwrap();
 /// assert_eq!(envelope::open(&sealed, &key).unwrap().plaintext.len(), 200_000);
 /// ```
-#[derive(Debug)]
 pub struct SealWriter<W: Write> {
     out: W,
+    /// `None` once finished or after a failure.
     sealer: Option<PayloadSealer>,
-    pending: Vec<u8>,
+    /// One segment in its stored layout: `filled` plaintext bytes, then
+    /// room for the tag.
+    segment: Zeroizing<Vec<u8>>,
+    filled: usize,
+}
+
+impl<W: Write> core::fmt::Debug for SealWriter<W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SealWriter")
+            .field("sealer", &self.sealer)
+            .field("buffered", &self.filled)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<W: Write> SealWriter<W> {
@@ -58,36 +76,60 @@ impl<W: Write> SealWriter<W> {
         Ok(Self {
             out,
             sealer: Some(sealer),
-            pending: Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE),
+            segment: Zeroizing::new(vec![0u8; SEGMENT_CIPHERTEXT_SIZE]),
+            filled: 0,
         })
     }
 
     /// Seal the final segment, flush, and return the inner writer.
     pub fn finish(mut self) -> Result<W, EnvelopeError> {
-        let sealer = self.sealer.take().ok_or(EnvelopeError::Internal)?;
-        sealer.finish(&mut self.pending)?;
-        self.out
-            .write_all(&self.pending)
-            .map_err(|e| EnvelopeError::Io(e.kind()))?;
+        let mut sealer = self.sealer.take().ok_or(EnvelopeError::Internal)?;
+        self.seal_and_write(&mut sealer, true)?;
         self.out.flush().map_err(|e| EnvelopeError::Io(e.kind()))?;
         Ok(self.out)
+    }
+
+    /// Seal the buffered segment in place and write it with its tag.
+    fn seal_and_write(
+        &mut self,
+        sealer: &mut PayloadSealer,
+        last: bool,
+    ) -> Result<(), EnvelopeError> {
+        let len = self.filled + TAG_LEN;
+        let stored = self.segment.get_mut(..len).ok_or(EnvelopeError::Internal)?;
+        let (body, slot) = stored.split_at_mut(self.filled);
+        let tag = sealer.seal_segment_in_place(body, last)?;
+        slot.copy_from_slice(&tag);
+        self.out
+            .write_all(stored)
+            .map_err(|e| EnvelopeError::Io(e.kind()))?;
+        self.filled = 0;
+        Ok(())
     }
 }
 
 impl<W: Write> Write for SealWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let sealer = self
-            .sealer
-            .as_mut()
-            .ok_or_else(|| io_err(EnvelopeError::Internal))?;
-        // Take at most one segment per call to keep memory bounded.
-        let take = buf.len().min(super::SEGMENT_SIZE);
-        let chunk = buf.get(..take).unwrap_or_default();
-        sealer.push(chunk, &mut self.pending).map_err(io_err)?;
-        if !self.pending.is_empty() {
-            self.out.write_all(&self.pending)?;
-            self.pending.clear();
+        if buf.is_empty() {
+            return Ok(0);
         }
+        // Taken out while in use; put back only on success.
+        let mut sealer = self
+            .sealer
+            .take()
+            .ok_or_else(|| io_err(EnvelopeError::Internal))?;
+        if self.filled == SEGMENT_SIZE {
+            // More data follows the full segment, so it is not the last.
+            self.seal_and_write(&mut sealer, false).map_err(io_err)?;
+        }
+        let take = (SEGMENT_SIZE - self.filled).min(buf.len());
+        let dst = self
+            .segment
+            .get_mut(self.filled..self.filled + take)
+            .ok_or_else(|| io_err(EnvelopeError::Internal))?;
+        dst.copy_from_slice(buf.get(..take).unwrap_or_default());
+        self.filled += take;
+        self.sealer = Some(sealer);
         Ok(take)
     }
 
@@ -99,15 +141,37 @@ impl<W: Write> Write for SealWriter<W> {
 /// Reads and authenticates an envelope from `R`, yielding plaintext.
 /// Plaintext is released one authenticated segment at a time; an error at
 /// any point (including at the end: a truncated stream) means the data read
-/// so far must be discarded.
-#[derive(Debug)]
+/// so far must be discarded. After an error every later read fails again.
+///
+/// Each segment is read straight into a segment buffer and opened there in
+/// place ([`PayloadOpener::open_segment_in_place`]); `read` copies the
+/// plaintext out. Two segment buffers: while one is served, the other holds
+/// the start of the next segment, read ahead to learn whether the current
+/// one is the last.
 pub struct OpenReader<R: Read> {
     inner: R,
     header: Header,
+    /// `None` once the final segment was opened, or after an error.
     opener: Option<PayloadOpener>,
+    /// The current segment: plaintext at `pos..plain_len`.
     plain: Zeroizing<Vec<u8>>,
     pos: usize,
-    chunk: Vec<u8>,
+    plain_len: usize,
+    /// The next segment's ciphertext read so far: `ahead` bytes.
+    next: Zeroizing<Vec<u8>>,
+    ahead: usize,
+    /// The error that stopped the stream, returned again by later reads.
+    failed: Option<EnvelopeError>,
+}
+
+impl<R: Read> core::fmt::Debug for OpenReader<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpenReader")
+            .field("header", &self.header)
+            .field("opener", &self.opener)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: Read> OpenReader<R> {
@@ -128,9 +192,12 @@ impl<R: Read> OpenReader<R> {
             inner,
             header: unlocked.header().clone(),
             opener: Some(unlocked.payload_opener()),
-            plain: Zeroizing::new(Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE)),
+            plain: Zeroizing::new(vec![0u8; SEGMENT_CIPHERTEXT_SIZE]),
             pos: 0,
-            chunk: vec![0u8; 16 * 1024],
+            plain_len: 0,
+            next: Zeroizing::new(vec![0u8; SEGMENT_CIPHERTEXT_SIZE]),
+            ahead: 0,
+            failed: None,
         })
     }
 
@@ -139,27 +206,33 @@ impl<R: Read> OpenReader<R> {
         &self.header
     }
 
-    /// Fill `plain` with the next authenticated plaintext, or finish.
+    /// Read, authenticate and decrypt the next segment into `plain`.
     fn refill(&mut self) -> Result<(), EnvelopeError> {
-        self.plain.clear();
         self.pos = 0;
-        while self.plain.is_empty() {
-            let Some(opener) = self.opener.as_mut() else {
-                return Ok(());
-            };
-            let n = loop {
-                match self.inner.read(&mut self.chunk) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(EnvelopeError::Io(e.kind())),
-                }
-            };
-            if n == 0 {
-                let opener = self.opener.take().ok_or(EnvelopeError::Internal)?;
-                opener.finish(&mut self.plain)?;
-                return Ok(());
-            }
-            opener.push(self.chunk.get(..n).unwrap_or_default(), &mut self.plain)?;
+        self.plain_len = 0;
+        let Some(opener) = self.opener.as_mut() else {
+            return Ok(());
+        };
+        let rest = self.next.get_mut(self.ahead..).unwrap_or_default();
+        self.ahead += read_full(&mut self.inner, rest)?;
+        let len = self.ahead;
+        // A full segment is the last one only if nothing follows it: read
+        // ahead into the spent buffer, which becomes the next one.
+        let mut read_ahead = 0;
+        if len == SEGMENT_CIPHERTEXT_SIZE {
+            read_ahead = read_some(&mut self.inner, &mut self.plain)?;
+        }
+        let last = len < SEGMENT_CIPHERTEXT_SIZE || read_ahead == 0;
+        core::mem::swap(&mut self.plain, &mut self.next);
+        self.ahead = read_ahead;
+        let body_len = len.checked_sub(TAG_LEN).ok_or(EnvelopeError::Truncated)?;
+        let stored = self.plain.get_mut(..len).ok_or(EnvelopeError::Internal)?;
+        let (body, tag) = stored.split_at_mut(body_len);
+        let tag = <&[u8; TAG_LEN]>::try_from(&*tag).map_err(|_| EnvelopeError::Internal)?;
+        opener.open_segment_in_place(body, tag, last)?;
+        self.plain_len = body_len;
+        if last {
+            self.opener = None;
         }
         Ok(())
     }
@@ -167,10 +240,23 @@ impl<R: Read> OpenReader<R> {
 
 impl<R: Read> Read for OpenReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos >= self.plain.len() {
-            self.refill().map_err(io_err)?;
+        if let Some(e) = &self.failed {
+            return Err(io_err(e.clone()));
         }
-        let avail = self.plain.get(self.pos..).unwrap_or_default();
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.pos >= self.plain_len {
+            if self.opener.is_none() {
+                return Ok(0);
+            }
+            if let Err(e) = self.refill() {
+                self.opener = None;
+                self.failed = Some(e.clone());
+                return Err(io_err(e));
+            }
+        }
+        let avail = self.plain.get(self.pos..self.plain_len).unwrap_or_default();
         let n = avail.len().min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), avail.get(..n)) {
             dst.copy_from_slice(src);
@@ -185,4 +271,30 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<(), EnvelopeError> {
         io::ErrorKind::UnexpectedEof => EnvelopeError::Truncated,
         k => EnvelopeError::Io(k),
     })
+}
+
+/// One read that is not interrupted; 0 only at the end of the input.
+fn read_some(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
+    loop {
+        match r.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(EnvelopeError::Io(e.kind())),
+        }
+    }
+}
+
+/// Read until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
+    let mut filled = 0;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match read_some(r, rest)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }

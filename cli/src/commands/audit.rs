@@ -1,0 +1,748 @@
+//! `caduceus audit`: append to, checkpoint, verify, prove and export a
+//! tamper-evident audit log file (format: docs/AUDIT.md section 8).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use caduceus_core::audit::{
+    Action, AuditEntry, AuditEvent, AuditKey, AuditLog, Checkpoint, LogVerifier, Outcome,
+    PseudonymKind, fhir, merkle, note,
+};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::system_rng;
+use crate::error::{Result, fail, usage};
+use crate::files::{self, Output, OutputMode};
+use crate::time;
+
+/// Magic and version that start an audit log file.
+const FILE_MAGIC: &[u8; 5] = b"CDAL\x01";
+/// Largest log file read into memory.
+const MAX_LOG_FILE: u64 = 1 << 34;
+
+/// `caduceus audit`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+An audit log file holds the log's origin and its entries (docs/AUDIT.md).
+Entries hold pseudonyms only: real identifiers given with --actor-id and
+--subject-id are turned into pseudonyms with the audit key and never stored.
+
+Examples:
+  caduceus audit keygen --kind pseudonym -o audit.key
+  caduceus audit keygen --kind signing --name praxis.example/audit -o log.skey
+  caduceus audit append --log audit.log --origin praxis.example/audit \\
+      --audit-key audit.key --actor-id dr.mueller --role doctor --action read \\
+      --subject-id 4711 --category clinical-photos --purpose treatment --source pms
+  caduceus audit checkpoint --log audit.log --key log.skey -o cp.txt
+  caduceus audit verify --log audit.log --checkpoint cp.txt --vkey 'praxis.example/audit+...'
+  caduceus audit prove --log audit.log --index 0 > entry0.proof
+  caduceus audit verify-proof --proof entry0.proof --checkpoint cp.txt --vkey 'praxis.example/audit+...'
+  caduceus audit export-fhir --log audit.log -o audit.fhir.json")]
+pub struct AuditArgs {
+    /// The audit command.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// The audit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Generate a pseudonym (HMAC) key or a checkpoint signing key.
+    Keygen(KeygenArgs),
+    /// Append one entry to a log file (created if missing).
+    Append(Box<AppendArgs>),
+    /// Sign a checkpoint (C2SP tlog-checkpoint + signed-note) of the log.
+    Checkpoint(CheckpointArgs),
+    /// Verify the log (and checkpoints); print OK with size and root, or the first bad index.
+    Verify(VerifyArgs),
+    /// Print an inclusion proof of an entry, or a consistency proof between two sizes.
+    Prove(ProveArgs),
+    /// Check an inclusion or consistency proof (from 'audit prove') against signed checkpoints.
+    VerifyProof(VerifyProofArgs),
+    /// Export the entries as a FHIR R4 Bundle of AuditEvent resources.
+    ExportFhir(ExportArgs),
+}
+
+/// Which key `audit keygen` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditKeyKind {
+    /// The secret HMAC key that turns identifiers into pseudonyms.
+    Pseudonym,
+    /// An Ed25519 checkpoint signing key (signed-note PRIVATE+KEY+... form).
+    Signing,
+}
+
+/// `caduceus audit keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Kind of key.
+    #[arg(long, value_enum)]
+    pub kind: AuditKeyKind,
+    /// Key name for a signing key (RECOMMENDED: the log origin, e.g. praxis.example/audit).
+    #[arg(long, required_if_eq("kind", "signing"))]
+    pub name: Option<String>,
+    /// Write the key to FILE (mode 0600, never overwritten).
+    #[arg(short, long, value_name = "FILE", required = true)]
+    pub output: PathBuf,
+}
+
+/// `caduceus audit append`.
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// The log file.
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Origin (log name) when creating a new log file.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// File with the pseudonym key (from 'audit keygen --kind pseudonym').
+    #[arg(long, value_name = "FILE")]
+    pub audit_key: PathBuf,
+    /// The acting staff member's identifier (pseudonymized before storing).
+    #[arg(long)]
+    pub actor_id: String,
+    /// The actor's role, e.g. doctor, coordinator, finance, admin.
+    #[arg(long)]
+    pub role: String,
+    /// What was done.
+    #[arg(long, value_parser = parse_action)]
+    pub action: Action,
+    /// The source system, e.g. pms-reception.
+    #[arg(long)]
+    pub source: String,
+    /// The patient's identifier (pseudonymized before storing).
+    #[arg(long)]
+    pub subject_id: Option<String>,
+    /// Data category, e.g. clinical-photos.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Record or envelope id.
+    #[arg(long)]
+    pub record: Option<String>,
+    /// Purpose of processing.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// Legal basis, e.g. gdpr-6-1-b;gdpr-9-2-h.
+    #[arg(long)]
+    pub legal_basis: Option<String>,
+    /// The action was denied, for REASON.
+    #[arg(long, value_name = "REASON", conflicts_with = "failed")]
+    pub denied: Option<String>,
+    /// The action failed, for REASON.
+    #[arg(long, value_name = "REASON")]
+    pub failed: Option<String>,
+    /// Correlation id.
+    #[arg(long)]
+    pub correlation: Option<String>,
+    /// Time: Unix seconds or RFC 3339 (default now).
+    #[arg(long)]
+    pub time: Option<String>,
+}
+
+/// `caduceus audit checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The log file.
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Signing key file(s) (PRIVATE+KEY+...); repeat to co-sign.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub key: Vec<PathBuf>,
+    /// Write the signed checkpoint to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `caduceus audit verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The log file.
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Signed checkpoint file to check the log against; repeatable (all must match).
+    #[arg(long, value_name = "FILE", requires = "vkey")]
+    pub checkpoint: Vec<PathBuf>,
+    /// Trusted verifier key (name+id+key); repeatable.
+    #[arg(long, value_name = "VKEY")]
+    pub vkey: Vec<String>,
+}
+
+/// `caduceus audit prove`.
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// The log file.
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Leaf index for an inclusion proof.
+    #[arg(
+        long,
+        conflicts_with = "old_size",
+        required_unless_present = "old_size"
+    )]
+    pub index: Option<u64>,
+    /// Older tree size for a consistency proof.
+    #[arg(long)]
+    pub old_size: Option<u64>,
+    /// Tree size to prove against (default: the whole log).
+    #[arg(long)]
+    pub size: Option<u64>,
+    /// Print hashes in hex instead of base64 (C2SP tlog tooling uses base64).
+    #[arg(long)]
+    pub hex: bool,
+}
+
+/// `caduceus audit verify-proof`.
+#[derive(Debug, Args)]
+pub struct VerifyProofArgs {
+    /// The proof, as 'audit prove' prints it (hashes in base64 or hex).
+    #[arg(long, value_name = "FILE")]
+    pub proof: PathBuf,
+    /// Signed checkpoint of the proof's tree size (for a consistency proof: the newer size).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// For a consistency proof: signed checkpoint of the older size (else the
+    /// proof's old-root line is taken as given).
+    #[arg(long, value_name = "FILE")]
+    pub old_checkpoint: Option<PathBuf>,
+    /// Trusted verifier key (name+id+key); repeatable.
+    #[arg(long, value_name = "VKEY", required = true)]
+    pub vkey: Vec<String>,
+}
+
+/// `caduceus audit export-fhir`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The log file.
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_action(s: &str) -> std::result::Result<Action, String> {
+    Action::from_code(s).ok_or_else(|| {
+        let all: Vec<&str> = Action::all().map(Action::code).collect();
+        format!("unknown action '{s}'; one of: {}", all.join(", "))
+    })
+}
+
+/// Run `caduceus audit ...`.
+pub fn audit(args: AuditArgs) -> Result<()> {
+    match args.command {
+        AuditCommand::Keygen(a) => keygen(a),
+        AuditCommand::Append(a) => append(*a),
+        AuditCommand::Checkpoint(a) => checkpoint(a),
+        AuditCommand::Verify(a) => verify(a),
+        AuditCommand::Prove(a) => prove(a),
+        AuditCommand::VerifyProof(a) => verify_proof(a),
+        AuditCommand::ExportFhir(a) => export(a),
+    }
+}
+
+/// A log file read into memory.
+struct LogFile {
+    origin: String,
+    entries: Vec<Vec<u8>>,
+}
+
+fn read_log(path: &Path) -> Result<LogFile> {
+    let meta = fs::metadata(path)
+        .map_err(|e| fail(format!("cannot read log file {}: {e}", path.display())))?;
+    if meta.len() > MAX_LOG_FILE {
+        return Err(fail(format!("log file {} is too large", path.display())));
+    }
+    let data = fs::read(path)
+        .map_err(|e| fail(format!("cannot read log file {}: {e}", path.display())))?;
+    let bad = |what: &str| fail(format!("log file {} is damaged: {what}", path.display()));
+    if data.get(..5) != Some(&FILE_MAGIC[..]) {
+        return Err(bad("not a Caduceus audit log file (bad magic)"));
+    }
+    let olen = usize::from(*data.get(5).ok_or_else(|| bad("truncated header"))?);
+    let origin = data
+        .get(6..6 + olen)
+        .and_then(|o| std::str::from_utf8(o).ok())
+        .ok_or_else(|| bad("truncated or invalid origin"))?
+        .to_owned();
+    let mut pos = 6 + olen;
+    let mut entries = Vec::new();
+    while pos < data.len() {
+        let len_bytes: [u8; 4] = data
+            .get(pos..pos + 4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                bad(&format!(
+                    "truncated record length after entry {}",
+                    entries.len()
+                ))
+            })?;
+        let len = u32::from_be_bytes(len_bytes) as usize;
+        let entry = data
+            .get(pos + 4..pos + 4 + len)
+            .ok_or_else(|| bad(&format!("entry {} is truncated", entries.len())))?;
+        entries.push(entry.to_vec());
+        pos += 4 + len;
+    }
+    Ok(LogFile { origin, entries })
+}
+
+fn keygen(args: KeygenArgs) -> Result<()> {
+    let mut rng = system_rng()?;
+    let (secret, public) = match args.kind {
+        AuditKeyKind::Pseudonym => (AuditKey::generate(&mut rng).to_secret_string(), None),
+        AuditKeyKind::Signing => {
+            let name = args.name.as_deref().unwrap_or_default();
+            let signer = note::NoteSigner::generate(name, &mut rng)
+                .map_err(|e| usage(format!("--name: {e}")))?;
+            (
+                signer.to_secret_string(),
+                Some(signer.verifier().to_string()),
+            )
+        }
+    };
+    let mut file = files::create_new(&args.output, true).map_err(|e| {
+        fail(format!(
+            "cannot create {} (it must not exist yet): {e}",
+            args.output.display()
+        ))
+    })?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    if let Some(p) = &public {
+        text.push_str(&format!("# verifier key: {p}\n"));
+    }
+    text.push_str(&secret);
+    text.push('\n');
+    if let Err(e) = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+    {
+        drop(file);
+        let _ = fs::remove_file(&args.output);
+        return Err(fail(format!("cannot write {}: {e}", args.output.display())));
+    }
+    if let Some(p) = public {
+        println!("{p}");
+    }
+    Ok(())
+}
+
+/// The first non-comment line of a key file.
+fn key_line(path: &Path, what: &str) -> Result<zeroize::Zeroizing<String>> {
+    let text = files::read_key_file(path, what)?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| fail(format!("{what} {} holds no key", path.display())))?;
+    Ok(zeroize::Zeroizing::new(line.to_owned()))
+}
+
+fn append(args: AppendArgs) -> Result<()> {
+    let key = AuditKey::parse(&key_line(&args.audit_key, "audit key file")?)
+        .map_err(|e| fail(format!("audit key file {}: {e}", args.audit_key.display())))?;
+    let time_s = match &args.time {
+        Some(t) => time::parse_time(t).ok_or_else(|| {
+            usage("--time: expected Unix seconds or RFC 3339, e.g. 2025-01-31T12:00:00Z")
+        })?,
+        None => time::now()?,
+    };
+    let field = |e: caduceus_core::audit::AuditError| usage(e.to_string());
+    let actor = key.pseudonym(PseudonymKind::Staff, &args.actor_id);
+    let mut event = AuditEvent::new(
+        time_s.saturating_mul(1000),
+        actor,
+        &args.role,
+        args.action,
+        &args.source,
+    )
+    .map_err(field)?;
+    if let Some(s) = &args.subject_id {
+        event = event.subject(key.pseudonym(PseudonymKind::Subject, s));
+    }
+    if let Some(c) = &args.category {
+        event = event.category(c).map_err(field)?;
+    }
+    if let Some(r) = &args.record {
+        event = event.record(r).map_err(field)?;
+    }
+    if let Some(p) = &args.purpose {
+        event = event.purpose(p).map_err(field)?;
+    }
+    if let Some(l) = &args.legal_basis {
+        event = event.legal_basis(l).map_err(field)?;
+    }
+    if let Some(r) = &args.denied {
+        event = event.outcome(Outcome::Denied(r.clone())).map_err(field)?;
+    }
+    if let Some(r) = &args.failed {
+        event = event.outcome(Outcome::Failed(r.clone())).map_err(field)?;
+    }
+    if let Some(c) = &args.correlation {
+        event = event.correlation(c).map_err(field)?;
+    }
+
+    let exists = args.log.exists();
+    let mut log = if exists {
+        let file = read_log(&args.log)?;
+        if let Some(o) = &args.origin
+            && o != &file.origin
+        {
+            return Err(usage(format!(
+                "--origin {o} differs from the log's origin {}",
+                file.origin
+            )));
+        }
+        AuditLog::from_entries(&file.origin, file.entries.iter().map(Vec::as_slice)).map_err(
+            |f| {
+                fail(format!(
+                    "refusing to append: the log is damaged at index {}: {f}",
+                    f.first_bad_index()
+                ))
+            },
+        )?
+    } else {
+        let origin = args
+            .origin
+            .as_deref()
+            .ok_or_else(|| usage("the log file does not exist; give --origin to create it"))?;
+        if origin.len() > 255 {
+            return Err(usage("--origin is longer than 255 bytes"));
+        }
+        AuditLog::new(origin).map_err(|e| usage(format!("--origin: {e}")))?
+    };
+    let appended = log.append(&event).map_err(field)?;
+    let mut record = Vec::new();
+    if !exists {
+        record.extend_from_slice(FILE_MAGIC);
+        record.push(u8::try_from(log.origin().len()).unwrap_or(u8::MAX));
+        record.extend_from_slice(log.origin().as_bytes());
+    }
+    let len = u32::try_from(appended.bytes.len()).map_err(|_| fail("entry too large"))?;
+    record.extend_from_slice(&len.to_be_bytes());
+    record.extend_from_slice(&appended.bytes);
+    let mut opts = OpenOptions::new();
+    if exists {
+        opts.append(true);
+    } else {
+        opts.write(true).create_new(true);
+    }
+    let mut f = opts
+        .open(&args.log)
+        .map_err(|e| fail(format!("cannot open log file {}: {e}", args.log.display())))?;
+    f.write_all(&record)
+        .and_then(|()| f.sync_data())
+        .map_err(|e| fail(format!("cannot write log file {}: {e}", args.log.display())))?;
+    println!("appended entry {} (size {})", appended.index, log.size());
+    Ok(())
+}
+
+fn rebuild(file: &LogFile) -> Result<AuditLog> {
+    AuditLog::from_entries(&file.origin, file.entries.iter().map(Vec::as_slice)).map_err(|f| {
+        fail(format!(
+            "the log is damaged at index {}: {f}; run 'caduceus audit verify'",
+            f.first_bad_index()
+        ))
+    })
+}
+
+fn checkpoint(args: CheckpointArgs) -> Result<()> {
+    let file = read_log(&args.log)?;
+    let log = rebuild(&file)?;
+    let mut signers = Vec::new();
+    for path in &args.key {
+        let s = note::NoteSigner::parse(&key_line(path, "signing key file")?)
+            .map_err(|e| fail(format!("signing key file {}: {e}", path.display())))?;
+        signers.push(s);
+    }
+    let refs: Vec<&note::NoteSigner> = signers.iter().collect();
+    let signed = log
+        .checkpoint()
+        .sign(&refs)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut out = Output::create(args.output.as_deref(), OutputMode::PUBLIC_TEXT)?;
+    out.write_all(signed.as_bytes())
+        .map_err(|e| fail(format!("cannot write output: {e}")))?;
+    out.commit()
+}
+
+fn verify(args: VerifyArgs) -> Result<()> {
+    let mut verifiers = Vec::new();
+    for v in &args.vkey {
+        verifiers.push(note::NoteVerifier::parse(v).map_err(|e| usage(format!("--vkey: {e}")))?);
+    }
+    let file = read_log(&args.log)?;
+    let mut checkpoints = Vec::new();
+    for path in &args.checkpoint {
+        let text = fs::read_to_string(path)
+            .map_err(|e| fail(format!("cannot read checkpoint {}: {e}", path.display())))?;
+        let cp = Checkpoint::open(&text, &verifiers)
+            .map_err(|e| fail(format!("checkpoint {}: {e}", path.display())))?;
+        if cp.origin != file.origin {
+            return Err(fail(format!(
+                "checkpoint {} is for origin '{}', not this log's '{}'",
+                path.display(),
+                cp.origin,
+                file.origin
+            )));
+        }
+        checkpoints.push(cp);
+    }
+    let mut v = LogVerifier::new(&checkpoints);
+    for e in &file.entries {
+        if v.push(e).is_err() {
+            break;
+        }
+    }
+    let report = v.finish();
+    match report.fault {
+        None => {
+            let cp = Checkpoint::new(&file.origin, report.size, report.root)
+                .map_err(|e| fail(e.to_string()))?;
+            let root_b64 = cp.to_text().lines().nth(2).unwrap_or_default().to_owned();
+            println!(
+                "OK: {} entries, root {root_b64} (hex {}), {} checkpoint(s) matched",
+                report.size,
+                hex::encode(report.root),
+                report.checkpoints_matched
+            );
+            Ok(())
+        }
+        Some(f) => {
+            println!("FAIL: first bad index {}: {f}", f.first_bad_index());
+            Err(fail(format!(
+                "audit log verification failed at index {}",
+                f.first_bad_index()
+            )))
+        }
+    }
+}
+
+fn prove(args: ProveArgs) -> Result<()> {
+    let file = read_log(&args.log)?;
+    rebuild(&file)?;
+    let mut tree = merkle::MemoryTree::new();
+    for e in &file.entries {
+        tree.push(merkle::leaf_hash(e));
+    }
+    let size = args.size.unwrap_or(tree.len());
+    let root = tree.root(size).map_err(|e| usage(e.to_string()))?;
+    let enc = |h: &merkle::Hash| {
+        if args.hex {
+            hex::encode(h)
+        } else {
+            merkle::hash_to_base64(h)
+        }
+    };
+    let mut text = String::new();
+    if let Some(index) = args.index {
+        let proof =
+            merkle::inclusion_proof(&tree, index, size).map_err(|e| usage(e.to_string()))?;
+        let leaf = tree
+            .leaves()
+            .get(index as usize)
+            .copied()
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "inclusion proof\nindex {index}\nsize {size}\nleaf {}\nroot {}\n",
+            enc(&leaf),
+            enc(&root)
+        ));
+        for h in proof {
+            text.push_str(&format!("{}\n", enc(&h)));
+        }
+    } else if let Some(old) = args.old_size {
+        let proof =
+            merkle::consistency_proof(&tree, old, size).map_err(|e| usage(e.to_string()))?;
+        let old_root = tree.root(old).map_err(|e| usage(e.to_string()))?;
+        text.push_str(&format!(
+            "consistency proof\nold-size {old}\nsize {size}\nold-root {}\nroot {}\n",
+            enc(&old_root),
+            enc(&root)
+        ));
+        for h in proof {
+            text.push_str(&format!("{}\n", enc(&h)));
+        }
+    }
+    print!("{text}");
+    Ok(())
+}
+
+/// A proof as `audit prove` prints it.
+struct ProofText {
+    /// True for an inclusion proof, false for a consistency proof.
+    inclusion: bool,
+    /// Leaf index (inclusion) or old tree size (consistency).
+    first: u64,
+    size: u64,
+    /// Leaf hash (inclusion) or old root (consistency).
+    first_hash: merkle::Hash,
+    root: merkle::Hash,
+    hashes: Vec<merkle::Hash>,
+}
+
+fn parse_proof(text: &str) -> std::result::Result<ProofText, String> {
+    let mut lines = text.lines();
+    let inclusion = match lines.next().map(str::trim_end) {
+        Some("inclusion proof") => true,
+        Some("consistency proof") => false,
+        _ => return Err("the first line must be 'inclusion proof' or 'consistency proof'".into()),
+    };
+    let (first_key, first_hash_key) = if inclusion {
+        ("index", "leaf")
+    } else {
+        ("old-size", "old-root")
+    };
+    let mut field = |key: &str| -> std::result::Result<String, String> {
+        let line = lines.next().unwrap_or_default().trim_end();
+        line.strip_prefix(key)
+            .and_then(|v| v.strip_prefix(' '))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("expected a '{key}' line, found '{line}'"))
+    };
+    let number = |v: String, key: &str| {
+        v.parse::<u64>()
+            .map_err(|_| format!("'{key}' must be a decimal number"))
+    };
+    let hash = |v: &str| {
+        merkle::parse_hash(v).ok_or_else(|| format!("'{v}' is not a hash in base64 or hex"))
+    };
+    let first = number(field(first_key)?, first_key)?;
+    let size = number(field("size")?, "size")?;
+    let first_hash = hash(&field(first_hash_key)?)?;
+    let root = hash(&field("root")?)?;
+    let hashes = lines
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .map(hash)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if hashes.len() > merkle::MAX_PROOF_LEN {
+        return Err("the proof has too many hashes".into());
+    }
+    Ok(ProofText {
+        inclusion,
+        first,
+        size,
+        first_hash,
+        root,
+        hashes,
+    })
+}
+
+fn open_checkpoint(path: &Path, verifiers: &[note::NoteVerifier]) -> Result<Checkpoint> {
+    let text = fs::read_to_string(path)
+        .map_err(|e| fail(format!("cannot read checkpoint {}: {e}", path.display())))?;
+    Checkpoint::open(&text, verifiers)
+        .map_err(|e| fail(format!("checkpoint {}: {e}", path.display())))
+}
+
+fn verify_proof(args: VerifyProofArgs) -> Result<()> {
+    let mut verifiers = Vec::new();
+    for v in &args.vkey {
+        verifiers.push(note::NoteVerifier::parse(v).map_err(|e| usage(format!("--vkey: {e}")))?);
+    }
+    let text = fs::read_to_string(&args.proof)
+        .map_err(|e| fail(format!("cannot read proof {}: {e}", args.proof.display())))?;
+    let proof = parse_proof(&text)
+        .map_err(|e| fail(format!("proof {} is malformed: {e}", args.proof.display())))?;
+    let cp = open_checkpoint(&args.checkpoint, &verifiers)?;
+    let refuse = |why: String| {
+        println!("FAIL: {why}");
+        fail(format!(
+            "the proof in {} does not verify",
+            args.proof.display()
+        ))
+    };
+    if cp.size != proof.size {
+        return Err(refuse(format!(
+            "the proof is for tree size {}, the checkpoint is for size {}",
+            proof.size, cp.size
+        )));
+    }
+    if cp.root != proof.root {
+        return Err(refuse(
+            "the proof's root differs from the checkpoint's root".into(),
+        ));
+    }
+    if proof.inclusion {
+        if args.old_checkpoint.is_some() {
+            return Err(usage("--old-checkpoint is for consistency proofs"));
+        }
+        merkle::verify_inclusion(
+            &proof.first_hash,
+            proof.first,
+            proof.size,
+            &proof.hashes,
+            &cp.root,
+        )
+        .map_err(|e| refuse(e.to_string()))?;
+        println!(
+            "OK: entry {} (leaf {}) is in the tree of size {} (root {}) of checkpoint '{}'",
+            proof.first,
+            merkle::hash_to_base64(&proof.first_hash),
+            cp.size,
+            merkle::hash_to_base64(&cp.root),
+            cp.origin
+        );
+        return Ok(());
+    }
+    let old_source = match &args.old_checkpoint {
+        Some(path) => {
+            let old = open_checkpoint(path, &verifiers)?;
+            if old.origin != cp.origin {
+                return Err(refuse(format!(
+                    "the checkpoints are for different logs ('{}' and '{}')",
+                    old.origin, cp.origin
+                )));
+            }
+            if old.size != proof.first || old.root != proof.first_hash {
+                return Err(refuse(
+                    "the proof's old size and root differ from the old checkpoint's".into(),
+                ));
+            }
+            "the old checkpoint"
+        }
+        None => "the proof (not signed: compare it with a checkpoint you trust)",
+    };
+    merkle::verify_consistency(
+        proof.first,
+        proof.size,
+        &proof.first_hash,
+        &cp.root,
+        &proof.hashes,
+    )
+    .map_err(|e| refuse(e.to_string()))?;
+    println!(
+        "OK: the tree of size {} (root {}, from {old_source}) is a prefix of the tree of size {} (root {}) of checkpoint '{}'",
+        proof.first,
+        merkle::hash_to_base64(&proof.first_hash),
+        cp.size,
+        merkle::hash_to_base64(&cp.root),
+        cp.origin
+    );
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let file = read_log(&args.log)?;
+    rebuild(&file)?;
+    let mut resources = Vec::new();
+    for bytes in &file.entries {
+        let entry = AuditEntry::from_bytes(bytes).map_err(|e| fail(e.to_string()))?;
+        let ev = fhir::audit_event(&entry, &file.origin);
+        resources.push(format!("{{\"resource\":{ev}}}"));
+    }
+    // FHIR forbids empty arrays: an empty log exports a Bundle without entries.
+    let text = if resources.is_empty() {
+        "{\"resourceType\":\"Bundle\",\"type\":\"collection\"}\n".to_owned()
+    } else {
+        format!(
+            "{{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{}]}}\n",
+            resources.join(",")
+        )
+    };
+    let mut out = Output::create(args.output.as_deref(), OutputMode::PUBLIC_TEXT)?;
+    out.write_all(text.as_bytes())
+        .map_err(|e| fail(format!("cannot write output: {e}")))?;
+    out.commit()
+}

@@ -1,0 +1,702 @@
+//! `caduceus consent`: the consent ledger file (docs/CONSENT.md).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use caduceus_core::consent::{
+    ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, DEFAULT_POLICY_TOML,
+    Decision, Ledger, NoticeRef, OptOutOutcome, OptOutRequest,
+};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::error::{Result, fail, usage};
+use crate::files::{Output, OutputMode};
+use crate::time;
+
+/// Largest ledger file read (4 GiB).
+const MAX_LEDGER: u64 = 4 << 30;
+/// Largest notice text or subjects file read.
+const MAX_TEXT: u64 = 64 << 20;
+
+/// Ledger files hold pseudonyms: owner-only, and binary.
+const LEDGER_MODE: OutputMode = OutputMode {
+    private: true,
+    binary: true,
+};
+
+/// `caduceus consent`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The ledger file is append-only in meaning: events are never changed, a
+withdrawal is a new event. Each command that changes the ledger validates the
+change, then rewrites the file atomically (temporary file, rename); on any
+error the file is left as it was. Times are Unix seconds or RFC 3339
+(2025-01-31T12:00:00Z) and default to now.
+
+Example:
+  caduceus consent init -o consent.ledger
+  caduceus consent notice --ledger consent.ledger --id privacy-chat --version 1 \\
+      --language de --text-file hinweis-v1.txt
+  caduceus consent record --ledger consent.ledger --id evt-1 --subject p-7f3a91 \\
+      --purpose treatment-communication --purpose recall --status given \\
+      --method qr-reception --notice privacy-chat:1:de --channel reception-qr \\
+      --recorded-by staff-12
+  caduceus consent stop --ledger consent.ledger --id evt-2 --subject p-7f3a91 \\
+      --reply STOP --message-id wamid.HBgM
+  caduceus consent decide --ledger consent.ledger --purpose marketing --subject p-7f3a91
+  caduceus consent history --ledger consent.ledger --subject p-7f3a91
+  caduceus consent export --ledger consent.ledger --subject p-7f3a91 --format fhir")]
+pub struct ConsentArgs {
+    /// The consent subcommand.
+    #[command(subcommand)]
+    pub command: ConsentCommand,
+}
+
+/// The consent subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Create an empty ledger file with a policy (default: the built-in policy).
+    Init(InitArgs),
+    /// Print the built-in default policy (TOML), to copy and edit.
+    DefaultPolicy,
+    /// Register the exact text of a privacy notice version in a language.
+    Notice(NoticeArgs),
+    /// Retire a notice version: consents under it stop counting.
+    RetireNotice(RetireArgs),
+    /// Record a consent event (given, refused, withdrawn, expired, renewed).
+    Record(RecordArgs),
+    /// Handle a chat reply: STOP / STOPP / ABMELDEN withdraws the opt-out purposes.
+    Stop(StopArgs),
+    /// Decide whether subjects' data may be processed for a purpose.
+    Decide(DecideArgs),
+    /// Show a subject's full consent history.
+    History(HistoryArgs),
+    /// Export a subject's consents as FHIR R4 Consent (Bundle) or ISO/IEC TS 27560-shaped JSON.
+    Export(ExportArgs),
+}
+
+/// `consent init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Policy file (TOML, see 'caduceus consent default-policy').
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The new ledger file (refuses to overwrite).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// `consent notice`.
+#[derive(Debug, Args)]
+pub struct NoticeArgs {
+    /// The ledger file, rewritten in place.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// Notice id, e.g. privacy-chat.
+    #[arg(long)]
+    pub id: String,
+    /// Notice version (a new wording needs a new version).
+    #[arg(long)]
+    pub version: u32,
+    /// Language tag, e.g. de, en, tr.
+    #[arg(long)]
+    pub language: String,
+    /// File with the exact UTF-8 text shown to patients.
+    #[arg(long, value_name = "FILE")]
+    pub text_file: PathBuf,
+    /// Registration time (default now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// `consent retire-notice`.
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// The ledger file, rewritten in place.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// Notice id.
+    #[arg(long)]
+    pub id: String,
+    /// Notice version (all languages are retired).
+    #[arg(long)]
+    pub version: u32,
+    /// Retirement time (default now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// Event status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    /// Consent given (dpv:ConsentGiven).
+    Given,
+    /// Consent refused (dpv:ConsentRefused).
+    Refused,
+    /// Consent withdrawn (dpv:ConsentWithdrawn).
+    Withdrawn,
+    /// Consent expired (dpv:ConsentExpired).
+    Expired,
+    /// Consent renewed (dpv:RenewedConsentGiven).
+    Renewed,
+}
+
+/// How consent was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// QR code at reception.
+    QrReception,
+    /// Anamnesis form.
+    AnamnesisForm,
+    /// Chat reply.
+    ChatReply,
+    /// In person, documented by staff.
+    InPersonDocumented,
+    /// Other (say which in --channel and --evidence).
+    Other,
+}
+
+/// `consent record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The ledger file, rewritten in place.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// Unique event id.
+    #[arg(long)]
+    pub id: String,
+    /// Subject pseudonym (never a name or phone number).
+    #[arg(long)]
+    pub subject: String,
+    /// Purpose; repeat for several.
+    #[arg(long, required = true)]
+    pub purpose: Vec<String>,
+    /// What happened.
+    #[arg(long, value_enum)]
+    pub status: StatusArg,
+    /// How consent was obtained.
+    #[arg(long, value_enum)]
+    pub method: MethodArg,
+    /// Notice shown, as ID:VERSION:LANGUAGE (required for given and renewed).
+    #[arg(long, value_name = "ID:VERSION:LANG")]
+    pub notice: Option<String>,
+    /// SHA-256 (hex) of the notice text shown; default: the registered text's.
+    #[arg(long, value_name = "HEX", requires = "notice")]
+    pub notice_sha256: Option<String>,
+    /// Channel, e.g. whatsapp, reception-qr, paper-form.
+    #[arg(long)]
+    pub channel: String,
+    /// Evidence, e.g. the WhatsApp message id of the reply or a form id.
+    #[arg(long)]
+    pub evidence: Option<String>,
+    /// Pseudonym of the staff member recording the event.
+    #[arg(long)]
+    pub recorded_by: String,
+    /// When it happened (default now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// When a given or renewed consent ends.
+    #[arg(long, value_name = "TIME")]
+    pub expires: Option<String>,
+}
+
+/// `consent stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The ledger file, rewritten in place if a withdrawal is recorded.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// Id for the withdrawal event.
+    #[arg(long)]
+    pub id: String,
+    /// Subject pseudonym.
+    #[arg(long)]
+    pub subject: String,
+    /// The reply text as received (compared with the opt-out keywords only).
+    #[arg(long)]
+    pub reply: String,
+    /// WhatsApp message id of the reply (recorded as evidence).
+    #[arg(long)]
+    pub message_id: String,
+    /// Channel.
+    #[arg(long, default_value = "whatsapp")]
+    pub channel: String,
+    /// Who records it.
+    #[arg(long, default_value = "whatsapp-ingest")]
+    pub recorded_by: String,
+    /// When the reply was received (default now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// `consent decide`.
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The ledger file.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// The purpose.
+    #[arg(long)]
+    pub purpose: String,
+    /// Subject pseudonym; repeat for several.
+    #[arg(long)]
+    pub subject: Vec<String>,
+    /// File of subject pseudonyms, one per line (a send-out list).
+    #[arg(long, value_name = "FILE")]
+    pub subjects_file: Option<PathBuf>,
+    /// Decision time (default now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `consent history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The ledger file.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// Subject pseudonym.
+    #[arg(long)]
+    pub subject: String,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// FHIR R4 Bundle of Consent resources.
+    Fhir,
+    /// ISO/IEC TS 27560-shaped consent records with W3C DPV terms.
+    Iso27560,
+}
+
+/// `consent export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The ledger file.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// Subject pseudonym.
+    #[arg(long)]
+    pub subject: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Fhir)]
+    pub format: FormatArg,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Run a consent subcommand.
+pub fn consent(args: ConsentArgs) -> Result<()> {
+    match args.command {
+        ConsentCommand::Init(a) => init(a),
+        ConsentCommand::DefaultPolicy => print(DEFAULT_POLICY_TOML),
+        ConsentCommand::Notice(a) => notice(a),
+        ConsentCommand::RetireNotice(a) => retire(a),
+        ConsentCommand::Record(a) => record(a),
+        ConsentCommand::Stop(a) => stop(a),
+        ConsentCommand::Decide(a) => decide(a),
+        ConsentCommand::History(a) => history(a),
+        ConsentCommand::Export(a) => export(a),
+    }
+}
+
+fn consent_err(e: ConsentError) -> crate::error::Failure {
+    fail(e.to_string())
+}
+
+fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| fail(format!("cannot open {what} {}: {e}", path.display())))?;
+    let mut buf = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| fail(format!("cannot read {what} {}: {e}", path.display())))?;
+    if buf.len() as u64 > limit {
+        return Err(fail(format!("{what} {} is too large", path.display())));
+    }
+    Ok(buf)
+}
+
+fn read_text(path: &Path, what: &str) -> Result<String> {
+    String::from_utf8(read_limited(path, MAX_TEXT, what)?)
+        .map_err(|_| fail(format!("{what} {} is not UTF-8 text", path.display())))
+}
+
+fn load(path: &Path) -> Result<Ledger> {
+    let bytes = read_limited(path, MAX_LEDGER, "ledger file")?;
+    Ledger::from_bytes(&bytes).map_err(|e| fail(format!("ledger file {}: {e}", path.display())))
+}
+
+fn save(path: &Path, ledger: &Ledger) -> Result<()> {
+    let mut out = Output::create(Some(path), LEDGER_MODE)?;
+    out.write_all(&ledger.to_bytes())
+        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+    out.commit()
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = Output::create(None, OutputMode::PUBLIC_TEXT)?;
+    out.write_all(text.as_bytes())
+        .map_err(|e| fail(format!("cannot write output: {e}")))?;
+    out.commit()
+}
+
+fn when(arg: Option<&str>, option: &str) -> Result<i64> {
+    match arg {
+        None => time::now(),
+        Some(s) => time::parse_time(s).ok_or_else(|| {
+            usage(format!(
+                "{option}: '{s}' is not a time; use Unix seconds or RFC 3339 like 2025-01-31T12:00:00Z"
+            ))
+        }),
+    }
+}
+
+fn init(a: InitArgs) -> Result<()> {
+    let policy = match &a.policy {
+        None => ConsentPolicy::default(),
+        Some(p) => ConsentPolicy::from_toml(&read_text(p, "policy file")?)
+            .map_err(|e| fail(format!("policy file {}: {e}", p.display())))?,
+    };
+    let ledger = Ledger::new(policy).map_err(consent_err)?;
+    let mut file = crate::files::create_new(&a.output, true).map_err(|e| {
+        fail(format!(
+            "cannot create {} ({e}); init refuses to overwrite an existing ledger",
+            a.output.display()
+        ))
+    })?;
+    if let Err(e) = file
+        .write_all(&ledger.to_bytes())
+        .and_then(|()| file.sync_all())
+    {
+        drop(file);
+        let _ = std::fs::remove_file(&a.output);
+        return Err(fail(format!("cannot write {}: {e}", a.output.display())));
+    }
+    eprintln!(
+        "Created consent ledger {} with {} purposes",
+        a.output.display(),
+        ledger.policy().purposes.len()
+    );
+    Ok(())
+}
+
+fn notice(a: NoticeArgs) -> Result<()> {
+    let at = when(a.at.as_deref(), "--at")?;
+    let now = time::now()?;
+    let text = read_text(&a.text_file, "notice text file")?;
+    let mut ledger = load(&a.ledger)?;
+    let r = ledger
+        .register_notice(&a.id, a.version, &a.language, &text, at, now)
+        .map_err(consent_err)?;
+    save(&a.ledger, &ledger)?;
+    print(&format!(
+        "registered notice {} version {} ({}) sha256 {}\n",
+        r.id,
+        r.version,
+        r.language,
+        hex::encode(r.sha256)
+    ))
+}
+
+fn retire(a: RetireArgs) -> Result<()> {
+    let at = when(a.at.as_deref(), "--at")?;
+    let now = time::now()?;
+    let mut ledger = load(&a.ledger)?;
+    ledger
+        .retire_notice(&a.id, a.version, at, now)
+        .map_err(consent_err)?;
+    save(&a.ledger, &ledger)?;
+    print(&format!(
+        "retired notice {} version {} at {}\n",
+        a.id,
+        a.version,
+        time::format_rfc3339(at)
+    ))
+}
+
+fn parse_notice(ledger: &Ledger, spec: &str, sha: Option<&str>) -> Result<NoticeRef> {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(id), Some(version), Some(language)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(usage(
+            "--notice: use ID:VERSION:LANGUAGE, e.g. privacy-chat:1:de",
+        ));
+    };
+    let version: u32 = version
+        .parse()
+        .map_err(|_| usage("--notice: the version must be a number, e.g. privacy-chat:1:de"))?;
+    let sha256 = match sha {
+        Some(h) => hex::decode(h.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| usage("--notice-sha256: give 64 hexadecimal digits"))?,
+        None => ledger
+            .notices()
+            .iter()
+            .find(|n| n.id == id && n.version == version && n.language == language)
+            .map(|n| n.reference().sha256)
+            .ok_or_else(|| {
+                fail(format!(
+                    "notice '{id}' version {version} ({language}) is not registered; register it with 'caduceus consent notice' first"
+                ))
+            })?,
+    };
+    Ok(NoticeRef {
+        id: id.to_owned(),
+        version,
+        language: language.to_owned(),
+        sha256,
+    })
+}
+
+fn record(a: RecordArgs) -> Result<()> {
+    let at = when(a.at.as_deref(), "--at")?;
+    let expires = match a.expires.as_deref() {
+        None => None,
+        Some(s) => Some(when(Some(s), "--expires")?),
+    };
+    let now = time::now()?;
+    let mut ledger = load(&a.ledger)?;
+    let notice = match a.notice.as_deref() {
+        None => None,
+        Some(spec) => Some(parse_notice(&ledger, spec, a.notice_sha256.as_deref())?),
+    };
+    let event = ConsentEvent {
+        id: a.id,
+        subject: a.subject,
+        purposes: a.purpose,
+        status: match a.status {
+            StatusArg::Given => ConsentStatus::Given,
+            StatusArg::Refused => ConsentStatus::Refused,
+            StatusArg::Withdrawn => ConsentStatus::Withdrawn,
+            StatusArg::Expired => ConsentStatus::Expired,
+            StatusArg::Renewed => ConsentStatus::Renewed,
+        },
+        method: match a.method {
+            MethodArg::QrReception => ConsentMethod::QrReception,
+            MethodArg::AnamnesisForm => ConsentMethod::AnamnesisForm,
+            MethodArg::ChatReply => ConsentMethod::ChatReply,
+            MethodArg::InPersonDocumented => ConsentMethod::InPersonDocumented,
+            MethodArg::Other => ConsentMethod::Other,
+        },
+        notice,
+        channel: a.channel,
+        evidence: a.evidence,
+        recorded_by: a.recorded_by,
+        time: at,
+        expires_at: expires,
+    };
+    let r = ledger.append(event, now).map_err(consent_err)?;
+    save(&a.ledger, &ledger)?;
+    print(&format!(
+        "recorded event {} sha256 {}\n",
+        r.seq,
+        hex::encode(r.hash)
+    ))
+}
+
+fn stop(a: StopArgs) -> Result<()> {
+    let at = when(a.at.as_deref(), "--at")?;
+    let now = time::now()?;
+    let mut ledger = load(&a.ledger)?;
+    let outcome = ledger
+        .opt_out(
+            OptOutRequest {
+                event_id: a.id,
+                subject: a.subject,
+                reply: a.reply,
+                message_id: a.message_id,
+                channel: a.channel,
+                recorded_by: a.recorded_by,
+                time: at,
+            },
+            now,
+        )
+        .map_err(consent_err)?;
+    match outcome {
+        OptOutOutcome::Withdrawn { event, purposes } => {
+            save(&a.ledger, &ledger)?;
+            print(&format!(
+                "withdrawn: {} (event {} sha256 {})\n",
+                purposes.join(", "),
+                event.seq,
+                hex::encode(event.hash)
+            ))
+        }
+        OptOutOutcome::NothingToWithdraw => {
+            print("opt-out keyword, but no opt-out purpose had consent; nothing recorded\n")
+        }
+        OptOutOutcome::NotOptOut => print("not an opt-out keyword; nothing recorded\n"),
+        _ => print("nothing recorded\n"),
+    }
+}
+
+fn describe(subject: &str, purpose: &str, d: &Decision, json: bool) -> String {
+    let basis = d.basis.map(|b| {
+        let mut s = b.art6.article().to_owned();
+        if let Some(c) = b.art9 {
+            s.push_str(" + ");
+            s.push_str(c.article());
+        }
+        s
+    });
+    if json {
+        let mut v = serde_json::json!({
+            "subject": subject,
+            "purpose": purpose,
+            "allowed": d.allowed,
+        });
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(b) = d.basis {
+                obj.insert("art6".into(), b.art6.code().into());
+                if let Some(c) = b.art9 {
+                    obj.insert("art9".into(), c.code().into());
+                }
+            }
+            if let Some(e) = d.event {
+                obj.insert("event_seq".into(), e.seq.into());
+                obj.insert("event_sha256".into(), hex::encode(e.hash).into());
+            }
+            if let Some(r) = d.refusal {
+                obj.insert("reason".into(), r.code().into());
+                if let Some(t) = r.at() {
+                    obj.insert("reason_at".into(), time::format_rfc3339(t).into());
+                }
+            }
+        }
+        v.to_string()
+    } else {
+        let mut line = format!(
+            "{subject}\t{purpose}\t{}",
+            if d.allowed { "allowed" } else { "refused" }
+        );
+        if let Some(b) = basis {
+            line.push_str(&format!("\t{b}"));
+        }
+        if let Some(r) = d.refusal {
+            line.push_str(&format!("\t{}", r.code()));
+            if let Some(t) = r.at() {
+                line.push_str(&format!(" at {}", time::format_rfc3339(t)));
+            }
+        }
+        if let Some(e) = d.event {
+            line.push_str(&format!("\tevent {} sha256 {}", e.seq, hex::encode(e.hash)));
+        }
+        line
+    }
+}
+
+fn decide(a: DecideArgs) -> Result<()> {
+    let at = when(a.at.as_deref(), "--at")?;
+    let mut subjects = a.subject;
+    if let Some(path) = &a.subjects_file {
+        let text = read_text(path, "subjects file")?;
+        subjects.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if subjects.is_empty() {
+        return Err(usage("name at least one --subject or a --subjects-file"));
+    }
+    let ledger = load(&a.ledger)?;
+    if ledger.policy().purposes.iter().all(|p| p.id != a.purpose) {
+        return Err(fail(
+            ConsentError::UnknownPurpose(a.purpose.clone()).to_string(),
+        ));
+    }
+    let decisions = ledger.decide_many(&subjects, &a.purpose, at);
+    let mut text = String::new();
+    for (s, d) in subjects.iter().zip(&decisions) {
+        text.push_str(&describe(s, &a.purpose, d, a.json));
+        text.push('\n');
+    }
+    print(&text)
+}
+
+fn history(a: HistoryArgs) -> Result<()> {
+    let ledger = load(&a.ledger)?;
+    let mut text = String::new();
+    for r in ledger.history(&a.subject) {
+        let e = &r.event;
+        if a.json {
+            let mut v = serde_json::json!({
+                "seq": r.event_ref.seq,
+                "sha256": hex::encode(r.event_ref.hash),
+                "id": e.id,
+                "time": time::format_rfc3339(e.time),
+                "status": e.status.code(),
+                "purposes": e.purposes,
+                "method": e.method.code(),
+                "channel": e.channel,
+                "recorded_by": e.recorded_by,
+            });
+            if let Some(obj) = v.as_object_mut() {
+                if let Some(ev) = &e.evidence {
+                    obj.insert("evidence".into(), ev.clone().into());
+                }
+                if let Some(n) = &e.notice {
+                    obj.insert(
+                        "notice".into(),
+                        serde_json::json!({"id": n.id, "version": n.version,
+                            "language": n.language, "sha256": hex::encode(n.sha256)}),
+                    );
+                }
+                if let Some(x) = e.expires_at {
+                    obj.insert("expires".into(), time::format_rfc3339(x).into());
+                }
+            }
+            text.push_str(&v.to_string());
+        } else {
+            text.push_str(&format!(
+                "{} {} {} [{}] method={} channel={} by={}",
+                time::format_rfc3339(e.time),
+                e.id,
+                e.status.code(),
+                e.purposes.join(","),
+                e.method.code(),
+                e.channel,
+                e.recorded_by
+            ));
+            if let Some(n) = &e.notice {
+                text.push_str(&format!(" notice={}:{}:{}", n.id, n.version, n.language));
+            }
+            if let Some(ev) = &e.evidence {
+                text.push_str(&format!(" evidence={ev}"));
+            }
+            if let Some(x) = e.expires_at {
+                text.push_str(&format!(" expires={}", time::format_rfc3339(x)));
+            }
+            text.push_str(&format!(" sha256={}", hex::encode(r.event_ref.hash)));
+        }
+        text.push('\n');
+    }
+    if text.is_empty() {
+        eprintln!("no consent events for this subject");
+    }
+    print(&text)
+}
+
+fn export(a: ExportArgs) -> Result<()> {
+    let ledger = load(&a.ledger)?;
+    let json = match a.format {
+        FormatArg::Fhir => ledger.export_fhir(&a.subject),
+        FormatArg::Iso27560 => ledger.export_iso27560(&a.subject),
+    };
+    let mut out = Output::create(a.output.as_deref(), OutputMode::PLAINTEXT)?;
+    out.write_all(json.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| fail(format!("cannot write output: {e}")))?;
+    out.commit()
+}

@@ -1,0 +1,262 @@
+//! Exports: FHIR R4 `Consent` (in a `Bundle`) and an ISO/IEC TS 27560-shaped
+//! consent record with W3C DPV terms. Field mappings: docs/CONSENT.md,
+//! section 7.
+
+use serde_json::{Map, Value, json};
+
+use super::{ConsentStatus, Ledger, RecordedEvent};
+
+/// FHIR system of subject pseudonyms.
+const SYS_SUBJECT: &str = "urn:caduceus:subject-pseudonym";
+/// FHIR system of event ids.
+const SYS_EVENT_ID: &str = "urn:caduceus:consent-event-id";
+/// FHIR system of event hashes (hex SHA-256 of the event record).
+const SYS_EVENT_HASH: &str = "urn:caduceus:consent-event-sha256";
+/// FHIR system of notice hashes.
+const SYS_NOTICE_HASH: &str = "urn:caduceus:notice-sha256";
+/// FHIR code system of purposes (the policy's purpose ids).
+const SYS_PURPOSE: &str = "urn:caduceus:purpose";
+/// Extension URLs.
+const EXT_BASE: &str = "urn:caduceus:fhir:consent-";
+const GDPR: &str = "https://eur-lex.europa.eu/eli/reg/2016/679/oj";
+const DPV_GDPR: &str = "https://w3id.org/dpv/legal/eu/gdpr#";
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// Unix seconds as RFC 3339 UTC (`2025-01-31T12:00:00Z`).
+pub(crate) fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // H. Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn fhir_status(s: ConsentStatus) -> (&'static str, &'static str) {
+    match s {
+        ConsentStatus::Given | ConsentStatus::Renewed => ("active", "permit"),
+        ConsentStatus::Refused => ("rejected", "deny"),
+        ConsentStatus::Withdrawn | ConsentStatus::Expired => ("inactive", "deny"),
+    }
+}
+
+impl Ledger {
+    /// One event as a FHIR R4 `Consent` resource (JSON value).
+    fn fhir_consent(&self, r: &RecordedEvent) -> Value {
+        let e = &r.event;
+        let hash = hex(&r.event_ref.hash);
+        let (status, provision_type) = fhir_status(e.status);
+        let health = e.purposes.iter().any(|p| {
+            self.policy()
+                .purposes
+                .iter()
+                .any(|c| &c.id == p && c.health_data)
+        });
+        let mut policy = vec![json!({"authority": GDPR, "uri": format!("{DPV_GDPR}A6-1-a")})];
+        if health {
+            policy.push(json!({"authority": GDPR, "uri": format!("{DPV_GDPR}A9-2-a")}));
+        }
+        let mut period = Map::new();
+        period.insert("start".into(), Value::String(rfc3339(e.time)));
+        if let Some(exp) = e.expires_at {
+            period.insert("end".into(), Value::String(rfc3339(exp)));
+        }
+        let mut ext = vec![
+            json!({"url": format!("{EXT_BASE}method"), "valueCode": e.method.code()}),
+            json!({"url": format!("{EXT_BASE}channel"), "valueString": e.channel}),
+            json!({"url": format!("{EXT_BASE}recorded-by"),
+                   "valueIdentifier": {"system": "urn:caduceus:staff-pseudonym", "value": e.recorded_by}}),
+            json!({"url": format!("{EXT_BASE}dpv-status"), "valueCode": e.status.dpv()}),
+        ];
+        if let Some(ev) = &e.evidence {
+            ext.push(json!({"url": format!("{EXT_BASE}evidence"), "valueString": ev}));
+        }
+        let mut consent = json!({
+            "resourceType": "Consent",
+            "id": hash,
+            "extension": ext,
+            "identifier": [
+                {"system": SYS_EVENT_ID, "value": e.id},
+                {"system": SYS_EVENT_HASH, "value": hash},
+            ],
+            "status": status,
+            "scope": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                "code": "patient-privacy", "display": "Privacy Consent"}]},
+            "category": [{"coding": [{
+                "system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}]}],
+            "patient": {"identifier": {"system": SYS_SUBJECT, "value": e.subject}},
+            "dateTime": rfc3339(e.time),
+            "policy": policy,
+            "provision": {
+                "type": provision_type,
+                "period": Value::Object(period),
+                "purpose": e.purposes.iter()
+                    .map(|p| json!({"system": SYS_PURPOSE, "code": p}))
+                    .collect::<Vec<_>>(),
+            },
+        });
+        if let (Some(n), Some(obj)) = (&e.notice, consent.as_object_mut()) {
+            obj.insert(
+                "sourceReference".into(),
+                json!({
+                    "type": "DocumentReference",
+                    "identifier": {"system": SYS_NOTICE_HASH, "value": hex(&n.sha256)},
+                    "display": format!("privacy notice {} version {} ({})", n.id, n.version, n.language),
+                }),
+            );
+        }
+        consent
+    }
+
+    /// A subject's consent history as a FHIR R4 `Bundle` (type
+    /// `collection`) of `Consent` resources, one per event, oldest first.
+    /// The patient appears only as a pseudonymous identifier.
+    ///
+    /// ```
+    /// # use caduceus_core::consent::*;
+    /// # let mut ledger = Ledger::new(ConsentPolicy::default()).unwrap();
+    /// # let n = ledger.register_notice("privacy", 1, "de", "Hinweis", 0, 0).unwrap();
+    /// # let e = ConsentEvent::new("e1", "p-1", &["recall"], ConsentStatus::Given,
+    /// #     ConsentMethod::QrReception, Some(n), "reception-qr", "staff-1", 10).unwrap();
+    /// # ledger.append(e, 10).unwrap();
+    /// let json = ledger.export_fhir("p-1");
+    /// let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    /// assert_eq!(v["entry"][0]["resource"]["resourceType"], "Consent");
+    /// assert_eq!(v["entry"][0]["resource"]["status"], "active");
+    /// ```
+    pub fn export_fhir(&self, subject: &str) -> String {
+        let entries: Vec<Value> = self
+            .history(subject)
+            .iter()
+            .map(|r| json!({"resource": self.fhir_consent(r)}))
+            .collect();
+        let mut bundle = json!({"resourceType": "Bundle", "type": "collection"});
+        if let Some(obj) = bundle.as_object_mut()
+            && !entries.is_empty()
+        {
+            obj.insert("entry".into(), Value::Array(entries));
+        }
+        bundle.to_string()
+    }
+
+    /// A subject's consents as ISO/IEC TS 27560-shaped records with W3C DPV
+    /// terms: one record per purpose the subject has events for, holding the
+    /// purpose's legal basis, the current state and every event.
+    pub fn export_iso27560(&self, subject: &str) -> String {
+        let history = self.history(subject);
+        let mut records = Vec::new();
+        for cfg in &self.policy().purposes {
+            let events: Vec<&RecordedEvent> = history
+                .iter()
+                .filter(|r| r.event.purposes.iter().any(|p| p == &cfg.id))
+                .collect();
+            let (Some(first), Some(last)) = (events.first(), events.last()) else {
+                continue;
+            };
+            let basis = cfg.consent_basis();
+            let mut lawful = vec![json!("dpv:Consent"), json!(basis.art6.dpv())];
+            if let Some(c) = basis.art9 {
+                lawful.push(json!(c.dpv()));
+            }
+            let mut purpose = json!({
+                "id": cfg.id,
+                "lawfulBasis": lawful,
+                "personalDataCategory": if cfg.health_data { "dpv:HealthData" } else { "dpv:Contact" },
+            });
+            if let (Some(alt), Some(obj)) = (cfg.alternative, purpose.as_object_mut()) {
+                let mut v = vec![json!(alt.art6.dpv())];
+                if let Some(c) = alt.art9 {
+                    v.push(json!(c.dpv()));
+                }
+                obj.insert("alternativeLawfulBasis".into(), Value::Array(v));
+            }
+            let evs: Vec<Value> = events
+                .iter()
+                .map(|r| {
+                    let e = &r.event;
+                    let mut o = json!({
+                        "eventId": e.id,
+                        "eventHash": hex(&r.event_ref.hash),
+                        "eventSeq": r.event_ref.seq,
+                        "eventTime": rfc3339(e.time),
+                        "eventState": e.status.dpv(),
+                        "method": e.method.code(),
+                        "channel": e.channel,
+                        "recordedBy": e.recorded_by,
+                    });
+                    if let Some(obj) = o.as_object_mut() {
+                        if let Some(ev) = &e.evidence {
+                            obj.insert("evidence".into(), json!(ev));
+                        }
+                        if let Some(exp) = e.expires_at {
+                            obj.insert("expiryTime".into(), json!(rfc3339(exp)));
+                        }
+                        if let Some(n) = &e.notice {
+                            obj.insert(
+                                "notice".into(),
+                                json!({"id": n.id, "version": n.version,
+                                       "language": n.language, "sha256": hex(&n.sha256)}),
+                            );
+                        }
+                    }
+                    o
+                })
+                .collect();
+            records.push(json!({
+                "recordId": format!("urn:caduceus:consent:{}:{}", hex(&first.event_ref.hash), cfg.id),
+                "piiPrincipalId": subject,
+                "purpose": purpose,
+                "consentType": if cfg.health_data {
+                    "dpv:ExplicitlyExpressedConsent"
+                } else {
+                    "dpv:ExpressedConsent"
+                },
+                "state": last.event.status.dpv(),
+                "lastUpdated": rfc3339(last.event.time),
+                "events": evs,
+            }));
+        }
+        json!({
+            "@context": {"dpv": "https://w3id.org/dpv#", "eu-gdpr": DPV_GDPR},
+            "schemaVersion": "ISO/IEC TS 27560:2023 (shape); caduceus consent export 1",
+            "records": records,
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+    }
+}

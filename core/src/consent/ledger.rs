@@ -1,0 +1,1055 @@
+//! The consent ledger: append-only events folded into a compact state per
+//! (subject, purpose), decisions, history and the ledger file format.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::event::{EVENT_MAGIC, MAX_EVENT_LEN};
+use super::notice::{NoticeWire, RetireWire, check_notice};
+use super::policy::PolicyWire;
+use super::{
+    ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, EventHash, LegalBasis,
+    Notice, NoticeRef,
+};
+use crate::{codec, suite};
+
+/// Magic bytes that start a ledger file.
+pub const LEDGER_MAGIC: [u8; 4] = *b"CDCL";
+/// The ledger file format version this library writes and reads.
+pub const LEDGER_VERSION: u8 = 1;
+
+const NONE: u32 = u32::MAX;
+/// Largest number of events or subjects (indices stay below [`NONE`]).
+const MAX_ITEMS: usize = (u32::MAX - 1) as usize;
+/// Largest ledger entry body.
+const MAX_ENTRY: usize = 1024 * 1024;
+
+const TAG_POLICY: u8 = 1;
+const TAG_NOTICE: u8 = 2;
+const TAG_RETIRE: u8 = 3;
+const TAG_EVENT: u8 = 4;
+const TAG_END: u8 = 5;
+
+/// A fast, deterministic hasher for the ledger's interning tables (no
+/// per-process random keys: the core holds no global state). Keys are
+/// pseudonyms and event ids chosen by the practice's own systems.
+#[derive(Default, Clone, Copy)]
+struct FoldHasher(u64);
+
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        // A final avalanche so that both the high bits (control bytes) and
+        // the low bits (bucket index) of the table depend on every input bit.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+impl FoldHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+}
+
+type Map = HashMap<Box<str>, u32, BuildHasherDefault<FoldHasher>>;
+
+/// Where an event sits in a ledger: its sequence number (0-based append
+/// order) and its hash (what audit entries reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventRef {
+    /// Append order, from 0.
+    pub seq: u64,
+    /// SHA-256 of the event record.
+    pub hash: EventHash,
+}
+
+/// An event as stored in a ledger, with its reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    /// Sequence number and hash.
+    pub event_ref: EventRef,
+    /// The event.
+    pub event: ConsentEvent,
+}
+
+/// An interned subject: a dense index into the ledger's state, for bulk
+/// decisions without string lookups. Valid only for the ledger that issued it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubjectId(u32);
+
+impl SubjectId {
+    /// The dense index (0-based, in order of first appearance).
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
+
+/// Why a decision refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No consent event for the purpose.
+    NoConsent,
+    /// The subject refused consent at the given time.
+    Refused {
+        /// When (Unix seconds).
+        at: i64,
+    },
+    /// The subject withdrew consent at the given time.
+    Withdrawn {
+        /// When (Unix seconds).
+        at: i64,
+    },
+    /// The consent expired at the given time.
+    Expired {
+        /// When (Unix seconds).
+        at: i64,
+    },
+    /// The notice version the consent was given under was retired (or, where
+    /// the policy demands re-consent, superseded by a newer version) at the
+    /// given time.
+    NoticeRetired {
+        /// When (Unix seconds).
+        at: i64,
+    },
+    /// The purpose is not configured in the policy.
+    UnknownPurpose,
+}
+
+impl Refusal {
+    /// A stable machine-readable code: `no-consent`, `refused`, `withdrawn`,
+    /// `expired`, `notice-retired`, `purpose-unknown`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NoConsent => "no-consent",
+            Self::Refused { .. } => "refused",
+            Self::Withdrawn { .. } => "withdrawn",
+            Self::Expired { .. } => "expired",
+            Self::NoticeRetired { .. } => "notice-retired",
+            Self::UnknownPurpose => "purpose-unknown",
+        }
+    }
+
+    /// The time the reason arose, if it has one.
+    pub fn at(self) -> Option<i64> {
+        match self {
+            Self::Refused { at }
+            | Self::Withdrawn { at }
+            | Self::Expired { at }
+            | Self::NoticeRetired { at } => Some(at),
+            Self::NoConsent | Self::UnknownPurpose => None,
+        }
+    }
+}
+
+/// The answer to "may we process this subject's data for this purpose now?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decision {
+    /// Whether processing is allowed.
+    pub allowed: bool,
+    /// The legal basis relied on (when allowed).
+    pub basis: Option<LegalBasis>,
+    /// The consent event the decision rests on: the consent relied on, or
+    /// the refusal, withdrawal or expiry that stops processing.
+    pub event: Option<EventRef>,
+    /// Why processing is not allowed (when refused).
+    pub refusal: Option<Refusal>,
+}
+
+impl Decision {
+    fn refuse(event: Option<EventRef>, refusal: Refusal) -> Self {
+        Self {
+            allowed: false,
+            basis: None,
+            event,
+            refusal: Some(refusal),
+        }
+    }
+}
+
+/// A chat reply to check for an opt-out keyword (STOP, STOPP, ABMELDEN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutRequest {
+    /// Id of the withdrawal event to record (label rules).
+    pub event_id: String,
+    /// The subject's pseudonym.
+    pub subject: String,
+    /// The reply text; only compared with the keywords, never stored.
+    pub reply: String,
+    /// The WhatsApp message id of the reply, recorded as evidence.
+    pub message_id: String,
+    /// The channel, e.g. `whatsapp`.
+    pub channel: String,
+    /// Who records it, e.g. the ingest service's pseudonym.
+    pub recorded_by: String,
+    /// When the reply was received (Unix seconds).
+    pub time: i64,
+}
+
+/// What an opt-out reply did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OptOutOutcome {
+    /// The reply is not an opt-out keyword; nothing was recorded.
+    NotOptOut,
+    /// The reply is a keyword, but no opt-out purpose had consent; nothing
+    /// was recorded.
+    NothingToWithdraw,
+    /// A withdrawal event was recorded.
+    Withdrawn {
+        /// The withdrawal event.
+        event: EventRef,
+        /// The purposes withdrawn.
+        purposes: Vec<String>,
+    },
+}
+
+/// Compact per-event state, read by decisions: one cache line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(align(64))]
+struct EventMeta {
+    hash: EventHash,
+    purposes: u64,
+    time: i64,
+    /// `i64::MAX` when the consent does not expire.
+    expires: i64,
+    /// Index of the notice, or `NONE`.
+    notice: u32,
+    status: ConsentStatus,
+}
+
+/// A registered notice and the times from which consents under it stop
+/// counting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NoticeEntry {
+    notice: Notice,
+    hash: [u8; 32],
+    /// Registration time of the first newer version of the same id.
+    superseded_at: i64,
+}
+
+struct Prepared {
+    bytes: Vec<u8>,
+    mask: u64,
+    notice: u32,
+    subject: Option<u32>,
+}
+
+/// The consent ledger. Events are validated and appended, never changed;
+/// the state per (subject, purpose) is folded as they arrive, so
+/// [`Ledger::decide`] is O(1) (plus a walk back through the subject's own
+/// history when asked about a time before its latest event).
+///
+/// Every method that returns an error leaves the ledger unchanged.
+///
+/// ```
+/// use caduceus_core::consent::{ConsentPolicy, Ledger, OptOutOutcome, OptOutRequest};
+/// # use caduceus_core::consent::{ConsentEvent, ConsentMethod, ConsentStatus};
+/// # fn main() -> Result<(), caduceus_core::consent::ConsentError> {
+/// let mut ledger = Ledger::new(ConsentPolicy::default())?;
+/// # let t = 1_763_800_000;
+/// # let n = ledger.register_notice("privacy", 1, "de", "Hinweis", t, t)?;
+/// # let e = ConsentEvent::new("e1", "p-1", &["treatment-communication", "marketing"],
+/// #     ConsentStatus::Given, ConsentMethod::AnamnesisForm, Some(n), "paper-form", "staff-3", t)?;
+/// # ledger.append(e, t)?;
+/// // ... consents recorded ...; then the patient replies "Stop".
+/// let outcome = ledger.opt_out(OptOutRequest {
+///     event_id: "e2".into(), subject: "p-1".into(), reply: " Stop ".into(),
+///     message_id: "wamid.HBgM".into(), channel: "whatsapp".into(),
+///     recorded_by: "ingest".into(), time: t + 10 }, t + 10)?;
+/// assert!(matches!(outcome, OptOutOutcome::Withdrawn { .. }));
+/// assert!(!ledger.decide("p-1", "marketing", t + 11).allowed);
+/// assert!(ledger.decide("p-1", "treatment-communication", t + 11).allowed);
+///
+/// // Bulk decisions for a send-out; the ledger file round-trips.
+/// let ds = ledger.decide_many(&["p-1", "p-2"], "marketing", t + 11);
+/// assert!(ds.iter().all(|d| !d.allowed));
+/// let bytes = ledger.to_bytes();
+/// assert_eq!(Ledger::from_bytes(&bytes)?, ledger);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ledger {
+    policy: ConsentPolicy,
+    n_purposes: usize,
+    notices: Vec<NoticeEntry>,
+    retirements: Vec<(String, u32, i64)>,
+    /// Event records, concatenated.
+    records: Vec<u8>,
+    /// Start of each record in `records`.
+    offsets: Vec<usize>,
+    meta: Vec<EventMeta>,
+    /// The previous event of the same subject, per event, or `NONE`.
+    prev: Vec<u32>,
+    ids: Map,
+    subjects: Map,
+    /// Latest event of each subject.
+    subject_last: Vec<u32>,
+    /// Latest event per (subject, purpose): `slots[subject * n_purposes + purpose]`.
+    slots: Vec<u32>,
+}
+
+impl core::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Counts only: no pseudonyms.
+        f.debug_struct("Ledger")
+            .field("purposes", &self.n_purposes)
+            .field("notices", &self.notices.len())
+            .field("events", &self.meta.len())
+            .field("subjects", &self.subject_last.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn idx(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(NONE)
+}
+
+impl Ledger {
+    /// An empty ledger under `policy` (validated).
+    pub fn new(policy: ConsentPolicy) -> Result<Self, ConsentError> {
+        policy.validate()?;
+        Ok(Self {
+            n_purposes: policy.purposes.len(),
+            policy,
+            notices: Vec::new(),
+            retirements: Vec::new(),
+            records: Vec::new(),
+            offsets: Vec::new(),
+            meta: Vec::new(),
+            prev: Vec::new(),
+            ids: Map::default(),
+            subjects: Map::default(),
+            subject_last: Vec::new(),
+            slots: Vec::new(),
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &ConsentPolicy {
+        &self.policy
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// True if the ledger holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// Number of distinct subjects.
+    pub fn subject_count(&self) -> usize {
+        self.subject_last.len()
+    }
+
+    /// The registered notices, in registration order.
+    pub fn notices(&self) -> Vec<Notice> {
+        self.notices.iter().map(|n| n.notice.clone()).collect()
+    }
+
+    /// The registered notice a reference points at (id, version, language
+    /// and hash must all match).
+    pub fn find_notice(&self, r: &NoticeRef) -> Option<&Notice> {
+        self.notice_index(r)
+            .and_then(|i| self.notices.get(i))
+            .map(|n| &n.notice)
+    }
+
+    fn notice_index(&self, r: &NoticeRef) -> Option<usize> {
+        self.notices.iter().position(|n| {
+            n.notice.id == r.id
+                && n.notice.version == r.version
+                && n.notice.language == r.language
+                && n.hash == r.sha256
+        })
+    }
+
+    fn check_time(&self, what: &str, time: i64, now: Option<i64>) -> Result<(), ConsentError> {
+        if let Some(now) = now {
+            let ahead = time.saturating_sub(now);
+            if ahead > self.policy.max_clock_skew {
+                return Err(ConsentError::InFuture {
+                    what: what.to_owned(),
+                    ahead,
+                    skew: self.policy.max_clock_skew,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Register the exact text of a notice version in a language. `at` is
+    /// the registration time, `now` the caller's clock (for the skew check).
+    /// Returns the reference consent events point at. Changed wording needs
+    /// a new version; a newer version does not invalidate consents under an
+    /// older one unless the purpose has `require_current_notice`.
+    pub fn register_notice(
+        &mut self,
+        id: &str,
+        version: u32,
+        language: &str,
+        text: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<NoticeRef, ConsentError> {
+        self.check_time(id, at, Some(now))?;
+        self.add_notice(Notice {
+            id: id.to_owned(),
+            version,
+            language: language.to_owned(),
+            text: text.to_owned(),
+            registered_at: at,
+            retired_at: None,
+        })
+    }
+
+    fn add_notice(&mut self, notice: Notice) -> Result<NoticeRef, ConsentError> {
+        check_notice(&notice.id, &notice.language, &notice.text)?;
+        if self.notices.iter().any(|n| {
+            n.notice.id == notice.id
+                && n.notice.version == notice.version
+                && n.notice.language == notice.language
+        }) {
+            return Err(ConsentError::DuplicateNotice {
+                id: notice.id,
+                version: notice.version,
+                language: notice.language,
+            });
+        }
+        if self.notices.len() >= MAX_ITEMS {
+            return Err(ConsentError::LedgerFull);
+        }
+        let r = notice.reference();
+        let mut superseded_at = i64::MAX;
+        for n in &mut self.notices {
+            if n.notice.id == notice.id {
+                if n.notice.version < notice.version {
+                    n.superseded_at = n.superseded_at.min(notice.registered_at);
+                } else if n.notice.version > notice.version {
+                    superseded_at = superseded_at.min(n.notice.registered_at);
+                }
+            }
+        }
+        self.notices.push(NoticeEntry {
+            notice,
+            hash: r.sha256,
+            superseded_at,
+        });
+        Ok(r)
+    }
+
+    /// Retire a notice version (every language): consents given under it no
+    /// longer count from `at` on (reason `notice-retired`).
+    pub fn retire_notice(
+        &mut self,
+        id: &str,
+        version: u32,
+        at: i64,
+        now: i64,
+    ) -> Result<(), ConsentError> {
+        self.check_time(id, at, Some(now))?;
+        self.retire(id, version, at)
+    }
+
+    fn retire(&mut self, id: &str, version: u32, at: i64) -> Result<(), ConsentError> {
+        let matching = |n: &NoticeEntry| n.notice.id == id && n.notice.version == version;
+        if !self.notices.iter().any(matching) {
+            return Err(ConsentError::UnknownNotice {
+                id: id.to_owned(),
+                version,
+                language: "any".to_owned(),
+            });
+        }
+        if self
+            .notices
+            .iter()
+            .any(|n| matching(n) && n.notice.retired_at.is_some())
+        {
+            return Err(ConsentError::NoticeAlreadyRetired {
+                id: id.to_owned(),
+                version,
+            });
+        }
+        for n in self.notices.iter_mut().filter(|n| matching(n)) {
+            n.notice.retired_at = Some(at);
+        }
+        self.retirements.push((id.to_owned(), version, at));
+        Ok(())
+    }
+
+    /// Validate `event` against the policy, the notices and the subject's
+    /// history, and append it. `now` is the caller's clock: the event may
+    /// lie at most the policy's clock skew ahead of it.
+    ///
+    /// Refused with a typed error (the ledger unchanged): invalid fields,
+    /// unknown purposes, a duplicate event id, an unregistered notice (id,
+    /// version, language or hash), a time beyond the clock skew, a time
+    /// before the subject's latest event, a withdrawal or expiry without
+    /// prior consent.
+    pub fn append(&mut self, event: ConsentEvent, now: i64) -> Result<EventRef, ConsentError> {
+        let prepared = self.prepare(&event, Some(now))?;
+        Ok(self.commit(&event, prepared))
+    }
+
+    fn prepare(&self, e: &ConsentEvent, now: Option<i64>) -> Result<Prepared, ConsentError> {
+        e.check()?;
+        let mut mask = 0u64;
+        for p in &e.purposes {
+            let i = self
+                .policy
+                .purpose_index(p)
+                .ok_or_else(|| ConsentError::UnknownPurpose(p.clone()))?;
+            mask |= 1u64 << i;
+        }
+        if self.ids.contains_key(e.id.as_str()) {
+            return Err(ConsentError::DuplicateEventId(e.id.clone()));
+        }
+        let notice = match &e.notice {
+            None => NONE,
+            Some(r) => idx(self
+                .notice_index(r)
+                .ok_or_else(|| ConsentError::UnknownNotice {
+                    id: r.id.clone(),
+                    version: r.version,
+                    language: r.language.clone(),
+                })?),
+        };
+        self.check_time(&e.id, e.time, now)?;
+        let subject = self.subjects.get(e.subject.as_str()).copied();
+        if let Some(s) = subject {
+            let last = self.subject_last_time(s);
+            if e.time < last {
+                return Err(ConsentError::OutOfOrder {
+                    event: e.id.clone(),
+                    time: e.time,
+                    latest: last,
+                });
+            }
+        }
+        if matches!(e.status, ConsentStatus::Withdrawn | ConsentStatus::Expired) {
+            for (p, cfg) in self.policy.purposes.iter().enumerate() {
+                if mask & (1u64 << p) == 0 {
+                    continue;
+                }
+                let latest = subject.map_or(NONE, |s| self.slot(s, p));
+                let grants = self
+                    .meta
+                    .get(latest as usize)
+                    .is_some_and(|m| m.status.grants());
+                if !grants {
+                    return Err(ConsentError::WithoutPriorConsent {
+                        event: e.id.clone(),
+                        purpose: cfg.id.clone(),
+                    });
+                }
+            }
+        }
+        if self.meta.len() >= MAX_ITEMS
+            || (subject.is_none() && self.subject_last.len() >= MAX_ITEMS)
+        {
+            return Err(ConsentError::LedgerFull);
+        }
+        let bytes = e.to_bytes()?;
+        Ok(Prepared {
+            bytes,
+            mask,
+            notice,
+            subject,
+        })
+    }
+
+    fn commit(&mut self, e: &ConsentEvent, p: Prepared) -> EventRef {
+        let seq = idx(self.meta.len());
+        let hash = suite::sha256(&[&p.bytes]);
+        let s = match p.subject {
+            Some(s) => s,
+            None => {
+                let s = idx(self.subject_last.len());
+                self.subjects.insert(e.subject.as_str().into(), s);
+                self.subject_last.push(NONE);
+                self.slots
+                    .extend(std::iter::repeat_n(NONE, self.n_purposes));
+                s
+            }
+        };
+        let prev = self.subject_last.get(s as usize).copied().unwrap_or(NONE);
+        self.offsets.push(self.records.len());
+        self.records.extend_from_slice(&p.bytes);
+        self.meta.push(EventMeta {
+            hash,
+            purposes: p.mask,
+            time: e.time,
+            expires: e.expires_at.unwrap_or(i64::MAX),
+            notice: p.notice,
+            status: e.status,
+        });
+        self.prev.push(prev);
+        if let Some(last) = self.subject_last.get_mut(s as usize) {
+            *last = seq;
+        }
+        let base = s as usize * self.n_purposes;
+        for purpose in 0..self.n_purposes {
+            if p.mask & (1u64 << purpose) != 0
+                && let Some(slot) = self.slots.get_mut(base + purpose)
+            {
+                *slot = seq;
+            }
+        }
+        self.ids.insert(e.id.as_str().into(), seq);
+        EventRef {
+            seq: u64::from(seq),
+            hash,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, s: u32, p: usize) -> u32 {
+        self.slots
+            .get(s as usize * self.n_purposes + p)
+            .copied()
+            .unwrap_or(NONE)
+    }
+
+    fn subject_last_time(&self, s: u32) -> i64 {
+        self.subject_last
+            .get(s as usize)
+            .and_then(|&e| self.meta.get(e as usize))
+            .map_or(i64::MIN, |m| m.time)
+    }
+
+    /// Record an opt-out: if `req.reply` is one of the policy's keywords
+    /// (case- and whitespace-insensitive), append a withdrawal of every
+    /// opt-out purpose (marketing; recall when configured) that has consent,
+    /// with the message id as evidence, method `chat-reply`.
+    pub fn opt_out(&mut self, req: OptOutRequest, now: i64) -> Result<OptOutOutcome, ConsentError> {
+        if !self.policy.is_opt_out(&req.reply) {
+            return Ok(OptOutOutcome::NotOptOut);
+        }
+        let subject = self.subjects.get(req.subject.as_str()).copied();
+        let purposes: Vec<String> = self
+            .policy
+            .purposes
+            .iter()
+            .enumerate()
+            .filter(|(p, cfg)| {
+                cfg.opt_out
+                    && subject.is_some_and(|s| {
+                        self.meta
+                            .get(self.slot(s, *p) as usize)
+                            .is_some_and(|m| m.status.grants())
+                    })
+            })
+            .map(|(_, cfg)| cfg.id.clone())
+            .collect();
+        if purposes.is_empty() {
+            return Ok(OptOutOutcome::NothingToWithdraw);
+        }
+        let event = ConsentEvent {
+            id: req.event_id,
+            subject: req.subject,
+            purposes: purposes.clone(),
+            status: ConsentStatus::Withdrawn,
+            method: ConsentMethod::ChatReply,
+            notice: None,
+            channel: req.channel,
+            evidence: Some(req.message_id),
+            recorded_by: req.recorded_by,
+            time: req.time,
+            expires_at: None,
+        };
+        let event = self.append(event, now)?;
+        Ok(OptOutOutcome::Withdrawn { event, purposes })
+    }
+
+    /// The interned id of a subject, if it has events.
+    pub fn subject_id(&self, subject: &str) -> Option<SubjectId> {
+        self.subjects.get(subject).map(|&s| SubjectId(s))
+    }
+
+    /// Every subject id, in order of first appearance.
+    pub fn subject_ids(&self) -> impl Iterator<Item = SubjectId> + '_ {
+        (0..idx(self.subject_last.len())).map(SubjectId)
+    }
+
+    /// The pseudonym of an interned subject.
+    pub fn subject_name(&self, id: SubjectId) -> Option<String> {
+        let e = *self.subject_last.get(id.0 as usize)?;
+        self.event_at(e).map(|r| r.event.subject)
+    }
+
+    /// Decide whether `subject`'s data may be processed for `purpose` at
+    /// time `at` (Unix seconds): allowed or not, the legal basis, the event
+    /// relied on and, when refused, why. O(1) for `at` at or after the
+    /// subject's latest event for the purpose.
+    ///
+    /// Consent in effect (given or renewed, not expired, its notice not
+    /// retired) allows with Art. 6(1)(a) (and Art. 9(2)(a) for health data).
+    /// Without it, a configured alternative basis allows, unless the subject
+    /// refused or withdrew the purpose.
+    pub fn decide(&self, subject: &str, purpose: &str, at: i64) -> Decision {
+        let Some(p) = self.policy.purpose_index(purpose) else {
+            return Decision::refuse(None, Refusal::UnknownPurpose);
+        };
+        let s = self.subjects.get(subject).copied().unwrap_or(NONE);
+        self.decide_slot(s, p, at)
+    }
+
+    /// [`Ledger::decide`] for many subjects and one purpose (a recall or
+    /// marketing send-out). Subjects without events get `no-consent` (or the
+    /// alternative basis).
+    pub fn decide_many<S: AsRef<str>>(
+        &self,
+        subjects: &[S],
+        purpose: &str,
+        at: i64,
+    ) -> Vec<Decision> {
+        let Some(p) = self.policy.purpose_index(purpose) else {
+            return vec![Decision::refuse(None, Refusal::UnknownPurpose); subjects.len()];
+        };
+        // Two passes: the independent table lookups first, so that their
+        // cache misses overlap, then the decisions.
+        let ids: Vec<u32> = subjects
+            .iter()
+            .map(|s| self.subjects.get(s.as_ref()).copied().unwrap_or(NONE))
+            .collect();
+        ids.iter().map(|&s| self.decide_slot(s, p, at)).collect()
+    }
+
+    /// [`Ledger::decide`] for interned subjects (see [`Ledger::subject_id`]):
+    /// no string lookups, for repeated send-outs over the same list.
+    pub fn decide_ids(&self, subjects: &[SubjectId], purpose: &str, at: i64) -> Vec<Decision> {
+        let Some(p) = self.policy.purpose_index(purpose) else {
+            return vec![Decision::refuse(None, Refusal::UnknownPurpose); subjects.len()];
+        };
+        subjects
+            .iter()
+            .map(|s| self.decide_slot(s.0, p, at))
+            .collect()
+    }
+
+    fn effective_event(&self, s: u32, p: usize, at: i64) -> Option<(u32, &EventMeta)> {
+        let bit = 1u64 << p;
+        let mut e = self.slot(s, p);
+        while let Some(m) = self.meta.get(e as usize) {
+            if m.time <= at && m.purposes & bit != 0 {
+                return Some((e, m));
+            }
+            e = self.prev.get(e as usize).copied().unwrap_or(NONE);
+        }
+        None
+    }
+
+    fn notice_invalid_from(&self, notice: u32, require_current: bool) -> i64 {
+        match self.notices.get(notice as usize) {
+            None => i64::MAX,
+            Some(n) => {
+                let retired = n.notice.retired_at.unwrap_or(i64::MAX);
+                if require_current {
+                    retired.min(n.superseded_at)
+                } else {
+                    retired
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn decide_slot(&self, s: u32, p: usize, at: i64) -> Decision {
+        let Some(cfg) = self.policy.purposes.get(p) else {
+            return Decision::refuse(None, Refusal::UnknownPurpose);
+        };
+        let (event, refusal) = match self.effective_event(s, p, at) {
+            None => (None, Refusal::NoConsent),
+            Some((i, m)) => {
+                let r = Some(EventRef {
+                    seq: u64::from(i),
+                    hash: m.hash,
+                });
+                match m.status {
+                    ConsentStatus::Given | ConsentStatus::Renewed => {
+                        let notice_end =
+                            self.notice_invalid_from(m.notice, cfg.require_current_notice);
+                        if m.expires <= at {
+                            (r, Refusal::Expired { at: m.expires })
+                        } else if notice_end <= at {
+                            (r, Refusal::NoticeRetired { at: notice_end })
+                        } else {
+                            return Decision {
+                                allowed: true,
+                                basis: Some(cfg.consent_basis()),
+                                event: r,
+                                refusal: None,
+                            };
+                        }
+                    }
+                    ConsentStatus::Refused => {
+                        return Decision::refuse(r, Refusal::Refused { at: m.time });
+                    }
+                    ConsentStatus::Withdrawn => {
+                        return Decision::refuse(r, Refusal::Withdrawn { at: m.time });
+                    }
+                    ConsentStatus::Expired => (r, Refusal::Expired { at: m.time }),
+                }
+            }
+        };
+        match cfg.alternative {
+            Some(basis) => Decision {
+                allowed: true,
+                basis: Some(basis),
+                event: None,
+                refusal: None,
+            },
+            None => Decision::refuse(event, refusal),
+        }
+    }
+
+    fn event_at(&self, seq: u32) -> Option<RecordedEvent> {
+        let i = seq as usize;
+        let start = *self.offsets.get(i)?;
+        let end = self
+            .offsets
+            .get(i + 1)
+            .copied()
+            .unwrap_or(self.records.len());
+        let event = ConsentEvent::from_bytes(self.records.get(start..end)?).ok()?;
+        let m = self.meta.get(i)?;
+        Some(RecordedEvent {
+            event_ref: EventRef {
+                seq: u64::from(seq),
+                hash: m.hash,
+            },
+            event,
+        })
+    }
+
+    /// The event with sequence number `seq`.
+    pub fn event(&self, seq: u64) -> Option<RecordedEvent> {
+        u32::try_from(seq).ok().and_then(|s| self.event_at(s))
+    }
+
+    /// The event with the given id.
+    pub fn event_by_id(&self, id: &str) -> Option<RecordedEvent> {
+        self.ids.get(id).and_then(|&s| self.event_at(s))
+    }
+
+    /// The exact bytes of event `seq` (what its hash covers).
+    pub fn event_bytes(&self, seq: u64) -> Option<&[u8]> {
+        let i = usize::try_from(seq).ok()?;
+        let start = *self.offsets.get(i)?;
+        let end = self
+            .offsets
+            .get(i + 1)
+            .copied()
+            .unwrap_or(self.records.len());
+        self.records.get(start..end)
+    }
+
+    /// The full history of a subject, oldest first (empty if unknown).
+    pub fn history(&self, subject: &str) -> Vec<RecordedEvent> {
+        let mut out = Vec::new();
+        let mut e = self
+            .subjects
+            .get(subject)
+            .and_then(|&s| self.subject_last.get(s as usize).copied())
+            .unwrap_or(NONE);
+        while let Some(&prev) = self.prev.get(e as usize) {
+            if let Some(r) = self.event_at(e) {
+                out.push(r);
+            }
+            e = prev;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The ledger file (docs/CONSENT.md, section 5): prefix, then the
+    /// policy, the notices, the retirements and the events as
+    /// length-prefixed entries.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.records.len() + 5 * self.meta.len());
+        out.extend_from_slice(&LEDGER_MAGIC);
+        out.push(LEDGER_VERSION);
+        push_entry(&mut out, TAG_POLICY, &codec::encode(&self.policy.to_wire()));
+        for n in &self.notices {
+            let w = NoticeWire(
+                n.notice.id.clone(),
+                n.notice.version,
+                n.notice.language.clone(),
+                n.notice.text.clone(),
+                n.notice.registered_at,
+            );
+            push_entry(&mut out, TAG_NOTICE, &codec::encode(&w));
+        }
+        for (id, version, at) in &self.retirements {
+            let w = RetireWire(id.clone(), *version, *at);
+            push_entry(&mut out, TAG_RETIRE, &codec::encode(&w));
+        }
+        for i in 0..self.meta.len() {
+            if let Some(b) = self.event_bytes(i as u64) {
+                push_entry(&mut out, TAG_EVENT, b);
+            }
+        }
+        let count = 1 + self.notices.len() + self.retirements.len() + self.meta.len();
+        let end = codec::encode(&EndWire(
+            count as u64,
+            serde_bytes::ByteBuf::from(suite::sha256(&[&out]).to_vec()),
+        ));
+        push_entry(&mut out, TAG_END, &end);
+        out
+    }
+
+    /// Parse and replay a ledger file strictly: magic, version, a policy
+    /// entry first, known entry tags, canonical bodies, no trailing bytes;
+    /// every notice, retirement and event is validated again as if
+    /// appended (without the clock-skew check).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConsentError> {
+        let malformed = ConsentError::MalformedLedger;
+        let prefix = bytes.get(..5).ok_or(malformed("truncated"))?;
+        if prefix.get(..4) != Some(&LEDGER_MAGIC[..]) {
+            return Err(malformed("not a consent ledger (bad magic)"));
+        }
+        let version = prefix.get(4).copied().unwrap_or(0);
+        if version != LEDGER_VERSION {
+            return Err(ConsentError::UnsupportedVersion(version));
+        }
+        let mut rest = bytes.get(5..).unwrap_or_default();
+        let mut ledger: Option<Ledger> = None;
+        let mut index = 0u64;
+        while !rest.is_empty() {
+            let offset = bytes.len() - rest.len();
+            let (tag, body, tail) = split_entry(rest)?;
+            rest = tail;
+            if tag == TAG_END {
+                let EndWire(count, digest) = decode(body)?;
+                if !rest.is_empty() {
+                    return Err(malformed("trailing bytes after the end entry"));
+                }
+                if count != index {
+                    return Err(malformed("entry count does not match the end entry"));
+                }
+                let before = bytes.get(..offset).unwrap_or_default();
+                if digest.as_slice() != suite::sha256(&[before]).as_slice() {
+                    return Err(malformed(
+                        "checksum mismatch: the file was damaged or edited; restore it from a backup",
+                    ));
+                }
+                return ledger.ok_or(malformed("no policy entry"));
+            }
+            let wrap = |source| ConsentError::InvalidEntry {
+                index,
+                source: Box::new(source),
+            };
+            match (&mut ledger, tag) {
+                (None, TAG_POLICY) => {
+                    let w: PolicyWire = decode(body).map_err(wrap)?;
+                    ledger = Some(
+                        Ledger::new(ConsentPolicy::from_wire(w).map_err(wrap)?).map_err(wrap)?,
+                    );
+                }
+                (None, _) => return Err(malformed("the first entry must be the policy")),
+                (Some(_), TAG_POLICY) => return Err(malformed("more than one policy entry")),
+                (Some(l), TAG_NOTICE) => {
+                    let NoticeWire(id, version, language, text, registered_at) =
+                        decode(body).map_err(wrap)?;
+                    l.add_notice(Notice {
+                        id,
+                        version,
+                        language,
+                        text,
+                        registered_at,
+                        retired_at: None,
+                    })
+                    .map_err(wrap)?;
+                }
+                (Some(l), TAG_RETIRE) => {
+                    let RetireWire(id, version, at) = decode(body).map_err(wrap)?;
+                    l.retire(&id, version, at).map_err(wrap)?;
+                }
+                (Some(l), TAG_EVENT) => {
+                    let e = ConsentEvent::from_bytes(body).map_err(wrap)?;
+                    let p = l.prepare(&e, None).map_err(wrap)?;
+                    l.commit(&e, p);
+                }
+                (Some(_), _) => return Err(malformed("unknown entry tag")),
+            }
+            index += 1;
+        }
+        Err(malformed("truncated: the end entry is missing"))
+    }
+}
+
+/// Wire form of the end entry: `[entry count, SHA-256 of all bytes before it]`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EndWire(u64, serde_bytes::ByteBuf);
+
+fn decode<T: serde::Serialize + serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, ConsentError> {
+    codec::decode_canonical(body).map_err(|e| match e {
+        codec::CodecError::Malformed => {
+            ConsentError::MalformedLedger("entry body is not of the expected shape")
+        }
+        codec::CodecError::NonCanonical => {
+            ConsentError::MalformedLedger("entry body is not canonical MessagePack")
+        }
+    })
+}
+
+fn push_entry(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
+    out.push(tag);
+    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(body);
+}
+
+fn split_entry(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), ConsentError> {
+    let truncated = ConsentError::MalformedLedger("truncated entry");
+    let tag = *bytes.first().ok_or(truncated.clone())?;
+    let mut len = [0u8; 4];
+    len.copy_from_slice(bytes.get(1..5).ok_or(truncated.clone())?);
+    let len = u32::from_be_bytes(len) as usize;
+    let max = if tag == TAG_EVENT {
+        MAX_EVENT_LEN
+    } else {
+        MAX_ENTRY
+    };
+    if len > max {
+        return Err(ConsentError::MalformedLedger(
+            "entry longer than the format allows",
+        ));
+    }
+    let body = bytes.get(5..5 + len).ok_or(truncated)?;
+    if tag == TAG_EVENT && body.get(..4) != Some(&EVENT_MAGIC[..]) {
+        return Err(ConsentError::MalformedLedger(
+            "event entry does not hold a consent event",
+        ));
+    }
+    Ok((tag, body, bytes.get(5 + len..).unwrap_or_default()))
+}
