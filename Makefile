@@ -38,6 +38,9 @@ demo:
 ## Benchmarks (figures in docs/BENCHMARKS.md); not part of `make test`.
 bench:
 	$(CARGO) bench -p caduceus-core --bench envelope
+	$(CARGO) bench -p caduceus-core --bench consent
+	$(CARGO) bench -p caduceus-core --bench retention
+	$(CARGO) bench -p caduceus-core --bench audit
 	bash scripts/bench-cli.sh
 
 fmt:

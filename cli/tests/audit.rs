@@ -386,9 +386,7 @@ fn proofs_print_base64_and_verify_against_checkpoints() {
     // Tampered consistency proof: a hash replaced.
     let con = std::fs::read_to_string(d.join("con.txt")).unwrap();
     let mut l: Vec<&str> = con.lines().collect();
-    let first = l[5];
-    l[5] = l[6];
-    l[6] = first;
+    l.swap(5, 6);
     std::fs::write(d.join("con-bad.txt"), l.join("\n") + "\n").unwrap();
     let bad = verify("con-bad.txt", &["--old-checkpoint", "cp3.txt"]);
     assert_eq!(bad.status.code(), Some(1));

@@ -183,7 +183,7 @@ impl<'a> Reader<'a> {
 /// The marker of the shortest encoding of `v` (for fixints: `v`'s byte).
 fn int_marker(v: i64) -> u8 {
     match v {
-        0..=0x7f | -32..=-1 => v.to_be_bytes()[7],
+        -32..=0x7f => v.to_be_bytes()[7],
         0x80..=0xff => 0xcc,
         0x100..=0xffff => 0xcd,
         0x1_0000..=0xffff_ffff => 0xce,
