@@ -51,7 +51,7 @@ fn check_name(name: &str) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// Key ID = SHA-256(name || 0x0A || 0x01 || public key)[:4], big-endian.
+/// Key ID = SHA-256(name || 0x0A || 0x01 || public key)`[:4]`, big-endian.
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
     let h = suite::sha256(&[name.as_bytes(), b"\n", &[ALG_ED25519], public_key]);
     u32::from_be_bytes([h[0], h[1], h[2], h[3]])
