@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: all build test fmt-check clippy fhir-deps unit doc demo bench fmt clean
+.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean
 
 all: build
 
@@ -10,8 +10,8 @@ build:
 	$(CARGO) build --workspace --release
 
 ## Every check CI runs: formatting, lints, all tests, documentation.
-test: fmt-check clippy fhir-deps unit doc
-	@python3 scripts/test-summary.py target/test-output.log
+test: fmt-check clippy fhir-deps unit ctest doc
+	@python3 scripts/test-summary.py target/test-output.log target/c-tests.log
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -26,6 +26,15 @@ fhir-deps:
 unit:
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace 2>&1 | tee target/test-output.log
+
+## The C ABI tests and C examples under ASan+UBSan and valgrind.
+ctest:
+	@mkdir -p target
+	set -o pipefail; bash scripts/c-tests.sh 2>&1 | tee target/c-tests.log
+
+## Regenerate include/caduceus.h with the pinned cbindgen.
+header:
+	UPDATE_HEADER=1 $(CARGO) test -p caduceus-ffi --test header
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps

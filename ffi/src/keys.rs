@@ -1,0 +1,1 @@
+//! C ABI of `caduceus_core::keys`.
