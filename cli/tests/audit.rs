@@ -87,6 +87,23 @@ fn append_entries(d: &Path, range: std::ops::Range<usize>) {
     }
 }
 
+/// `audit verify` of l.log against the checkpoint file `cp` and key `vkey`.
+fn verify(d: &Path, cp: &str, vkey: &str) -> Output {
+    run(
+        d,
+        &[
+            "audit",
+            "verify",
+            "--log",
+            "l.log",
+            "--checkpoint",
+            cp,
+            "--vkey",
+            vkey,
+        ],
+    )
+}
+
 fn checkpoint(d: &Path, out: &str) {
     let o = run(
         d,
@@ -111,38 +128,10 @@ fn append_checkpoint_verify_prove_export() {
     let log = std::fs::read(d.join("l.log")).unwrap();
     assert!(!String::from_utf8_lossy(&log).contains("4711"));
     assert!(!String::from_utf8_lossy(&log).contains("mueller"));
-    assert!(
-        run(
-            &d,
-            &[
-                "audit",
-                "checkpoint",
-                "--log",
-                "l.log",
-                "--key",
-                "s.key",
-                "-o",
-                "cp.txt"
-            ]
-        )
-        .status
-        .success()
-    );
+    checkpoint(&d, "cp.txt");
     let cp = std::fs::read_to_string(d.join("cp.txt")).unwrap();
     assert!(cp.starts_with("praxis.example/audit\n5\n"));
-    let v = run(
-        &d,
-        &[
-            "audit",
-            "verify",
-            "--log",
-            "l.log",
-            "--checkpoint",
-            "cp.txt",
-            "--vkey",
-            &vkey,
-        ],
-    );
+    let v = verify(&d, "cp.txt", &vkey);
     assert!(v.status.success());
     assert!(
         stdout(&v).starts_with("OK: 5 entries, root "),
@@ -176,19 +165,7 @@ fn append_checkpoint_verify_prove_export() {
             "o.key",
         ],
     );
-    let v = run(
-        &d,
-        &[
-            "audit",
-            "verify",
-            "--log",
-            "l.log",
-            "--checkpoint",
-            "cp.txt",
-            "--vkey",
-            stdout(&other).trim(),
-        ],
-    );
+    let v = verify(&d, "cp.txt", stdout(&other).trim());
     assert_eq!(v.status.code(), Some(1));
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -197,23 +174,7 @@ fn append_checkpoint_verify_prove_export() {
 fn verify_reports_the_first_bad_index() {
     let d = tmp("tamper");
     let vkey = setup(&d, 4);
-    assert!(
-        run(
-            &d,
-            &[
-                "audit",
-                "checkpoint",
-                "--log",
-                "l.log",
-                "--key",
-                "s.key",
-                "-o",
-                "cp.txt"
-            ]
-        )
-        .status
-        .success()
-    );
+    checkpoint(&d, "cp.txt");
     let mut bytes = std::fs::read(d.join("l.log")).unwrap();
     // Header: 5 magic/version bytes, 1 length byte, 20 origin bytes; then
     // records of a 4-byte length and the entry. Flip a byte in entry 1's body.
@@ -222,19 +183,7 @@ fn verify_reports_the_first_bad_index() {
     pos += 4 + len0;
     bytes[pos + 4 + 60] ^= 1;
     std::fs::write(d.join("l.log"), &bytes).unwrap();
-    let v = run(
-        &d,
-        &[
-            "audit",
-            "verify",
-            "--log",
-            "l.log",
-            "--checkpoint",
-            "cp.txt",
-            "--vkey",
-            &vkey,
-        ],
-    );
+    let v = verify(&d, "cp.txt", &vkey);
     assert_eq!(v.status.code(), Some(1));
     assert!(
         stdout(&v).starts_with("FAIL: first bad index 1:"),
@@ -264,19 +213,7 @@ fn verify_reports_the_first_bad_index() {
     assert_eq!(a.status.code(), Some(1));
     // Truncation relative to the checkpoint.
     std::fs::write(d.join("l.log"), &bytes[..6 + 20 + 4 + len0]).unwrap();
-    let v = run(
-        &d,
-        &[
-            "audit",
-            "verify",
-            "--log",
-            "l.log",
-            "--checkpoint",
-            "cp.txt",
-            "--vkey",
-            &vkey,
-        ],
-    );
+    let v = verify(&d, "cp.txt", &vkey);
     assert!(
         stdout(&v).starts_with("FAIL: first bad index 1:"),
         "{}",

@@ -6,53 +6,13 @@ use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+
+mod common;
+use common::{TempDir, p};
 
 const BIN: &str = env!("CARGO_BIN_EXE_caduceus");
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "caduceus-cli-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// The path of `name` in the directory, as a command-line argument.
-    fn arg(&self, name: &str) -> String {
-        p(&self.path(name)).to_owned()
-    }
-
-    /// Names of the files in the directory, sorted.
-    fn listing(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn run<S: AsRef<OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(BIN)
@@ -75,10 +35,6 @@ fn run<S: AsRef<OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
         });
     }
     child.wait_with_output().unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 /// Run and require success; returns stdout.
@@ -245,7 +201,7 @@ fn header_len(envelope: &Path) -> usize {
 
 #[test]
 fn keygen_seal_inspect_open_round_trip() {
-    let dir = TempDir::new("roundtrip");
+    let dir = TempDir::new("cli", "roundtrip");
     let (practice, practice_id) = keygen(&dir, "practice.key", "practice");
     assert!(practice.starts_with("cdpractice1"));
     #[cfg(unix)]
@@ -298,7 +254,7 @@ fn keygen_seal_inspect_open_round_trip() {
 
 #[test]
 fn seal_and_open_stream_through_stdin_and_stdout() {
-    let dir = TempDir::new("pipes");
+    let dir = TempDir::new("cli", "pipes");
     let (staff, _) = keygen(&dir, "staff.key", "staff");
     let plain = data(70_000, 2);
     let sealed = run(&seal_args(&[&staff]), Some(&plain));
@@ -317,7 +273,7 @@ fn seal_and_open_stream_through_stdin_and_stdout() {
 
 #[test]
 fn inspect_json_holds_labels_and_recipients() {
-    let dir = TempDir::new("json");
+    let dir = TempDir::new("cli", "json");
     let (practice, practice_id) = keygen(&dir, "practice.key", "practice");
     let (staff, staff_id) = keygen(&dir, "staff.key", "staff");
     fs::write(dir.path("msg.txt"), b"Zahnschmerzen seit Montag").unwrap();
@@ -351,7 +307,7 @@ fn inspect_json_holds_labels_and_recipients() {
 
 #[test]
 fn wrong_identity_fails_without_output() {
-    let dir = TempDir::new("wrongkey");
+    let dir = TempDir::new("cli", "wrongkey");
     let (practice, _) = keygen(&dir, "practice.key", "practice");
     keygen(&dir, "other.key", "staff");
     fs::write(dir.path("in.bin"), data(100_000, 3)).unwrap();
@@ -375,7 +331,7 @@ fn wrong_identity_fails_without_output() {
 
 #[test]
 fn tampering_fails_and_removes_partial_output() {
-    let dir = TempDir::new("tamper");
+    let dir = TempDir::new("cli", "tamper");
     let (practice, _) = keygen(&dir, "practice.key", "practice");
     let plain = data(200_000, 4);
     fs::write(dir.path("in.bin"), &plain).unwrap();
@@ -437,7 +393,7 @@ fn tampering_fails_and_removes_partial_output() {
 
 #[test]
 fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
-    let dir = TempDir::new("rewrap");
+    let dir = TempDir::new("cli", "rewrap");
     let (practice, _) = keygen(&dir, "practice.key", "practice");
     let (staff, staff_id) = keygen(&dir, "staff.key", "staff");
     let plain = data(150_000, 5);
@@ -522,7 +478,7 @@ fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
 
 #[test]
 fn keygen_refuses_to_overwrite() {
-    let dir = TempDir::new("overwrite");
+    let dir = TempDir::new("cli", "overwrite");
     keygen(&dir, "k.key", "staff");
     let before = fs::read(dir.path("k.key")).unwrap();
     fails(
@@ -542,7 +498,7 @@ fn keygen_refuses_to_overwrite() {
 
 #[test]
 fn bad_key_text_and_bad_usage_give_clear_errors() {
-    let dir = TempDir::new("badkey");
+    let dir = TempDir::new("cli", "badkey");
     let (staff, _) = keygen(&dir, "staff.key", "staff");
     fs::write(dir.path("in.bin"), b"x").unwrap();
     let out = dir.path("out.cdu");

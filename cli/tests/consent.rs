@@ -2,37 +2,14 @@
 //! `caduceus consent`, run as a process over a ledger file.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+
+mod common;
+use common::{TempDir, p};
 
 const BIN: &str = env!("CARGO_BIN_EXE_caduceus");
 const T0: i64 = 1_763_800_000;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "caduceus-consent-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -55,10 +32,6 @@ fn err(args: &[&str], code: i32) -> String {
     assert!(stderr.starts_with("caduceus: error: "), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     stderr
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 fn t(offset: i64) -> String {
@@ -120,24 +93,47 @@ fn setup(dir: &TempDir) -> PathBuf {
 
 #[test]
 fn record_decide_stop_history_export() {
-    let dir = TempDir::new("flow");
+    let dir = TempDir::new("consent", "flow");
     let ledger = setup(&dir);
     let l = p(&ledger);
 
-    let out = ok(&[
-        "consent",
-        "decide",
-        "--ledger",
-        l,
-        "--purpose",
+    // `consent decide` for `purpose` and the subject options `who` at `at`.
+    let decide = |purpose: &str, who: &[&str], at: i64, json: bool| {
+        let at = t(at);
+        let mut args = vec!["consent", "decide", "--ledger", l, "--purpose", purpose];
+        args.extend_from_slice(who);
+        args.extend_from_slice(&["--at", &at]);
+        if json {
+            args.push("--json");
+        }
+        ok(&args)
+    };
+    // p-1's reply `reply` (WhatsApp message `message_id`) as event `id`.
+    let stop = |id: &str, reply: &str, message_id: &str, at: i64| {
+        ok(&[
+            "consent",
+            "stop",
+            "--ledger",
+            l,
+            "--id",
+            id,
+            "--subject",
+            "p-1",
+            "--reply",
+            reply,
+            "--message-id",
+            message_id,
+            "--at",
+            &t(at),
+        ])
+    };
+
+    let out = decide(
         "marketing",
-        "--subject",
-        "p-1",
-        "--subject",
-        "p-2",
-        "--at",
-        &t(100),
-    ]);
+        &["--subject", "p-1", "--subject", "p-2"],
+        100,
+        false,
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert!(
         lines[0].starts_with("p-1\tmarketing\tallowed\tArt. 6(1)(a) GDPR"),
@@ -148,73 +144,19 @@ fn record_decide_stop_history_export() {
         "{out}"
     );
 
-    let out = ok(&[
-        "consent",
-        "stop",
-        "--ledger",
-        l,
-        "--id",
-        "e2",
-        "--subject",
-        "p-1",
-        "--reply",
-        " stopp ",
-        "--message-id",
-        "wamid.HBgM",
-        "--at",
-        &t(200),
-    ]);
+    let out = stop("e2", " stopp ", "wamid.HBgM", 200);
     assert!(out.starts_with("withdrawn: marketing"), "{out}");
-    let out = ok(&[
-        "consent",
-        "stop",
-        "--ledger",
-        l,
-        "--id",
-        "e3",
-        "--subject",
-        "p-1",
-        "--reply",
-        "Danke!",
-        "--message-id",
-        "wamid.X",
-        "--at",
-        &t(210),
-    ]);
+    let out = stop("e3", "Danke!", "wamid.X", 210);
     assert!(out.contains("not an opt-out keyword"), "{out}");
 
     let subjects = dir.path("sendout.txt");
     fs::write(&subjects, "# recall list\np-1\np-2\n").unwrap();
-    let out = ok(&[
-        "consent",
-        "decide",
-        "--ledger",
-        l,
-        "--purpose",
-        "marketing",
-        "--subjects-file",
-        p(&subjects),
-        "--at",
-        &t(300),
-        "--json",
-    ]);
+    let out = decide("marketing", &["--subjects-file", p(&subjects)], 300, true);
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(first["allowed"], false);
     assert_eq!(first["reason"], "withdrawn");
     assert_eq!(first["event_seq"], 1);
-    let out = ok(&[
-        "consent",
-        "decide",
-        "--ledger",
-        l,
-        "--purpose",
-        "treatment-communication",
-        "--subject",
-        "p-1",
-        "--at",
-        &t(300),
-        "--json",
-    ]);
+    let out = decide("treatment-communication", &["--subject", "p-1"], 300, true);
     let d: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(d["allowed"], true);
     assert_eq!(d["art9"], "explicit-consent");
@@ -271,11 +213,13 @@ fn record_decide_stop_history_export() {
 
 #[test]
 fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
-    let dir = TempDir::new("bad");
+    let dir = TempDir::new("consent", "bad");
     let ledger = setup(&dir);
     let l = p(&ledger);
     let before = fs::read(&ledger).unwrap();
-    let record = |extra: &[&str]| {
+    // `consent record` of p-1 by chat reply with the given event id,
+    // purpose, status, extra options and time.
+    let record = |id: &str, purpose: &str, status: &str, extra: &[&str], at: &str| {
         let mut args = vec![
             "consent",
             "record",
@@ -289,119 +233,63 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
             "whatsapp",
             "--recorded-by",
             "staff-1",
+            "--id",
+            id,
+            "--purpose",
+            purpose,
+            "--status",
+            status,
         ];
         args.extend_from_slice(extra);
+        args.extend_from_slice(&["--at", at]);
         args.into_iter().map(str::to_owned).collect::<Vec<_>>()
     };
+    let t100 = t(100);
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            record(&[
-                "--id",
-                "e9",
-                "--purpose",
-                "astrology",
-                "--status",
-                "refused",
-                "--at",
-                &t(100),
-            ]),
+            record("e9", "astrology", "refused", &[], &t100),
             "unknown purpose 'astrology'",
         ),
         (
-            record(&[
-                "--id",
-                "e1",
-                "--purpose",
-                "recall",
-                "--status",
-                "refused",
-                "--at",
-                &t(100),
-            ]),
+            record("e1", "recall", "refused", &[], &t100),
             "already in the ledger",
         ),
         (
-            record(&[
-                "--id",
-                "e9",
-                "--purpose",
-                "recall",
-                "--status",
-                "withdrawn",
-                "--at",
-                &t(100),
-            ]),
+            record("e9", "recall", "withdrawn", &[], &t100),
             "no consent for it was given before",
         ),
+        (record("e9", "recall", "refused", &[], &t(10)), "time order"),
         (
-            record(&[
-                "--id",
+            record(
                 "e9",
-                "--purpose",
                 "recall",
-                "--status",
-                "refused",
-                "--at",
-                &t(10),
-            ]),
-            "time order",
-        ),
-        (
-            record(&[
-                "--id",
-                "e9",
-                "--purpose",
-                "recall",
-                "--status",
                 "given",
-                "--notice",
-                "privacy-chat:2:de",
-                "--at",
-                &t(100),
-            ]),
+                &["--notice", "privacy-chat:2:de"],
+                &t100,
+            ),
             "not registered",
         ),
         (
-            record(&[
-                "--id",
+            record(
                 "e9",
-                "--purpose",
                 "recall",
-                "--status",
                 "given",
-                "--notice",
-                "privacy-chat:1:de",
-                "--notice-sha256",
-                &"00".repeat(32),
-                "--at",
-                &t(100),
-            ]),
+                &[
+                    "--notice",
+                    "privacy-chat:1:de",
+                    "--notice-sha256",
+                    &"00".repeat(32),
+                ],
+                &t100,
+            ),
             "with this SHA-256 is not registered",
         ),
         (
-            record(&[
-                "--id",
-                "e9",
-                "--purpose",
-                "recall",
-                "--status",
-                "given",
-                "--at",
-                &t(100),
-            ]),
+            record("e9", "recall", "given", &[], &t100),
             "names no notice",
         ),
         (
-            record(&[
-                "--id",
-                "e9",
-                "--purpose",
-                "recall",
-                "--status",
-                "refused",
-                "--at",
-                "4102444800",
-            ]),
+            record("e9", "recall", "refused", &[], "4102444800"),
             "clock skew",
         ),
     ];
@@ -417,16 +305,7 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
         );
     }
     // Usage errors: exit 2.
-    let a = record(&[
-        "--id",
-        "e9",
-        "--purpose",
-        "recall",
-        "--status",
-        "refused",
-        "--at",
-        "yesterday",
-    ]);
+    let a = record("e9", "recall", "refused", &[], "yesterday");
     err(&a.iter().map(String::as_str).collect::<Vec<_>>(), 2);
     err(
         &["consent", "decide", "--ledger", l, "--purpose", "recall"],
@@ -465,9 +344,9 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
     err(&["consent", "init", "-o", l], 1);
     assert_eq!(fs::read(&ledger).unwrap(), before);
     // No temporary files are left behind.
-    let leftovers: Vec<_> = fs::read_dir(&dir.0)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let leftovers: Vec<_> = dir
+        .listing()
+        .into_iter()
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
@@ -475,7 +354,7 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
 
 #[test]
 fn custom_policy_and_default_policy() {
-    let dir = TempDir::new("policy");
+    let dir = TempDir::new("consent", "policy");
     let out = ok(&["consent", "default-policy"]);
     assert!(out.contains("[[purpose]]"));
     let policy = dir.path("policy.toml");

@@ -115,68 +115,46 @@ fn sweep_erasure_access_breach() {
     fs::write(&holds, r#"[{"record": 1, "reason": "case 3 O 12/26"}]"#).unwrap();
     let r = records.to_str().unwrap();
 
-    let out = stdout(&run(&[
-        "policy",
-        "sweep",
-        "--records",
-        r,
-        "--date",
-        "2026-01-31",
-    ]));
+    // `policy sweep` of the records on 31 January 2026.
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["policy", "sweep", "--records", r, "--date", "2026-01-31"];
+        args.extend_from_slice(extra);
+        stdout(&run(&args))
+    };
+    // `policy <command>` (erasure or access) for p-7f3a91's request
+    // received at `received`.
+    let request = |command: &str, received: &str, extra: &[&str]| {
+        let mut args = vec![
+            "policy",
+            command,
+            "--subject",
+            "p-7f3a91",
+            "--records",
+            r,
+            "--received",
+            received,
+        ];
+        args.extend_from_slice(extra);
+        stdout(&run(&args))
+    };
+
+    let out = sweep(&[]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["due"][0]["record"], 1);
     assert_eq!(v["unresolved"][0]["missing-anchor"], "birth");
-    let out = stdout(&run(&[
-        "policy",
-        "sweep",
-        "--records",
-        r,
-        "--date",
-        "2026-01-31",
-        "--holds",
-        holds.to_str().unwrap(),
-    ]));
+    let out = sweep(&["--holds", holds.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["summary"]["due"], 0);
     assert_eq!(v["held"][0]["reason"], "case 3 O 12/26");
 
-    let out = stdout(&run(&[
-        "policy",
-        "erasure",
-        "--subject",
-        "p-7f3a91",
-        "--records",
-        r,
-        "--received",
-        "2026-01-31T10:00:00Z",
-    ]));
+    let out = request("erasure", "2026-01-31T10:00:00Z", &[]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["categories"][0]["decision"], "erase-now");
     assert_eq!(v["answer-deadline"], "2026-02-03T10:00:00Z");
-    let de = stdout(&run(&[
-        "policy",
-        "erasure",
-        "--subject",
-        "p-7f3a91",
-        "--records",
-        r,
-        "--received",
-        "2026-01-31T10:00:00Z",
-        "--format",
-        "de",
-    ]));
+    let de = request("erasure", "2026-01-31T10:00:00Z", &["--format", "de"]);
     assert!(de.contains("längstens bis zum 01.01.2036"), "{de}");
 
-    let out = stdout(&run(&[
-        "policy",
-        "access",
-        "--subject",
-        "p-7f3a91",
-        "--records",
-        r,
-        "--received",
-        "1769853600",
-    ]));
+    let out = request("access", "1769853600", &[]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["kind"], "caduceus-access-plan/1");
 
@@ -209,32 +187,21 @@ fn sweep_erasure_access_breach() {
 
 #[test]
 fn check_and_recipients() {
-    let ok = run(&[
-        "policy",
-        "check",
-        "--role",
-        "doctor",
-        "--category",
-        "xray-records",
-    ]);
+    let check = |role: &str| {
+        run(&[
+            "policy",
+            "check",
+            "--role",
+            role,
+            "--category",
+            "xray-records",
+        ])
+    };
+    let ok = check("doctor");
     assert!(stdout(&ok).starts_with("permitted"));
-    let no = run(&[
-        "policy",
-        "check",
-        "--role",
-        "finance",
-        "--category",
-        "xray-records",
-    ]);
+    let no = check("finance");
     assert_eq!(no.status.code(), Some(1));
-    let unknown = run(&[
-        "policy",
-        "check",
-        "--role",
-        "nurse",
-        "--category",
-        "xray-records",
-    ]);
+    let unknown = check("nurse");
     assert_eq!(unknown.status.code(), Some(2));
     let out = stdout(&run(&[
         "policy",

@@ -19,6 +19,8 @@
 //!   breach clock and Art. 30 register; [`access`]: roles, key recipients,
 //!   access and portability plans.
 //! * [`suite`]: the cipher suite's primitives exactly as the formats call them.
+//! * [`time`]: civil dates and RFC 3339 timestamps (UTC), integer arithmetic
+//!   only, shared by the exports and the command line.
 //! * [`testing`]: deterministic RNGs for tests and vectors (never production).
 //!
 //! The crate does no I/O of its own (it offers `std::io` adapters over the
@@ -37,6 +39,7 @@ mod label;
 pub mod retention;
 pub mod suite;
 pub mod testing;
+pub mod time;
 
 pub use label::MAX_LABEL_LEN;
 pub use rand_core;

@@ -2,19 +2,11 @@
 //! validator in tests/fhir (fails, never skips, when it is missing).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
 use caduceus_core::audit::{
     Action, AuditEntry, AuditEvent, AuditKey, AuditLog, Outcome, PseudonymKind, fhir,
 };
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 #[test]
 fn every_action_exports_a_valid_fhir_r4_audit_event() {
@@ -54,33 +46,13 @@ fn every_action_exports_a_valid_fhir_r4_audit_event() {
         assert_eq!(json["agent"][0]["requestor"], true);
         resources.push(json);
     }
-    let dir = std::env::temp_dir().join(format!("caduceus-audit-fhir-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("audit-events.json");
-    std::fs::write(&file, serde_json::to_string_pretty(&resources).unwrap()).unwrap();
-
-    let validator = workspace().join("tests/fhir/validate.js");
-    assert!(
-        workspace().join("tests/fhir/node_modules").is_dir(),
-        "the FHIR validator is not installed: run `make fhir-deps` (needs node and npm)"
-    );
-    let out = Command::new("node")
-        .arg(&validator)
-        .arg(&file)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run node ({e}): install Node.js and run `make fhir-deps`")
-        });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "FHIR validation failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = common::validate_fhir(
+        &serde_json::to_string_pretty(&resources).unwrap(),
+        "audit-events.json",
     );
     assert_eq!(
         stdout.matches("valid: ").count(),
         Action::all().count(),
         "{stdout}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

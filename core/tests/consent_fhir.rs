@@ -3,8 +3,7 @@
 //! schema validator in tests/fhir (the test fails, never skips, when node or
 //! the validator is missing), and the ISO/IEC TS 27560-shaped export.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
 use caduceus_core::consent::{
     ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Ledger, OptOutRequest,
@@ -12,13 +11,6 @@ use caduceus_core::consent::{
 use serde_json::Value;
 
 const T0: i64 = 1_763_800_000;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// A ledger where p-1 has every status and method, with and without notice,
 /// evidence and expiry.
@@ -131,36 +123,16 @@ fn fhir_consent_export_is_valid_fhir_r4() {
     // An unknown subject is an empty (valid) bundle.
     let empty = l.export_fhir("p-unknown");
 
-    let dir = std::env::temp_dir().join(format!("caduceus-consent-fhir-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("consent-bundle.json");
     let resources: Vec<Value> = std::iter::once(bundle.clone())
         .chain(entries.iter().map(|e| e["resource"].clone()))
         .chain(std::iter::once(serde_json::from_str(&empty).unwrap()))
         .collect();
-    std::fs::write(&file, serde_json::to_string_pretty(&resources).unwrap()).unwrap();
-
-    let validator = workspace().join("tests/fhir/validate.js");
-    assert!(
-        workspace().join("tests/fhir/node_modules").is_dir(),
-        "the FHIR validator is not installed: run `make fhir-deps` (needs node and npm)"
-    );
-    let out = Command::new("node")
-        .arg(&validator)
-        .arg(&file)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run node ({e}): install Node.js and run `make fhir-deps`")
-        });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "FHIR validation failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = common::validate_fhir(
+        &serde_json::to_string_pretty(&resources).unwrap(),
+        "consent-bundle.json",
     );
     assert_eq!(stdout.matches("valid: ").count(), 7, "{stdout}");
     println!("{stdout}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -169,24 +141,7 @@ fn a_mangled_consent_is_rejected_by_the_validator() {
     let l = ledger();
     let mut bundle: Value = serde_json::from_str(&l.export_fhir("p-1")).unwrap();
     bundle["entry"][0]["resource"]["status"] = Value::String("given".into());
-    let dir =
-        std::env::temp_dir().join(format!("caduceus-consent-fhir-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bad.json");
-    std::fs::write(&file, bundle.to_string()).unwrap();
-    assert!(
-        workspace().join("tests/fhir/node_modules").is_dir(),
-        "the FHIR validator is not installed: run `make fhir-deps` (needs node and npm)"
-    );
-    let out = Command::new("node")
-        .arg(workspace().join("tests/fhir/validate.js"))
-        .arg(&file)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run node ({e}): install Node.js and run `make fhir-deps`")
-        });
-    assert!(!out.status.success());
-    std::fs::remove_dir_all(&dir).unwrap();
+    common::assert_fhir_invalid(&bundle.to_string(), "bad.json");
 }
 
 #[test]

@@ -10,6 +10,28 @@ use caduceus_core::suite::sha256;
 
 const T0: i64 = 1_763_800_000;
 
+/// p-1 withdraws consent to marketing by a WhatsApp reply.
+fn marketing_withdrawn(
+    id: &str,
+    evidence: Option<&str>,
+    recorded_by: &str,
+    time: i64,
+) -> ConsentEvent {
+    ConsentEvent {
+        id: id.into(),
+        subject: "p-1".into(),
+        purposes: vec!["marketing".into()],
+        status: ConsentStatus::Withdrawn,
+        method: ConsentMethod::ChatReply,
+        notice: None,
+        channel: "whatsapp".into(),
+        evidence: evidence.map(Into::into),
+        recorded_by: recorded_by.into(),
+        time,
+        expires_at: None,
+    }
+}
+
 fn sample_ledger() -> Ledger {
     let mut policy = ConsentPolicy::default();
     policy.purposes[2].require_current_notice = true;
@@ -41,20 +63,11 @@ fn sample_ledger() -> Ledger {
         .unwrap();
     l.retire_notice("privacy-chat", 1, T0 + 50, T0 + 50)
         .unwrap();
-    let w = ConsentEvent {
-        id: "e3".into(),
-        subject: "p-1".into(),
-        purposes: vec!["marketing".into()],
-        status: ConsentStatus::Withdrawn,
-        method: ConsentMethod::ChatReply,
-        notice: None,
-        channel: "whatsapp".into(),
-        evidence: Some("wamid.X".into()),
-        recorded_by: "ingest".into(),
-        time: T0 + 60,
-        expires_at: None,
-    };
-    l.append(w, T0 + 60).unwrap();
+    l.append(
+        marketing_withdrawn("e3", Some("wamid.X"), "ingest", T0 + 60),
+        T0 + 60,
+    )
+    .unwrap();
     l
 }
 
@@ -219,19 +232,7 @@ fn replayed_files_are_validated_like_appends() {
 
 #[test]
 fn non_canonical_event_bodies_are_refused() {
-    let e = ConsentEvent {
-        id: "e1".into(),
-        subject: "p-1".into(),
-        purposes: vec!["marketing".into()],
-        status: ConsentStatus::Withdrawn,
-        method: ConsentMethod::ChatReply,
-        notice: None,
-        channel: "whatsapp".into(),
-        evidence: None,
-        recorded_by: "s-1".into(),
-        time: 5,
-        expires_at: None,
-    };
+    let e = marketing_withdrawn("e1", None, "s-1", 5);
     let bytes = e.to_bytes().unwrap();
     // The time 5 is a positive fixint (0x05) right before the final nil;
     // rewrite it as uint8 (0xcc 0x05): valid MessagePack, not canonical.

@@ -4,7 +4,7 @@
 
 use caduceus_core::consent::{
     Art6Basis, Art9Condition, ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy,
-    ConsentStatus, Ledger, LegalBasis, NoticeRef, OptOutOutcome, OptOutRequest, Refusal,
+    ConsentStatus, EventRef, Ledger, LegalBasis, NoticeRef, OptOutOutcome, OptOutRequest, Refusal,
 };
 
 const T0: i64 = 1_763_800_000;
@@ -15,6 +15,16 @@ const NOTICE_V2: &str = "Datenschutzhinweis v2: Wir speichern Ihre Nachrichten v
 struct Fixture {
     ledger: Ledger,
     v1: NoticeRef,
+}
+
+impl Fixture {
+    /// Append p-1's consent `id` to `purposes` under notice v1, given and
+    /// recorded at `time`.
+    fn give(&mut self, id: &str, purposes: &[&str], time: i64) -> EventRef {
+        self.ledger
+            .append(given(id, "p-1", purposes, &self.v1, time), time)
+            .unwrap()
+    }
 }
 
 fn fixture(policy: ConsentPolicy) -> Fixture {
@@ -70,6 +80,10 @@ fn given(
     )
 }
 
+fn withdrawn(id: &str, subject: &str, purposes: &[&str], time: i64) -> ConsentEvent {
+    event(id, subject, purposes, ConsentStatus::Withdrawn, None, time)
+}
+
 fn stop(id: &str, subject: &str, reply: &str, time: i64) -> OptOutRequest {
     OptOutRequest {
         event_id: id.into(),
@@ -91,13 +105,7 @@ fn qr_consent_at_reception_allows_keeping_chat_content() {
     assert_eq!(d.refusal, Some(Refusal::NoConsent));
     assert_eq!(d.event, None);
 
-    let r = f
-        .ledger
-        .append(
-            given("e1", "p-1", &["treatment-communication"], &f.v1, T0 + 60),
-            T0 + 60,
-        )
-        .unwrap();
+    let r = f.give("e1", &["treatment-communication"], T0 + 60);
     let d = f.ledger.decide("p-1", "treatment-communication", T0 + 61);
     assert!(d.allowed);
     assert_eq!(
@@ -125,21 +133,11 @@ fn qr_consent_at_reception_allows_keeping_chat_content() {
 #[test]
 fn photo_before_clinical_photos_consent_is_refused() {
     let mut f = fixture(ConsentPolicy::default());
-    f.ledger
-        .append(
-            given("e1", "p-1", &["treatment-communication"], &f.v1, T0),
-            T0,
-        )
-        .unwrap();
+    f.give("e1", &["treatment-communication"], T0);
     let d = f.ledger.decide("p-1", "clinical-photos", T0 + 1);
     assert!(!d.allowed);
     assert_eq!(d.refusal, Some(Refusal::NoConsent));
-    f.ledger
-        .append(
-            given("e2", "p-1", &["clinical-photos"], &f.v1, T0 + 5),
-            T0 + 5,
-        )
-        .unwrap();
+    f.give("e2", &["clinical-photos"], T0 + 5);
     let d = f.ledger.decide("p-1", "clinical-photos", T0 + 6);
     assert!(d.allowed);
     assert_eq!(d.basis.unwrap().art9, Some(Art9Condition::ExplicitConsent));
@@ -148,18 +146,11 @@ fn photo_before_clinical_photos_consent_is_refused() {
 #[test]
 fn marketing_is_blocked_with_only_treatment_consent() {
     let mut f = fixture(ConsentPolicy::default());
-    f.ledger
-        .append(
-            given(
-                "e1",
-                "p-1",
-                &["treatment-communication", "clinical-photos", "recall"],
-                &f.v1,
-                T0,
-            ),
-            T0,
-        )
-        .unwrap();
+    f.give(
+        "e1",
+        &["treatment-communication", "clinical-photos", "recall"],
+        T0,
+    );
     let d = f.ledger.decide("p-1", "marketing", T0 + 1);
     assert!(!d.allowed);
     assert_eq!(d.refusal, Some(Refusal::NoConsent));
@@ -169,18 +160,11 @@ fn marketing_is_blocked_with_only_treatment_consent() {
 #[test]
 fn stop_withdraws_marketing_but_not_treatment() {
     let mut f = fixture(ConsentPolicy::default());
-    f.ledger
-        .append(
-            given(
-                "e1",
-                "p-1",
-                &["treatment-communication", "marketing", "recall"],
-                &f.v1,
-                T0,
-            ),
-            T0,
-        )
-        .unwrap();
+    f.give(
+        "e1",
+        &["treatment-communication", "marketing", "recall"],
+        T0,
+    );
     assert!(f.ledger.decide("p-1", "marketing", T0 + 1).allowed);
 
     // Not a keyword: nothing happens.
@@ -225,9 +209,7 @@ fn stop_withdraws_marketing_but_not_treatment() {
         Ok(OptOutOutcome::NothingToWithdraw)
     );
     // Opting in again is as easy: a new given event.
-    f.ledger
-        .append(given("e4", "p-1", &["marketing"], &f.v1, T0 + 30), T0 + 30)
-        .unwrap();
+    f.give("e4", &["marketing"], T0 + 30);
     assert!(f.ledger.decide("p-1", "marketing", T0 + 31).allowed);
 }
 
@@ -236,18 +218,11 @@ fn stop_withdraws_recall_when_configured() {
     let mut policy = ConsentPolicy::default();
     policy.purposes[2].opt_out = true; // recall
     let mut f = fixture(policy);
-    f.ledger
-        .append(
-            given(
-                "e1",
-                "p-1",
-                &["treatment-communication", "marketing", "recall"],
-                &f.v1,
-                T0,
-            ),
-            T0,
-        )
-        .unwrap();
+    f.give(
+        "e1",
+        &["treatment-communication", "marketing", "recall"],
+        T0,
+    );
     let out = f
         .ledger
         .opt_out(stop("e2", "p-1", "STOP", T0 + 1), T0 + 1)
@@ -267,10 +242,7 @@ fn stop_withdraws_recall_when_configured() {
 fn consent_under_v1_stays_valid_after_v2_unless_policy_demands_reconsent() {
     // Default: v2 does not invalidate consents under v1.
     let mut f = fixture(ConsentPolicy::default());
-    let r1 = f
-        .ledger
-        .append(given("e1", "p-1", &["recall"], &f.v1, T0), T0)
-        .unwrap();
+    let r1 = f.give("e1", &["recall"], T0);
     let v2 = f
         .ledger
         .register_notice("privacy-chat", 2, "de", NOTICE_V2, T0 + DAY, T0 + DAY)
@@ -290,9 +262,7 @@ fn consent_under_v1_stays_valid_after_v2_unless_policy_demands_reconsent() {
     let mut policy = ConsentPolicy::default();
     policy.purposes[2].require_current_notice = true;
     let mut f = fixture(policy);
-    f.ledger
-        .append(given("e1", "p-1", &["recall"], &f.v1, T0), T0)
-        .unwrap();
+    f.give("e1", &["recall"], T0);
     assert!(f.ledger.decide("p-1", "recall", T0 + DAY).allowed);
     let v2 = f
         .ledger
@@ -323,9 +293,7 @@ fn consent_under_v1_stays_valid_after_v2_unless_policy_demands_reconsent() {
 #[test]
 fn retired_notice_version_stops_its_consents() {
     let mut f = fixture(ConsentPolicy::default());
-    f.ledger
-        .append(given("e1", "p-1", &["marketing"], &f.v1, T0), T0)
-        .unwrap();
+    f.give("e1", &["marketing"], T0);
     f.ledger
         .retire_notice("privacy-chat", 1, T0 + 100, T0 + 100)
         .unwrap();
@@ -352,9 +320,7 @@ fn expiry() {
     assert_eq!(d.event, Some(r));
     // An explicit expiry event works too.
     let mut f = fixture(ConsentPolicy::default());
-    f.ledger
-        .append(given("e1", "p-1", &["recall"], &f.v1, T0), T0)
-        .unwrap();
+    f.give("e1", &["recall"], T0);
     f.ledger
         .append(
             event(
@@ -415,12 +381,7 @@ fn treatment_may_rest_on_the_treatment_contract_when_the_policy_says_so() {
     assert_eq!(d.event, None);
     assert!(Art9Condition::HealthCare.article().contains("§ 22"));
     // With consent, the decision relies on the consent.
-    f.ledger
-        .append(
-            given("e1", "p-1", &["treatment-communication"], &f.v1, T0),
-            T0,
-        )
-        .unwrap();
+    f.give("e1", &["treatment-communication"], T0);
     assert_eq!(
         f.ledger
             .decide("p-1", "treatment-communication", T0)
@@ -432,14 +393,7 @@ fn treatment_may_rest_on_the_treatment_contract_when_the_policy_says_so() {
     // An explicit withdrawal is respected.
     f.ledger
         .append(
-            event(
-                "e2",
-                "p-1",
-                &["treatment-communication"],
-                ConsentStatus::Withdrawn,
-                None,
-                T0 + 1,
-            ),
+            withdrawn("e2", "p-1", &["treatment-communication"], T0 + 1),
             T0 + 1,
         )
         .unwrap();
@@ -497,9 +451,7 @@ fn bulk_decisions_match_single_decisions() {
 #[test]
 fn bad_input_is_refused_and_leaves_the_ledger_unchanged() {
     let mut f = fixture(ConsentPolicy::default());
-    f.ledger
-        .append(given("e1", "p-1", &["recall"], &f.v1, T0 + 100), T0 + 100)
-        .unwrap();
+    f.give("e1", &["recall"], T0 + 100);
     let before = f.ledger.clone();
     let bytes_before = f.ledger.to_bytes();
     let v1 = f.v1.clone();
@@ -523,26 +475,12 @@ fn bad_input_is_refused_and_leaves_the_ledger_unchanged() {
         &|e| matches!(e, ConsentError::OutOfOrder { latest, .. } if *latest == T0 + 100),
     );
     check(
-        event(
-            "e2",
-            "p-2",
-            &["marketing"],
-            ConsentStatus::Withdrawn,
-            None,
-            T0 + 200,
-        ),
+        withdrawn("e2", "p-2", &["marketing"], T0 + 200),
         T0 + 200,
         &|e| matches!(e, ConsentError::WithoutPriorConsent { purpose, .. } if purpose == "marketing"),
     );
     check(
-        event(
-            "e2",
-            "p-1",
-            &["recall", "marketing"],
-            ConsentStatus::Withdrawn,
-            None,
-            T0 + 200,
-        ),
+        withdrawn("e2", "p-1", &["recall", "marketing"], T0 + 200),
         T0 + 200,
         &|e| matches!(e, ConsentError::WithoutPriorConsent { purpose, .. } if purpose == "marketing"),
     );
@@ -638,9 +576,7 @@ fn bad_input_is_refused_and_leaves_the_ledger_unchanged() {
     ));
     assert_eq!(f.ledger, before);
     // An opt-out that fails (duplicate event id) changes nothing either.
-    f.ledger
-        .append(given("e3", "p-1", &["marketing"], &v1, T0 + 600), T0 + 600)
-        .unwrap();
+    f.give("e3", &["marketing"], T0 + 600);
     let before = f.ledger.clone();
     assert!(matches!(
         f.ledger

@@ -360,6 +360,11 @@ fn when(arg: Option<&str>, option: &str) -> Result<i64> {
     }
 }
 
+/// The time of `--at` (the clock when it is not given) and the clock.
+fn at_and_now(at: Option<&str>) -> Result<(i64, i64)> {
+    Ok((when(at, "--at")?, time::now()?))
+}
+
 fn init(a: InitArgs) -> Result<()> {
     let policy = match &a.policy {
         None => ConsentPolicy::default(),
@@ -390,8 +395,7 @@ fn init(a: InitArgs) -> Result<()> {
 }
 
 fn notice(a: NoticeArgs) -> Result<()> {
-    let at = when(a.at.as_deref(), "--at")?;
-    let now = time::now()?;
+    let (at, now) = at_and_now(a.at.as_deref())?;
     let text = read_text(&a.text_file, "notice text file")?;
     let mut ledger = load(&a.ledger)?;
     let r = ledger
@@ -408,8 +412,7 @@ fn notice(a: NoticeArgs) -> Result<()> {
 }
 
 fn retire(a: RetireArgs) -> Result<()> {
-    let at = when(a.at.as_deref(), "--at")?;
-    let now = time::now()?;
+    let (at, now) = at_and_now(a.at.as_deref())?;
     let mut ledger = load(&a.ledger)?;
     ledger
         .retire_notice(&a.id, a.version, at, now)
@@ -505,8 +508,7 @@ fn record(a: RecordArgs) -> Result<()> {
 }
 
 fn stop(a: StopArgs) -> Result<()> {
-    let at = when(a.at.as_deref(), "--at")?;
-    let now = time::now()?;
+    let (at, now) = at_and_now(a.at.as_deref())?;
     let mut ledger = load(&a.ledger)?;
     let outcome = ledger
         .opt_out(

@@ -78,23 +78,7 @@ fn human(h: &Header, size: Option<u64>) -> String {
 
 /// A JSON string literal. Labels are printable ASCII, but escape fully anyway.
 fn json_str(v: &str) -> String {
-    let mut s = String::with_capacity(v.len() + 2);
-    s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f || !c.is_ascii() => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(s, "\\u{unit:04x}");
-                }
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
+    super::json_string(v, true)
 }
 
 fn json(h: &Header, size: Option<u64>) -> String {
@@ -131,16 +115,4 @@ fn json(h: &Header, size: Option<u64>) -> String {
         time::format_rfc3339(l.created_at),
         h.header_len,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json_str;
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(json_str("x\ny"), "\"x\\u000ay\"");
-        assert_eq!(json_str("ü"), "\"\\u00fc\"");
-    }
 }

@@ -291,3 +291,44 @@ fn stream_failure(e: &io::Error, what: &str) -> Failure {
         fail(format!("{what}: {e}"))
     }
 }
+
+/// A JSON string literal of `v`: quotes, backslashes and control characters
+/// escaped; with `ascii_only` also DEL and every non-ASCII character (as
+/// UTF-16 `\uXXXX` escapes), so that the output is printable ASCII.
+pub(crate) fn json_string(v: &str, ascii_only: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(v.len() + 2);
+    s.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            c if (c as u32) < 0x20 || (ascii_only && (c as u32 == 0x7f || !c.is_ascii())) => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(s, "\\u{unit:04x}");
+                }
+            }
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_string;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        for ascii_only in [true, false] {
+            assert_eq!(json_string("a\"b\\c", ascii_only), "\"a\\\"b\\\\c\"");
+            assert_eq!(json_string("x\ny", ascii_only), "\"x\\u000ay\"");
+            assert_eq!(json_string("\u{1f}", ascii_only), "\"\\u001f\"");
+        }
+        assert_eq!(json_string("ü", true), "\"\\u00fc\"");
+        assert_eq!(json_string("\u{7f}😀", true), "\"\\u007f\\ud83d\\ude00\"");
+        assert_eq!(json_string("ü\u{7f}😀", false), "\"ü\u{7f}😀\"");
+    }
+}

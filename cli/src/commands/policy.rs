@@ -454,18 +454,7 @@ fn write_out(path: Option<&Path>, text: &str, mode: OutputMode) -> Result<()> {
     out.commit()
 }
 
-/// A JSON string literal.
+/// A JSON string literal (UTF-8 kept as it is).
 fn json_str(v: &str) -> String {
-    let mut s = String::with_capacity(v.len() + 2);
-    s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
+    super::json_string(v, false)
 }

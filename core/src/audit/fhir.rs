@@ -82,28 +82,10 @@ fn restful(action: Action) -> Option<&'static str> {
     }
 }
 
-/// RFC 3339 instant with milliseconds, UTC (`YYYY-MM-DDThh:mm:ss.sssZ`).
+/// RFC 3339 instant with milliseconds, UTC (`YYYY-MM-DDThh:mm:ss.sssZ`),
+/// of a time in Unix milliseconds: [`crate::time::format_rfc3339_millis`].
 pub fn instant(time_ms: i64) -> String {
-    let secs = time_ms.div_euclid(1000);
-    let ms = time_ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // H. Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::time::format_rfc3339_millis(time_ms)
 }
 
 /// The FHIR R4 `AuditEvent` of one entry of the log named `origin`.

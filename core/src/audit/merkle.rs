@@ -359,30 +359,50 @@ pub fn verify_inclusion(
     if proof.len() > MAX_PROOF_LEN {
         return Err(AuditError::BadProof);
     }
-    let (mut fnn, mut sn) = (index, size - 1);
+    let mut walk = Walk {
+        fnn: index,
+        sn: size - 1,
+    };
     let mut r = *leaf;
     for p in proof {
-        if sn == 0 {
-            return Err(AuditError::BadProof);
-        }
-        if fnn & 1 == 1 || fnn == sn {
-            r = node_hash(p, &r);
-            if fnn & 1 == 0 {
-                while fnn & 1 == 0 && fnn != 0 {
-                    fnn >>= 1;
-                    sn >>= 1;
-                }
-            }
+        r = if walk.step()? {
+            node_hash(p, &r)
         } else {
-            r = node_hash(&r, p);
-        }
-        fnn >>= 1;
-        sn >>= 1;
+            node_hash(&r, p)
+        };
     }
-    if sn != 0 || !ct_eq(&r, root) {
+    if walk.sn != 0 || !ct_eq(&r, root) {
         return Err(AuditError::BadProof);
     }
     Ok(())
+}
+
+/// The position walk shared by the proof checks of RFC 9162 sections
+/// 2.1.3.2 and 2.1.4.2: `fn` (`fnn`) and `sn` as the RFC names them.
+struct Walk {
+    fnn: u64,
+    sn: u64,
+}
+
+impl Walk {
+    /// One proof hash: whether it is the **left** sibling (`LSB(fn)` set or
+    /// `fn == sn`), then up one level. A hash past the root (`sn == 0`) is a
+    /// bad proof.
+    fn step(&mut self) -> Result<bool, AuditError> {
+        if self.sn == 0 {
+            return Err(AuditError::BadProof);
+        }
+        let left = self.fnn & 1 == 1 || self.fnn == self.sn;
+        if left {
+            while self.fnn & 1 == 0 && self.fnn != 0 {
+                self.fnn >>= 1;
+                self.sn >>= 1;
+            }
+        }
+        self.fnn >>= 1;
+        self.sn >>= 1;
+        Ok(left)
+    }
 }
 
 /// Verify a consistency proof per RFC 9162 section 2.1.4.2. Equal sizes
@@ -413,10 +433,13 @@ pub fn verify_consistency(
         path.push(*old_root);
     }
     path.extend_from_slice(proof);
-    let (mut fnn, mut sn) = (old_size - 1, new_size - 1);
-    while fnn & 1 == 1 {
-        fnn >>= 1;
-        sn >>= 1;
+    let mut walk = Walk {
+        fnn: old_size - 1,
+        sn: new_size - 1,
+    };
+    while walk.fnn & 1 == 1 {
+        walk.fnn >>= 1;
+        walk.sn >>= 1;
     }
     let mut iter = path.iter();
     let Some(first) = iter.next() else {
@@ -424,25 +447,14 @@ pub fn verify_consistency(
     };
     let (mut fr, mut sr) = (*first, *first);
     for c in iter {
-        if sn == 0 {
-            return Err(AuditError::BadProof);
-        }
-        if fnn & 1 == 1 || fnn == sn {
+        if walk.step()? {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            if fnn & 1 == 0 {
-                while fnn & 1 == 0 && fnn != 0 {
-                    fnn >>= 1;
-                    sn >>= 1;
-                }
-            }
         } else {
             sr = node_hash(&sr, c);
         }
-        fnn >>= 1;
-        sn >>= 1;
     }
-    if sn != 0 || !ct_eq(&fr, old_root) || !ct_eq(&sr, new_root) {
+    if walk.sn != 0 || !ct_eq(&fr, old_root) || !ct_eq(&sr, new_root) {
         return Err(AuditError::BadProof);
     }
     Ok(())

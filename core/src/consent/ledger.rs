@@ -831,15 +831,20 @@ impl Ledger {
         }
     }
 
-    fn event_at(&self, seq: u32) -> Option<RecordedEvent> {
-        let i = seq as usize;
+    /// The stored bytes of event number `i`.
+    fn record_bytes(&self, i: usize) -> Option<&[u8]> {
         let start = *self.offsets.get(i)?;
         let end = self
             .offsets
             .get(i + 1)
             .copied()
             .unwrap_or(self.records.len());
-        let event = ConsentEvent::from_bytes(self.records.get(start..end)?).ok()?;
+        self.records.get(start..end)
+    }
+
+    fn event_at(&self, seq: u32) -> Option<RecordedEvent> {
+        let i = seq as usize;
+        let event = ConsentEvent::from_bytes(self.record_bytes(i)?).ok()?;
         let m = self.meta.get(i)?;
         Some(RecordedEvent {
             event_ref: EventRef {
@@ -862,14 +867,7 @@ impl Ledger {
 
     /// The exact bytes of event `seq` (what its hash covers).
     pub fn event_bytes(&self, seq: u64) -> Option<&[u8]> {
-        let i = usize::try_from(seq).ok()?;
-        let start = *self.offsets.get(i)?;
-        let end = self
-            .offsets
-            .get(i + 1)
-            .copied()
-            .unwrap_or(self.records.len());
-        self.records.get(start..end)
+        self.record_bytes(usize::try_from(seq).ok()?)
     }
 
     /// The full history of a subject, oldest first (empty if unknown).
