@@ -31,6 +31,13 @@ unit:
 ctest:
 	@mkdir -p target
 	set -o pipefail; bash scripts/c-tests.sh 2>&1 | tee target/c-tests.log
+	set -o pipefail; bash scripts/c-packaging-test.sh 2>&1 | tee -a target/c-tests.log
+
+## Install libcaduceus, caduceus.h, caduceus.pc and the CMake package into
+## PREFIX (default target/dist): make dist PREFIX=/opt/caduceus
+.PHONY: dist
+dist:
+	bash scripts/dist.sh "$(PREFIX)"
 
 ## Regenerate include/caduceus.h with the pinned cbindgen.
 header:

@@ -17,6 +17,46 @@
 #define CADUCEUS_VERSION_PATCH 0
 
 
+// [`caduceus_audit_key_pseudonym`]: a patient (data subject), `sbj-...`.
+#define CADUCEUS_PSEUDONYM_SUBJECT 0
+
+// [`caduceus_audit_key_pseudonym`]: a staff member or device, `stf-...`.
+#define CADUCEUS_PSEUDONYM_STAFF 1
+
+// Plaintext bytes per payload segment (64 KiB): the streaming sealer and
+// opener hold at most one segment, and [`caduceus_envelope_open_segment`]
+// indexes segments of this size.
+#define CADUCEUS_SEGMENT_SIZE 65536
+
+// Bytes of the fixed envelope prefix that
+// [`caduceus_envelope_header_len`] needs to tell the header's length.
+#define CADUCEUS_ENVELOPE_PREFIX_LEN 10
+
+// Key kind: the practice (controller) key. Text forms `cdpractice1…` /
+// `CADUCEUS-PRACTICE-SECRET-KEY-1…`.
+#define CADUCEUS_KEY_KIND_PRACTICE 1
+
+// Key kind: a staff member device or role key (`cdstaff1…`).
+#define CADUCEUS_KEY_KIND_STAFF 2
+
+// Key kind: a (patient pseudonym, data category) key (`cdsubject1…`).
+#define CADUCEUS_KEY_KIND_SUBJECT_CATEGORY 3
+
+// Keyring record state: active, the subject-category key can be unwrapped.
+#define CADUCEUS_KEYRING_ACTIVE 1
+
+// Keyring record state: shredded, the key and the data sealed to it are erased.
+#define CADUCEUS_KEYRING_SHREDDED 2
+
+// [`caduceus_policy_access_check`]: open and read a category.
+#define CADUCEUS_ACCESS_READ 0
+
+// [`caduceus_policy_access_check`]: create or change.
+#define CADUCEUS_ACCESS_WRITE 1
+
+// [`caduceus_policy_access_check`]: export out of the system.
+#define CADUCEUS_ACCESS_EXPORT 2
+
 // The result of every fallible call. `CADUCEUS_OK` (0) is success. The
 // numbers are part of the ABI: they never change and are never reused.
 // Ranges: 1-99 general, 100-199 keys, 200-299 envelopes, 300-399 consent,
@@ -86,6 +126,62 @@ enum caduceus_result
   CADUCEUS_INPUT_TOO_LARGE = 207,
   // An envelope set is inconsistent or incomplete.
   CADUCEUS_PART_SET = 208,
+  // A consent event or notice field is invalid (label, time, purposes, expiry, missing notice).
+  CADUCEUS_CONSENT_INVALID_EVENT = 300,
+  // The purpose is not configured in the ledger's consent policy.
+  CADUCEUS_CONSENT_UNKNOWN_PURPOSE = 301,
+  // An event with this id is already in the ledger.
+  CADUCEUS_CONSENT_DUPLICATE_EVENT = 302,
+  // The event is older than the subject's latest event.
+  CADUCEUS_CONSENT_OUT_OF_ORDER = 303,
+  // The event or notice time lies beyond the allowed clock skew in the future.
+  CADUCEUS_CONSENT_IN_FUTURE = 304,
+  // A withdrawal or expiry for a purpose without consent in effect.
+  CADUCEUS_CONSENT_WITHOUT_PRIOR_CONSENT = 305,
+  // The notice reference matches no registered notice.
+  CADUCEUS_CONSENT_UNKNOWN_NOTICE = 306,
+  // The notice version is already registered (or already retired).
+  CADUCEUS_CONSENT_DUPLICATE_NOTICE = 307,
+  // The notice text or language is invalid.
+  CADUCEUS_CONSENT_INVALID_NOTICE = 308,
+  // The consent policy is invalid.
+  CADUCEUS_CONSENT_INVALID_POLICY = 309,
+  // A consent ledger or event record is malformed, damaged or inconsistent.
+  CADUCEUS_CONSENT_MALFORMED_LEDGER = 310,
+  // The consent ledger is full.
+  CADUCEUS_CONSENT_LEDGER_FULL = 311,
+  // The retention policy is not valid TOML of the policy format.
+  CADUCEUS_POLICY_SYNTAX = 400,
+  // The retention policy has a value that is not allowed.
+  CADUCEUS_POLICY_INVALID = 401,
+  // Record or hold metadata (JSON) is malformed or refers to something unknown.
+  CADUCEUS_POLICY_BAD_RECORDS = 402,
+  // The role is not defined in the policy.
+  CADUCEUS_POLICY_UNKNOWN_ROLE = 403,
+  // The category is not defined in the policy.
+  CADUCEUS_POLICY_UNKNOWN_CATEGORY = 404,
+  // The subject is not a valid pseudonym.
+  CADUCEUS_POLICY_BAD_SUBJECT = 405,
+  // A record belongs to another subject than the request's.
+  CADUCEUS_POLICY_OTHER_SUBJECT = 406,
+  // An audit event is invalid (field not a label, not a pseudonym, time out of range).
+  CADUCEUS_AUDIT_INVALID_EVENT = 500,
+  // Audit entry bytes are malformed or too large.
+  CADUCEUS_AUDIT_MALFORMED_ENTRY = 501,
+  // A leaf index or tree size lies outside the tree.
+  CADUCEUS_AUDIT_OUT_OF_RANGE = 502,
+  // A Merkle proof does not verify.
+  CADUCEUS_AUDIT_BAD_PROOF = 503,
+  // A checkpoint or signed note is malformed.
+  CADUCEUS_AUDIT_MALFORMED_CHECKPOINT = 504,
+  // An audit key, signer key or verifier key text is malformed.
+  CADUCEUS_AUDIT_MALFORMED_KEY = 505,
+  // A signature does not verify, or no trusted key signed the note.
+  CADUCEUS_AUDIT_BAD_SIGNATURE = 506,
+  // The audit log has reached its maximum size.
+  CADUCEUS_AUDIT_LOG_FULL = 507,
+  // The entries do not form a valid log (modified, missing or reordered entries).
+  CADUCEUS_AUDIT_INVALID_LOG = 508,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -95,6 +191,22 @@ typedef uint32_t caduceus_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The practice's secret audit (pseudonym) key (opaque): pseudonyms are
+// HMAC-SHA256 under it. Zeroized when freed. Keep it away from the log's
+// readers.
+//
+// Thread safety: immutable; every call takes a `const` pointer and may run
+// concurrently from any number of threads.
+typedef struct caduceus_audit_key caduceus_audit_key;
+
+// The writer's state of an audit log (opaque): origin, compact right edge
+// of the Merkle tree and last leaf hash (O(log n) memory).
+//
+// Thread safety: [`caduceus_audit_log_append`] needs exclusive access; the
+// calls taking a `const caduceus_audit_log *` (size, root, checkpoints)
+// may run concurrently with each other. Keep one writer per log.
+typedef struct caduceus_audit_log caduceus_audit_log;
+
 // A library-allocated byte buffer returned by the library. Read it with
 // [`caduceus_bytes_data`] and [`caduceus_bytes_len`]; release it with
 // [`caduceus_bytes_free`], which zeroizes the contents (they may be
@@ -102,9 +214,417 @@ typedef uint32_t caduceus_result;
 // NUL is not counted in the length.
 typedef struct caduceus_bytes caduceus_bytes;
 
+// A consent ledger (opaque). Create it with [`caduceus_consent_ledger_new`],
+// [`caduceus_consent_ledger_new_with_policy`] or
+// [`caduceus_consent_ledger_from_bytes`]; free it with
+// [`caduceus_consent_ledger_free`].
+//
+// Thread safety: calls taking a `const caduceus_consent_ledger *`
+// (decide, history, exports, to_bytes) may run concurrently from several
+// threads; calls taking a non-const pointer (register, retire, record,
+// opt-out) need exclusive access: no other call on the same ledger at the
+// same time. The handle may be moved between threads.
+typedef struct caduceus_consent_ledger caduceus_consent_ledger;
+
+// A subject-category keyring record: one (patient pseudonym, data
+// category) public key and its private key wrapped to each recipient
+// (the practice key and authorised staff keys). Every change returns a
+// NEW record handle and leaves the old one untouched: store the new
+// record's bytes before discarding the old ones. Released with
+// [`caduceus_keyring_record_free`].
+//
+// Thread safety: immutable; may be used from several threads at once.
+typedef struct caduceus_keyring_record caduceus_keyring_record;
+
+// A streaming opener: created by [`caduceus_opener_new`] with the
+// identity to open with, fed the envelope in pieces of any size (the
+// header may arrive split) with [`caduceus_opener_update`], ended with
+// [`caduceus_opener_finish`], released with [`caduceus_opener_free`]. It
+// holds at most the header (up to about 16 KiB) and one 64 KiB segment.
+//
+// Plaintext is released one authenticated segment at a time. Only a
+// successful `finish` proves the envelope was complete: if any call
+// fails, discard all plaintext received from this opener. After `finish`,
+// or after a failed call, every further `update` or `finish` gives
+// `CADUCEUS_WRONG_STATE`.
+//
+// Thread safety: mutable; one thread at a time.
+typedef struct caduceus_opener caduceus_opener;
+
+// Collects the opened envelopes of one set, in any order, and tells which
+// parts are missing: [`caduceus_part_set_new`], [`caduceus_part_set_add`],
+// [`caduceus_part_set_count`], [`caduceus_part_set_is_complete`],
+// [`caduceus_part_set_missing`], [`caduceus_part_set_assemble`],
+// [`caduceus_part_set_free`].
+//
+// Thread safety: `add` mutates, one thread at a time; the `const` calls
+// may run concurrently with each other.
+typedef struct caduceus_part_set caduceus_part_set;
+
+// A retention and access policy (opaque). Create it with
+// [`caduceus_policy_default`] or [`caduceus_policy_parse`]; free it with
+// [`caduceus_policy_free`].
+//
+// Thread safety: a policy never changes after it is created; every call
+// takes a `const caduceus_policy *` and may run concurrently from any
+// number of threads.
+typedef struct caduceus_policy caduceus_policy;
+
+// An X25519 private key (practice, staff or subject-category), created by
+// [`caduceus_private_key_generate`], [`caduceus_private_key_from_secret`]
+// or [`caduceus_keyring_record_unwrap`] and released with
+// [`caduceus_private_key_free`], which zeroizes it.
+//
+// Thread safety: immutable; may be used from several threads at once.
+typedef struct caduceus_private_key caduceus_private_key;
+
+// An X25519 public key with its kind, created by
+// [`caduceus_public_key_parse`], [`caduceus_private_key_public_key`] or
+// [`caduceus_keyring_record_public_key`]; released with
+// [`caduceus_public_key_free`].
+//
+// Thread safety: immutable; may be used from several threads at once.
+typedef struct caduceus_public_key caduceus_public_key;
+
+// A streaming sealer for media of any size: created by
+// [`caduceus_sealer_new`] (which returns the header to write first), fed
+// with [`caduceus_sealer_update`], ended with [`caduceus_sealer_finish`],
+// released with [`caduceus_sealer_free`]. It holds at most one 64 KiB
+// segment; the envelope is the header followed by every output in order,
+// byte for byte what [`caduceus_envelope_seal`] writes for the same
+// plaintext (with other random keys). After `finish`, or after a failed
+// call, every further `update` or `finish` gives `CADUCEUS_WRONG_STATE`.
+//
+// Thread safety: mutable; one thread at a time.
+typedef struct caduceus_sealer caduceus_sealer;
+
+// Policy labels of an envelope, carried in its authenticated (not secret)
+// header. Each string is NUL-terminated, 1 to 128 printable ASCII
+// characters (`CADUCEUS_INVALID_LABEL` otherwise; `CADUCEUS_INVALID_UTF8`
+// if not UTF-8; `CADUCEUS_NULL_PARAMETER` if NULL). The library copies
+// what it needs; the strings need to live only for the call.
+typedef struct {
+  // Pseudonym of the data subject (a keyed hash, never a name or number).
+  const char *subject;
+  // Data category, e.g. `chat-messages`, `clinical-photos`.
+  const char *category;
+  // Purpose of processing, e.g. `treatment-communication`.
+  const char *purpose;
+  // Media type of the plaintext, e.g. `image/jpeg`.
+  const char *content_type;
+  // Creation time, Unix seconds (UTC).
+  int64_t created_at;
+} caduceus_labels;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Generate a new random audit key (operating-system randomness).
+//
+// # Safety
+// `out` valid for a write.
+caduceus_result caduceus_audit_key_generate(caduceus_audit_key **out);
+
+// Parse an audit key text, `CADUCEUS-AUDIT-KEY-1` followed by 64 hex
+// digits (surrounding whitespace ignored). A malformed text gives
+// `CADUCEUS_AUDIT_MALFORMED_KEY`.
+//
+// # Safety
+// `key_text` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_audit_key_parse(const char *key_text, caduceus_audit_key **out);
+
+// The key's text form (secret: store it like a password; the buffer is
+// zeroized by `caduceus_bytes_free`).
+//
+// # Safety
+// `key` a live audit key; `out` valid for a write.
+caduceus_result caduceus_audit_key_to_text(const caduceus_audit_key *key, caduceus_bytes **out);
+
+// The pseudonym (text, `sbj-` or `stf-` and 32 hex digits) of a real
+// identifier (patient id, phone number, staff login; non-empty UTF-8).
+// `kind` is `CADUCEUS_PSEUDONYM_SUBJECT` or `CADUCEUS_PSEUDONYM_STAFF`.
+//
+// # Safety
+// `key` a live audit key; `identifier` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_audit_key_pseudonym(const caduceus_audit_key *key,
+                                             uint32_t kind,
+                                             const char *identifier,
+                                             caduceus_bytes **out);
+
+// Free (and zeroize) an audit key. NULL is a no-op.
+//
+// # Safety
+// `key` NULL or a live audit key, not used afterwards.
+void caduceus_audit_key_free(caduceus_audit_key *key);
+
+// Generate an Ed25519 checkpoint signing key named `name` (recommended:
+// the log origin, e.g. "praxis.example/audit"). `signer_key` receives the
+// secret signer key text `PRIVATE+KEY+name+id+key` (zeroized on free),
+// `verifier_key` the public verifier key text `name+id+key`.
+//
+// # Safety
+// `name` NUL-terminated; `signer_key` and `verifier_key` valid for writes.
+caduceus_result caduceus_audit_signer_generate(const char *name,
+                                               caduceus_bytes **signer_key,
+                                               caduceus_bytes **verifier_key);
+
+// The verifier key text (`name+id+key`) of a signer key text.
+//
+// # Safety
+// `signer_key` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_audit_signer_verifier(const char *signer_key, caduceus_bytes **out);
+
+// A new, empty log named `origin` (the checkpoint origin line, e.g.
+// "praxis.example/audit").
+//
+// # Safety
+// `origin` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_audit_log_new(const char *origin, caduceus_audit_log **out);
+
+// Rebuild the writer's state of the log `origin` from all its stored
+// entries, in order (`count` buffers `(entries[i], entry_lens[i])`; 0 for
+// an empty log), checking each as [`caduceus_audit_verify`] does. A bad
+// entry gives `CADUCEUS_AUDIT_INVALID_LOG`, with the first bad index in
+// the last error.
+//
+// # Safety
+// `origin` NUL-terminated; `entries` and `entry_lens` valid for `count`
+// reads (NULL only if `count` is 0), each entry valid for its length;
+// `out` valid for a write.
+caduceus_result caduceus_audit_log_from_entries(const char *origin,
+                                                const uint8_t *const *entries,
+                                                const size_t *entry_lens,
+                                                size_t count,
+                                                caduceus_audit_log **out);
+
+// Append an event, given as JSON, to the log. `entry` receives the
+// canonical entry bytes, which the host must store (in order); the
+// optional `index_or_null` the entry's index (sequence number) and
+// `leaf_hash_or_null` (32 bytes) its Merkle leaf hash, for hosts that keep
+// leaf hashes for proofs.
+//
+// Event JSON schema (an object; unknown keys are refused; every text is a
+// label of 1 to 128 printable ASCII characters; people only as
+// pseudonyms from [`caduceus_audit_key_pseudonym`]):
+//
+// ```text
+// {
+//   "time": integer, Unix seconds   -- or --   "time_ms": integer, Unix ms,
+//   "actor":  "stf-..." pseudonym of the acting staff member or device,
+//   "role":   string, e.g. "doctor",
+//   "action": "create" | "read" | "update" | "delete" | "export" | "shred"
+//             | "consent-given" | "consent-withdrawn" | "login" | "logout"
+//             | "policy-change" | "erasure-request" | "erasure-completed"
+//             | "breach-detected" | "key-change",
+//   "source": string, the source system, e.g. "pms-reception",
+//   "subject": "sbj-..." pseudonym of the patient (optional),
+//   "category", "record", "purpose", "legal_basis", "correlation":
+//             strings (optional),
+//   "outcome": "success" (default) | "denied" | "failed",
+//   "outcome_reason": string (required for denied and failed)
+// }
+// ```
+//
+// # Safety
+// `log` a live log used by no other thread; `event_json` NUL-terminated;
+// `entry` valid for a write; `index_or_null` NULL or valid for a write;
+// `leaf_hash_or_null` NULL or valid for 32 bytes of writes.
+caduceus_result caduceus_audit_log_append(caduceus_audit_log *log,
+                                          const char *event_json,
+                                          caduceus_bytes **entry,
+                                          uint64_t *index_or_null,
+                                          uint8_t *leaf_hash_or_null);
+
+// The number of entries in the log.
+//
+// # Safety
+// `log` a live log; `size` valid for a write.
+caduceus_result caduceus_audit_log_size(const caduceus_audit_log *log, uint64_t *size);
+
+// The current Merkle root hash (32 bytes into `root`).
+//
+// # Safety
+// `log` a live log; `root` valid for 32 bytes of writes.
+caduceus_result caduceus_audit_log_root(const caduceus_audit_log *log, uint8_t *root);
+
+// The unsigned checkpoint text of the current tree (C2SP
+// `tlog-checkpoint`: origin, size and base64 root, one per line).
+//
+// # Safety
+// `log` a live log; `out` valid for a write.
+caduceus_result caduceus_audit_log_checkpoint(const caduceus_audit_log *log, caduceus_bytes **out);
+
+// Sign the current checkpoint with a signer key text
+// (`PRIVATE+KEY+...`): `out` receives the C2SP signed note (text) that
+// transparency-log tooling and [`caduceus_audit_checkpoint_open`] verify.
+//
+// # Safety
+// `log` a live log; `signer_key` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_audit_log_sign_checkpoint(const caduceus_audit_log *log,
+                                                   const char *signer_key,
+                                                   caduceus_bytes **out);
+
+// Free a log's state. NULL is a no-op.
+//
+// # Safety
+// `log` NULL or a live log, not used afterwards.
+void caduceus_audit_log_free(caduceus_audit_log *log);
+
+// Verify a signed checkpoint against trusted verifier keys (`count` texts
+// `name+id+key`) and parse it: `size` receives the tree size, `root` (32
+// bytes) the root hash; the optional `json_or_null`
+// `{"origin": string, "size": integer, "root": hex, "root_base64": string}`.
+// No signature by a trusted key gives `CADUCEUS_AUDIT_BAD_SIGNATURE`.
+//
+// # Safety
+// `signed_checkpoint` NUL-terminated; `verifier_keys` valid for `count`
+// NUL-terminated strings; `size` valid for a write; `root` valid for 32
+// bytes of writes; `json_or_null` NULL or valid for a write.
+caduceus_result caduceus_audit_checkpoint_open(const char *signed_checkpoint,
+                                               const char *const *verifier_keys,
+                                               size_t count,
+                                               uint64_t *size,
+                                               uint8_t *root,
+                                               caduceus_bytes **json_or_null);
+
+// Verify a whole log: every entry (`count` buffers, in order) decodes and
+// carries its position as sequence number, links to the previous entry,
+// and the tree reproduces every signed checkpoint (`checkpoint_count`
+// signed notes, each verified with the `key_count` verifier keys) at its
+// size. Detects modified, deleted, inserted or reordered entries,
+// truncation against a checkpoint and forks.
+//
+// The return value is `CADUCEUS_OK` whenever the verification ran: `ok`
+// receives the verdict and `first_bad_index` the first entry index that
+// cannot be trusted (the number of entries when `ok`). A checkpoint that
+// does not open fails the call (`CADUCEUS_AUDIT_BAD_SIGNATURE`,
+// `CADUCEUS_AUDIT_MALFORMED_CHECKPOINT`, ...). The optional
+// `report_json_or_null` receives
+//
+// ```text
+// {"ok": bool, "size": integer (entries read), "root": hex,
+//  "checkpoints_matched": integer, "first_bad_index": integer | null,
+//  "fault": string | null (what is wrong; indices only)}
+// ```
+//
+// # Safety
+// `entries` / `entry_lens` valid for `count` reads, each entry for its
+// length; `signed_checkpoints` valid for `checkpoint_count` and
+// `verifier_keys` for `key_count` NUL-terminated strings (each array NULL
+// only with a count of 0); `ok` and `first_bad_index` valid for writes;
+// `report_json_or_null` NULL or valid for a write.
+caduceus_result caduceus_audit_verify(const uint8_t *const *entries,
+                                      const size_t *entry_lens,
+                                      size_t count,
+                                      const char *const *signed_checkpoints,
+                                      size_t checkpoint_count,
+                                      const char *const *verifier_keys,
+                                      size_t key_count,
+                                      bool *ok,
+                                      uint64_t *first_bad_index,
+                                      caduceus_bytes **report_json_or_null);
+
+// The Merkle leaf hash (RFC 6962: SHA-256 of 0x00 || entry) of stored
+// entry bytes, 32 bytes into `out`.
+//
+// # Safety
+// `entry` valid for `len` bytes (NULL only with `len` 0); `out` valid for
+// 32 bytes of writes.
+caduceus_result caduceus_audit_leaf_hash(const uint8_t *entry, size_t len, uint8_t *out);
+
+// Decode and check one stored entry (strictly: magic, version, canonical
+// body, every field's rules) and return it as JSON:
+//
+// ```text
+// {"sequence": integer, "prev_leaf": hex, "leaf_hash": hex,
+//  "time_ms": integer, "actor": string, "role": string, "action": string,
+//  "source": string, "subject", "category", "record", "purpose",
+//  "legal_basis", "correlation": string (each if present),
+//  "outcome": "success" | "denied" | "failed",
+//  "outcome_reason": string (if any)}
+// ```
+//
+// Damaged bytes give `CADUCEUS_AUDIT_MALFORMED_ENTRY` (or
+// `CADUCEUS_UNSUPPORTED_VERSION`).
+//
+// # Safety
+// `entry` valid for `len` bytes (NULL only with `len` 0); `out` valid for a write.
+caduceus_result caduceus_audit_entry_json(const uint8_t *entry, size_t len, caduceus_bytes **out);
+
+// Export stored entries of the log `origin` as a FHIR R4 `Bundle` (type
+// `collection`) of `AuditEvent` resources (IHE BALP shapes; docs/AUDIT.md);
+// no entries give a Bundle without `entry`. A damaged entry fails the
+// call with `CADUCEUS_AUDIT_MALFORMED_ENTRY`.
+//
+// # Safety
+// `origin` NUL-terminated; `entries` / `entry_lens` valid for `count`
+// reads, each entry for its length; `out` valid for a write.
+caduceus_result caduceus_audit_export_fhir(const char *origin,
+                                           const uint8_t *const *entries,
+                                           const size_t *entry_lens,
+                                           size_t count,
+                                           caduceus_bytes **out);
+
+// The inclusion proof (RFC 9162 2.1.3) of leaf `index` in the tree of the
+// first `size` leaves, computed from the stored leaf hashes
+// (`leaf_hashes`: concatenated 32-byte hashes, at least `size` of them).
+// `proof` receives the concatenated 32-byte proof hashes (possibly empty).
+//
+// # Safety
+// `leaf_hashes` valid for `leaf_hashes_len` bytes (NULL only with 0);
+// `proof` valid for a write.
+caduceus_result caduceus_audit_inclusion_proof(const uint8_t *leaf_hashes,
+                                               size_t leaf_hashes_len,
+                                               uint64_t index,
+                                               uint64_t size,
+                                               caduceus_bytes **proof);
+
+// The consistency proof (RFC 9162 2.1.4) between the trees of the first
+// `old_size` and `new_size` leaves, from the stored leaf hashes (at least
+// `new_size`). `proof` receives the concatenated 32-byte hashes (empty
+// when the sizes are equal or `old_size` is 0).
+//
+// # Safety
+// `leaf_hashes` valid for `leaf_hashes_len` bytes (NULL only with 0);
+// `proof` valid for a write.
+caduceus_result caduceus_audit_consistency_proof(const uint8_t *leaf_hashes,
+                                                 size_t leaf_hashes_len,
+                                                 uint64_t old_size,
+                                                 uint64_t new_size,
+                                                 caduceus_bytes **proof);
+
+// Verify an inclusion proof: the leaf hash `leaf_hash` (32 bytes) is leaf
+// `index` of the tree of `size` leaves with root `root` (32 bytes, e.g.
+// from [`caduceus_audit_checkpoint_open`]). Returns `CADUCEUS_OK` if it
+// verifies, `CADUCEUS_AUDIT_BAD_PROOF` if not, `CADUCEUS_AUDIT_OUT_OF_RANGE`
+// if `index >= size`.
+//
+// # Safety
+// `leaf_hash` and `root` valid for 32 bytes of reads; `proof` valid for
+// `proof_len` bytes (NULL only with 0).
+caduceus_result caduceus_audit_verify_inclusion(const uint8_t *leaf_hash,
+                                                uint64_t index,
+                                                uint64_t size,
+                                                const uint8_t *proof,
+                                                size_t proof_len,
+                                                const uint8_t *root);
+
+// Verify a consistency proof: the tree of `old_size` leaves with root
+// `old_root` is a prefix of the tree of `new_size` leaves with root
+// `new_root` (32 bytes each). Returns `CADUCEUS_OK` if it verifies,
+// `CADUCEUS_AUDIT_BAD_PROOF` if not (also for `old_size` 0 or
+// `old_size > new_size`).
+//
+// # Safety
+// `old_root` and `new_root` valid for 32 bytes of reads; `proof` valid
+// for `proof_len` bytes (NULL only with 0).
+caduceus_result caduceus_audit_verify_consistency(uint64_t old_size,
+                                                  uint64_t new_size,
+                                                  const uint8_t *old_root,
+                                                  const uint8_t *new_root,
+                                                  const uint8_t *proof,
+                                                  size_t proof_len);
 
 // The calling thread's last error detail, NUL-terminated, into `(buf,
 // len)`; its length (without the NUL) into `out_n`. Empty if no call on
@@ -137,6 +657,1080 @@ size_t caduceus_bytes_len(const caduceus_bytes *bytes);
 // # Safety
 // `bytes` must be NULL or a live `caduceus_bytes`, not used afterwards.
 void caduceus_bytes_free(caduceus_bytes *bytes);
+
+// Create an empty consent ledger under the default consent policy (four
+// purposes: `treatment-communication`, `clinical-photos`, `recall`,
+// `marketing`; opt-out keywords STOP, STOPP, ABMELDEN; clock skew 300 s).
+// Free it with [`caduceus_consent_ledger_free`].
+//
+// # Safety
+// `out` must be valid for a write of a pointer.
+caduceus_result caduceus_consent_ledger_new(caduceus_consent_ledger **out);
+
+// Create an empty consent ledger under a consent policy given as TOML
+// (docs/CONSENT.md, section 2). An invalid policy gives
+// `CADUCEUS_CONSENT_INVALID_POLICY` with the reason in the last error.
+//
+// # Safety
+// `policy_toml` must be a NUL-terminated string; `out` valid for a write.
+caduceus_result caduceus_consent_ledger_new_with_policy(const char *policy_toml,
+                                                        caduceus_consent_ledger **out);
+
+// Load a ledger from its file bytes (written by
+// [`caduceus_consent_ledger_to_bytes`]). The file is checked strictly
+// (magic, version, checksum, every entry replayed and validated):
+// truncated or modified bytes give `CADUCEUS_CONSENT_MALFORMED_LEDGER`, an
+// unknown version `CADUCEUS_UNSUPPORTED_VERSION`.
+//
+// # Safety
+// `data` valid for `len` bytes (NULL only with `len` 0); `out` valid for a write.
+caduceus_result caduceus_consent_ledger_from_bytes(const uint8_t *data,
+                                                   size_t len,
+                                                   caduceus_consent_ledger **out);
+
+// The ledger file bytes (docs/CONSENT.md, section 5): policy, notices,
+// retirements and events, with a checksum. Store them; reload with
+// [`caduceus_consent_ledger_from_bytes`].
+//
+// # Safety
+// `ledger` a live ledger; `out` valid for a write.
+caduceus_result caduceus_consent_ledger_to_bytes(const caduceus_consent_ledger *ledger,
+                                                 caduceus_bytes **out);
+
+// The number of events and of distinct subjects in the ledger.
+//
+// # Safety
+// `ledger` a live ledger; `events` and `subjects` valid for writes.
+caduceus_result caduceus_consent_ledger_counts(const caduceus_consent_ledger *ledger,
+                                               uint64_t *events,
+                                               uint64_t *subjects);
+
+// Free a ledger. NULL is a no-op.
+//
+// # Safety
+// `ledger` NULL or a live ledger, not used afterwards.
+void caduceus_consent_ledger_free(caduceus_consent_ledger *ledger);
+
+// Register the exact text of a privacy notice: id (1 to 128 printable
+// ASCII), version, language tag (e.g. "de") and the UTF-8 text shown to
+// patients (1 byte to 64 KiB). `at` is the registration time, `now` the
+// caller's clock (Unix seconds; `at` may lie at most the policy's clock
+// skew after `now`). Consent events then refer to the notice by id,
+// version and language (see [`caduceus_consent_record`]).
+//
+// `notice_json_or_null` (optional) receives the reference
+// `{"id": string, "version": integer, "language": string, "sha256": hex}`.
+//
+// # Safety
+// `ledger` a live ledger used by no other thread; the strings
+// NUL-terminated; `notice_json_or_null` NULL or valid for a write.
+caduceus_result caduceus_consent_register_notice(caduceus_consent_ledger *ledger,
+                                                 const char *id,
+                                                 uint32_t version,
+                                                 const char *language,
+                                                 const char *notice_text,
+                                                 int64_t at,
+                                                 int64_t now,
+                                                 caduceus_bytes **notice_json_or_null);
+
+// Retire a notice version (every language): consents given under it stop
+// counting from `at` on (decision reason `notice-retired`). Unknown
+// notices give `CADUCEUS_CONSENT_UNKNOWN_NOTICE`, a second retirement
+// `CADUCEUS_CONSENT_DUPLICATE_NOTICE`.
+//
+// # Safety
+// `ledger` a live ledger used by no other thread; `id` NUL-terminated.
+caduceus_result caduceus_consent_retire_notice(caduceus_consent_ledger *ledger,
+                                               const char *id,
+                                               uint32_t version,
+                                               int64_t at,
+                                               int64_t now);
+
+// Record one consent event, given as JSON, after validating it against the
+// policy, the notices and the subject's history. `now` is the caller's
+// clock (Unix seconds).
+//
+// Event JSON schema (an object; unknown keys are refused):
+//
+// ```text
+// {
+//   "id":          string, unique event id (label: 1-128 printable ASCII),
+//   "subject":     string, the patient's pseudonym (label; never a name),
+//   "purposes":    [string, ...], 1 to 16 distinct purpose ids of the policy,
+//   "status":      "given" | "refused" | "withdrawn" | "expired" | "renewed",
+//   "method":      "qr-reception" | "anamnesis-form" | "chat-reply"
+//                  | "in-person-documented" | "other",
+//   "notice":      {"id": string, "version": integer, "language": string,
+//                   "sha256": hex (optional: looked up among the registered
+//                   notices when absent)}  -- required for given/renewed,
+//   "channel":     string (label), e.g. "whatsapp", "reception-qr",
+//   "evidence":    string (label, optional), e.g. a WhatsApp message id,
+//   "recorded_by": string (label), the staff or system pseudonym,
+//   "time":        integer, Unix seconds,
+//   "expires_at":  integer, Unix seconds (optional; given/renewed only)
+// }
+// ```
+//
+// On success `seq_or_null` (optional) receives the event's sequence number
+// and `sha256_or_null` (optional, 32 bytes) its SHA-256, the reference an
+// audit entry holds. Malformed JSON gives `CADUCEUS_INVALID_ARGUMENT`;
+// validation failures the consent codes (300-311).
+//
+// # Safety
+// `ledger` a live ledger used by no other thread; `event_json`
+// NUL-terminated; `seq_or_null` NULL or valid for a write;
+// `sha256_or_null` NULL or valid for 32 bytes of writes.
+caduceus_result caduceus_consent_record(caduceus_consent_ledger *ledger,
+                                        const char *event_json,
+                                        int64_t now,
+                                        uint64_t *seq_or_null,
+                                        uint8_t *sha256_or_null);
+
+// Handle a chat reply that may be an opt-out keyword (STOP, STOPP,
+// ABMELDEN, per the policy; case and spaces ignored). If it is, a
+// withdrawal of every opt-out purpose (marketing; recall when configured)
+// that has consent is recorded with `message_id` as evidence and method
+// `chat-reply`. The reply text is compared, never stored.
+//
+// `withdrawn` receives true if a withdrawal was recorded. The optional
+// `outcome_json_or_null` receives
+// `{"outcome": "withdrawn" | "not-opt-out" | "nothing-to-withdraw",
+//   "purposes": [string] (withdrawn only), "event_seq": integer,
+//   "event_sha256": hex (withdrawn only)}`.
+//
+// # Safety
+// `ledger` a live ledger used by no other thread; every string
+// NUL-terminated; `withdrawn` valid for a write; `outcome_json_or_null`
+// NULL or valid for a write.
+caduceus_result caduceus_consent_opt_out(caduceus_consent_ledger *ledger,
+                                         const char *event_id,
+                                         const char *subject,
+                                         const char *reply,
+                                         const char *message_id,
+                                         const char *channel,
+                                         const char *recorded_by,
+                                         int64_t time,
+                                         int64_t now,
+                                         bool *withdrawn,
+                                         caduceus_bytes **outcome_json_or_null);
+
+// May `subject`'s data be processed for `purpose` at time `at` (Unix
+// seconds)? `allowed` receives the answer. An unknown purpose is not an
+// error: it is refused with reason `purpose-unknown`.
+//
+// Decision JSON (optional, `decision_json_or_null`):
+//
+// ```text
+// {
+//   "subject": string, "purpose": string, "allowed": bool,
+//   "art6": "consent" | "contract" | ... (when allowed),
+//   "art9": "explicit-consent" | "health-care" | ... (when allowed, health data),
+//   "basis": string, e.g. "Art. 6(1)(a) GDPR + Art. 9(2)(a) GDPR" (when allowed),
+//   "event_seq": integer, "event_sha256": hex (the event the decision rests on),
+//   "reason": "no-consent" | "refused" | "withdrawn" | "expired"
+//             | "notice-retired" | "purpose-unknown" (when refused),
+//   "reason_at": integer, Unix seconds (when the reason has a time)
+// }
+// ```
+//
+// # Safety
+// `ledger` a live ledger; the strings NUL-terminated; `allowed` valid for
+// a write; `decision_json_or_null` NULL or valid for a write.
+caduceus_result caduceus_consent_decide(const caduceus_consent_ledger *ledger,
+                                        const char *subject,
+                                        const char *purpose,
+                                        int64_t at,
+                                        bool *allowed,
+                                        caduceus_bytes **decision_json_or_null);
+
+// Bulk decisions for a send-out: [`caduceus_consent_decide`] for `count`
+// subjects and one purpose at time `at`. `allowed` (an array of `count`
+// bools) receives each answer; the optional `decisions_json_or_null`
+// receives a JSON array of decision objects (schema at
+// [`caduceus_consent_decide`]) in the same order. `count` may be 0 (then
+// `subjects` and `allowed` may be NULL).
+//
+// # Safety
+// `ledger` a live ledger; `subjects` valid for `count` NUL-terminated
+// strings; `allowed` valid for `count` writes; `purpose` NUL-terminated;
+// `decisions_json_or_null` NULL or valid for a write.
+caduceus_result caduceus_consent_decide_many(const caduceus_consent_ledger *ledger,
+                                             const char *const *subjects,
+                                             size_t count,
+                                             const char *purpose,
+                                             int64_t at,
+                                             bool *allowed,
+                                             caduceus_bytes **decisions_json_or_null);
+
+// A subject's full history, oldest first, as a JSON array (empty if the
+// subject has no events). Each element:
+//
+// ```text
+// {"seq": integer, "sha256": hex, "id": string, "subject": string,
+//  "purposes": [string], "status": string, "method": string,
+//  "notice": {"id", "version", "language", "sha256"} (if any),
+//  "channel": string, "evidence": string (if any), "recorded_by": string,
+//  "time": integer, "expires_at": integer (if any)}
+// ```
+//
+// # Safety
+// `ledger` a live ledger; `subject` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_consent_history(const caduceus_consent_ledger *ledger,
+                                         const char *subject,
+                                         caduceus_bytes **out);
+
+// A subject's consent events as a FHIR R4 `Bundle` (type `collection`) of
+// `Consent` resources (mapping: docs/CONSENT.md, section 7).
+//
+// # Safety
+// `ledger` a live ledger; `subject` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_consent_export_fhir(const caduceus_consent_ledger *ledger,
+                                             const char *subject,
+                                             caduceus_bytes **out);
+
+// A subject's consents as ISO/IEC TS 27560-shaped JSON records with W3C
+// DPV terms, one per purpose (mapping: docs/CONSENT.md, section 7).
+//
+// # Safety
+// `ledger` a live ledger; `subject` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_consent_export_iso27560(const caduceus_consent_ledger *ledger,
+                                                 const char *subject,
+                                                 caduceus_bytes **out);
+
+// Seal `plaintext` (`len` bytes, may be 0) to the `n` public keys in
+// `recipients` with `labels`; the envelope is written to a new
+// `caduceus_bytes` in `out_envelope`. For media larger than a few
+// megabytes use the streaming [`caduceus_sealer_new`].
+// Errors: `CADUCEUS_NO_RECIPIENTS`, `CADUCEUS_DUPLICATE_RECIPIENT`,
+// `CADUCEUS_TOO_MANY_RECIPIENTS`, `CADUCEUS_INVALID_LABEL`,
+// `CADUCEUS_INVALID_UTF8`, `CADUCEUS_INPUT_TOO_LARGE`.
+//
+// # Safety
+// `recipients` valid for reads of `n` live public key handles (NULL only
+// if `n` is 0); `labels` valid (see [`caduceus_labels`]); `plaintext`
+// valid for reads of `len` bytes (NULL only if `len` is 0);
+// `out_envelope` valid for a write.
+caduceus_result caduceus_envelope_seal(const caduceus_public_key *const *recipients,
+                                       size_t n,
+                                       const caduceus_labels *labels,
+                                       const uint8_t *plaintext,
+                                       size_t len,
+                                       caduceus_bytes **out_envelope);
+
+// Open a whole envelope (`len` bytes) with `identity` and write the
+// plaintext to a new `caduceus_bytes` (zeroized on free). Nothing is
+// released unless every segment authenticates.
+// Errors: `CADUCEUS_NO_ACCESS` (not a recipient), `CADUCEUS_TRUNCATED`
+// (shorter than its header, or cut at a segment boundary),
+// `CADUCEUS_TRAILING_DATA` (extended by a segment or more),
+// `CADUCEUS_SEGMENT_CORRUPTED` (a modified segment; also a length that is
+// off inside the last segment, since the tag is no longer where it
+// belongs), `CADUCEUS_HEADER_CORRUPTED`, `CADUCEUS_MALFORMED_HEADER`,
+// `CADUCEUS_BAD_MAGIC`, `CADUCEUS_UNSUPPORTED_VERSION`.
+//
+// # Safety
+// `data` valid for reads of `len` bytes (NULL only if `len` is 0);
+// `identity` a live handle; `out_plaintext` valid for a write.
+caduceus_result caduceus_envelope_open(const uint8_t *data,
+                                       size_t len,
+                                       const caduceus_private_key *identity,
+                                       caduceus_bytes **out_plaintext);
+
+// As [`caduceus_envelope_open`], with the first of the `n` private keys in
+// `identities` that is a recipient (`CADUCEUS_NO_ACCESS` if none is).
+//
+// # Safety
+// As [`caduceus_envelope_open`]; `identities` valid for reads of `n` live
+// private key handles (NULL only if `n` is 0).
+caduceus_result caduceus_envelope_open_any(const uint8_t *data,
+                                           size_t len,
+                                           const caduceus_private_key *const *identities,
+                                           size_t n,
+                                           caduceus_bytes **out_plaintext);
+
+// The full open path: `staff` (or practice) private key -> keyring
+// `record` -> subject-category key -> plaintext, into a new
+// `caduceus_bytes`. Errors as [`caduceus_envelope_open`], plus
+// `CADUCEUS_KEY_SHREDDED` (the record was shredded) and
+// `CADUCEUS_NO_ACCESS` (`staff` holds no wrap in the record, or the record
+// is not a recipient of the envelope).
+//
+// # Safety
+// As [`caduceus_envelope_open`]; `record` and `staff` live handles.
+caduceus_result caduceus_envelope_open_with_keyring(const uint8_t *data,
+                                                    size_t len,
+                                                    const caduceus_keyring_record *record,
+                                                    const caduceus_private_key *staff,
+                                                    caduceus_bytes **out_plaintext);
+
+// Read the header of an envelope without any key (labels, part, recipient
+// key ids) and write it as JSON text to a new `caduceus_bytes`, one UTF-8
+// object of this schema (member order not significant):
+//
+// ```text
+// {
+//   "version": 1,                          format version
+//   "suite": 1,                            cipher suite id
+//   "envelope_id": "<32 hex digits>",
+//   "labels": {
+//     "subject": "<pseudonym>", "category": "<data category>",
+//     "purpose": "<purpose>", "content_type": "<media type>",
+//     "created_at": <int64, Unix seconds>
+//   },
+//   "part": null | {"set_id": "<32 hex digits>", "index": <1-based>, "count": <n>},
+//   "recipients": ["<key id, 32 hex digits>", ...],   in stanza order
+//   "header_len": <header bytes incl. its MAC = offset of the payload>
+// }
+// ```
+//
+// For branching without JSON see [`caduceus_envelope_header_len`] and
+// [`caduceus_envelope_has_recipient`]. `data` may be
+// the whole envelope or just its first bytes (at least the header; see
+// [`caduceus_envelope_header_len`]). Nothing is authenticated yet: use it
+// for routing and retention, not for trust.
+// Errors: `CADUCEUS_TRUNCATED`, `CADUCEUS_BAD_MAGIC`,
+// `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_MALFORMED_HEADER`.
+//
+// # Safety
+// `data` valid for reads of `len` bytes (NULL only if `len` is 0);
+// `out_json` valid for a write.
+caduceus_result caduceus_envelope_inspect(const uint8_t *data,
+                                          size_t len,
+                                          caduceus_bytes **out_json);
+
+// The length of an envelope's header (prefix, body and MAC: the offset of
+// the payload) from its first `CADUCEUS_ENVELOPE_PREFIX_LEN` (10) bytes,
+// into `out_len`: how much to read before [`caduceus_envelope_inspect`].
+// Errors: `CADUCEUS_TRUNCATED` (fewer than 10 bytes),
+// `CADUCEUS_BAD_MAGIC`, `CADUCEUS_UNSUPPORTED_VERSION`,
+// `CADUCEUS_MALFORMED_HEADER` (longer than the format allows).
+//
+// # Safety
+// `data` valid for reads of `len` bytes (NULL only if `len` is 0);
+// `out_len` valid for a write.
+caduceus_result caduceus_envelope_header_len(const uint8_t *data, size_t len, size_t *out_len);
+
+// Whether the key with id `key_id` (32 hexadecimal digits) is a recipient
+// of the envelope, into `out_is_recipient`, read from the header without
+// any key (not authenticated: the final word is an open). Errors as
+// [`caduceus_envelope_inspect`], plus `CADUCEUS_INVALID_KEY` (not a key
+// id) and `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `data` valid for reads of `len` bytes (NULL only if `len` is 0);
+// `key_id` a NUL-terminated string; `out_is_recipient` valid for a write.
+caduceus_result caduceus_envelope_has_recipient(const uint8_t *data,
+                                                size_t len,
+                                                const char *key_id_hex,
+                                                bool *out_is_recipient);
+
+// Re-key the recipients of a whole envelope: a new envelope with stanzas
+// added for the `n_add` public keys in `add` and removed for the `n_remove`
+// key ids (32 hexadecimal digits each) in `remove`, written to a new
+// `caduceus_bytes`. The payload bytes are unchanged. `identity` must be a
+// recipient. Errors: `CADUCEUS_NO_ACCESS` (`identity`, or a key id in
+// `remove`, is not a recipient), `CADUCEUS_NO_RECIPIENTS` (nobody would be
+// left), `CADUCEUS_DUPLICATE_RECIPIENT`, `CADUCEUS_TOO_MANY_RECIPIENTS`,
+// `CADUCEUS_INVALID_KEY`, the errors of [`caduceus_envelope_open`] for the
+// header.
+//
+// # Safety
+// `data` valid for reads of `len` bytes; `identity` a live handle; `add`
+// valid for reads of `n_add` live public key handles and `remove` of
+// `n_remove` NUL-terminated strings (each array NULL only if its count is
+// 0); `out_envelope` valid for a write.
+caduceus_result caduceus_envelope_rewrap(const uint8_t *data,
+                                         size_t len,
+                                         const caduceus_private_key *identity,
+                                         const caduceus_public_key *const *add,
+                                         size_t n_add,
+                                         const char *const *remove,
+                                         size_t n_remove,
+                                         caduceus_bytes **out_envelope);
+
+// Open segment `index` (0-based; segments hold `CADUCEUS_SEGMENT_SIZE`
+// plaintext bytes) of a whole envelope without decrypting the segments
+// before it; the plaintext goes to a new `caduceus_bytes`. Errors:
+// `CADUCEUS_SEGMENT_OUT_OF_RANGE`, and those of
+// [`caduceus_envelope_open`].
+//
+// # Safety
+// As [`caduceus_envelope_open`].
+caduceus_result caduceus_envelope_open_segment(const uint8_t *data,
+                                               size_t len,
+                                               const caduceus_private_key *identity,
+                                               uint64_t index,
+                                               caduceus_bytes **out_plaintext);
+
+// Start sealing to the `n` public keys in `recipients` with `labels`:
+// writes the new sealer to `out_sealer` and the envelope header (to store
+// first) to a new `caduceus_bytes` in `out_header`. Errors as
+// [`caduceus_envelope_seal`].
+//
+// # Safety
+// `recipients` valid for reads of `n` live public key handles (NULL only
+// if `n` is 0); `labels` valid; `out_sealer` and `out_header` valid for a
+// write.
+caduceus_result caduceus_sealer_new(const caduceus_public_key *const *recipients,
+                                    size_t n,
+                                    const caduceus_labels *labels,
+                                    caduceus_sealer **out_sealer,
+                                    caduceus_bytes **out_header);
+
+// Seal the next `len` bytes of plaintext (may be 0); the ciphertext
+// produced (whole segments; possibly empty) goes to a new `caduceus_bytes`
+// in `out_ciphertext`, to append after the header and earlier outputs.
+//
+// # Safety
+// `sealer` a live handle not used concurrently; `data` valid for reads of
+// `len` bytes (NULL only if `len` is 0); `out_ciphertext` valid for a write.
+caduceus_result caduceus_sealer_update(caduceus_sealer *sealer,
+                                       const uint8_t *data,
+                                       size_t len,
+                                       caduceus_bytes **out_ciphertext);
+
+// Seal the final segment; its ciphertext goes to a new `caduceus_bytes` in
+// `out_ciphertext` and completes the envelope. A second call gives
+// `CADUCEUS_WRONG_STATE`.
+//
+// # Safety
+// `sealer` a live handle not used concurrently; `out_ciphertext` valid for
+// a write.
+caduceus_result caduceus_sealer_finish(caduceus_sealer *sealer, caduceus_bytes **out_ciphertext);
+
+// Zeroize and free a sealer (finished or not). NULL is a no-op. An
+// unfinished envelope is incomplete and will not open.
+//
+// # Safety
+// `sealer` must be NULL or a live handle, not used afterwards.
+void caduceus_sealer_free(caduceus_sealer *sealer);
+
+// A new streaming opener that opens with `identity` (a copy is kept,
+// zeroized on free), into `out_opener`.
+//
+// # Safety
+// `identity` a live handle; `out_opener` valid for a write.
+caduceus_result caduceus_opener_new(const caduceus_private_key *identity,
+                                    caduceus_opener **out_opener);
+
+// Feed the next `len` bytes of the envelope (may be 0). The plaintext of
+// the segments authenticated so far (possibly empty) goes to a new
+// `caduceus_bytes` in `out_plaintext`. Once the header is complete it is
+// authenticated with the identity: `CADUCEUS_NO_ACCESS` if that is not a
+// recipient, `CADUCEUS_HEADER_CORRUPTED` if it was modified; a modified
+// segment gives `CADUCEUS_SEGMENT_CORRUPTED`, other damage the errors of
+// [`caduceus_envelope_open`]. After a failure the opener is unusable.
+//
+// # Safety
+// `opener` a live handle not used concurrently; `data` valid for reads of
+// `len` bytes (NULL only if `len` is 0); `out_plaintext` valid for a write.
+caduceus_result caduceus_opener_update(caduceus_opener *opener,
+                                       const uint8_t *data,
+                                       size_t len,
+                                       caduceus_bytes **out_plaintext);
+
+// End the envelope: authenticate the final segment and write its
+// plaintext to a new `caduceus_bytes` in `out_plaintext`. Only now is the
+// whole plaintext proven complete. `CADUCEUS_TRUNCATED` if the input ended
+// early (also inside the header); a second call gives
+// `CADUCEUS_WRONG_STATE`.
+//
+// # Safety
+// `opener` a live handle not used concurrently; `out_plaintext` valid for
+// a write.
+caduceus_result caduceus_opener_finish(caduceus_opener *opener, caduceus_bytes **out_plaintext);
+
+// The authenticated header of the envelope being opened, as JSON text
+// (the schema of [`caduceus_envelope_inspect`]) in a new `caduceus_bytes`.
+// `CADUCEUS_WRONG_STATE` until the header has arrived and been
+// authenticated, and after a failure.
+//
+// # Safety
+// `opener` a live handle; `out_json` valid for a write.
+caduceus_result caduceus_opener_header(const caduceus_opener *opener, caduceus_bytes **out_json);
+
+// Zeroize and free an opener (finished or not). NULL is a no-op.
+//
+// # Safety
+// `opener` must be NULL or a live handle, not used afterwards.
+void caduceus_opener_free(caduceus_opener *opener);
+
+// Seal `n_parts` plaintexts as one envelope set: part `i` is
+// `parts[i]` of `part_lens[i]` bytes, sealed to its own envelope whose
+// authenticated header says "part i+1 of n_parts". On success `n_parts`
+// new `caduceus_bytes` are written to the caller's array `out_envelopes`
+// (free each); on failure nothing is. Errors: `CADUCEUS_PART_SET` (0 or
+// more than 65535 parts), and those of [`caduceus_envelope_seal`].
+//
+// # Safety
+// `recipients` valid for reads of `n` live public key handles; `labels`
+// valid; `parts` and `part_lens` valid for reads of `n_parts` elements,
+// each `parts[i]` valid for `part_lens[i]` bytes (NULL only if that length
+// is 0); `out_envelopes` valid for writes of `n_parts` pointers.
+caduceus_result caduceus_envelope_seal_parts(const caduceus_public_key *const *recipients,
+                                             size_t n,
+                                             const caduceus_labels *labels,
+                                             const uint8_t *const *parts,
+                                             const size_t *part_lens,
+                                             size_t n_parts,
+                                             caduceus_bytes **out_envelopes);
+
+// A new, empty envelope set collector into `out_set`.
+//
+// # Safety
+// `out_set` valid for a write.
+caduceus_result caduceus_part_set_new(caduceus_part_set **out_set);
+
+// Open one envelope of a set with `identity` and add it. Errors:
+// `CADUCEUS_PART_SET` (not part of a set, another set, a different count,
+// a part received twice), and those of [`caduceus_envelope_open`]; on
+// failure the set is unchanged.
+//
+// # Safety
+// `set` a live handle not used concurrently; `data` valid for reads of
+// `len` bytes (NULL only if `len` is 0); `identity` a live handle.
+caduceus_result caduceus_part_set_add(caduceus_part_set *set,
+                                      const uint8_t *data,
+                                      size_t len,
+                                      const caduceus_private_key *identity);
+
+// The number of parts the set announces (0 before the first part) into
+// `out_count`.
+//
+// # Safety
+// `set` a live handle; `out_count` valid for a write.
+caduceus_result caduceus_part_set_count(const caduceus_part_set *set, uint32_t *out_count);
+
+// Whether every part arrived, into `out_complete`.
+//
+// # Safety
+// `set` a live handle; `out_complete` valid for a write.
+caduceus_result caduceus_part_set_is_complete(const caduceus_part_set *set, bool *out_complete);
+
+// The 1-based indices of the parts not yet received, as a JSON array of
+// integers (e.g. `[2,3]`; `[]` when complete or before the first part) in
+// a new `caduceus_bytes`.
+//
+// # Safety
+// `set` a live handle; `out_json` valid for a write.
+caduceus_result caduceus_part_set_missing(const caduceus_part_set *set, caduceus_bytes **out_json);
+
+// The concatenated plaintext of a complete set, in part order, in a new
+// `caduceus_bytes`. `CADUCEUS_PART_SET` if parts are missing.
+//
+// # Safety
+// `set` a live handle; `out_plaintext` valid for a write.
+caduceus_result caduceus_part_set_assemble(const caduceus_part_set *set,
+                                           caduceus_bytes **out_plaintext);
+
+// Free an envelope set collector. NULL is a no-op.
+//
+// # Safety
+// `set` must be NULL or a live handle, not used afterwards.
+void caduceus_part_set_free(caduceus_part_set *set);
+
+// Generate a fresh key pair of `kind` (one of `CADUCEUS_KEY_KIND_*`) from
+// the operating system's random number generator and write its handle to
+// `out_key`. An unknown kind gives `CADUCEUS_INVALID_ARGUMENT`.
+//
+// # Safety
+// `out_key` must be valid for a write.
+caduceus_result caduceus_private_key_generate(uint32_t kind, caduceus_private_key **out_key);
+
+// Parse the text form of a private key (`CADUCEUS-STAFF-SECRET-KEY-1…`;
+// surrounding whitespace is ignored) and write its handle to `out_key`.
+// Errors: `CADUCEUS_INVALID_KEY` (malformed, bad checksum, a public key
+// text), `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `secret` must be a NUL-terminated string; `out_key` valid for a write.
+caduceus_result caduceus_private_key_from_secret(const char *secret,
+                                                 caduceus_private_key **out_key);
+
+// The text form of the private key (upper-case Bech32, e.g.
+// `CADUCEUS-STAFF-SECRET-KEY-1…`) as NUL-terminated text in a new
+// `caduceus_bytes`. It is key material: write it only to protected
+// storage; `caduceus_bytes_free` zeroizes it.
+//
+// # Safety
+// `key` must be a live handle; `out_secret` valid for a write.
+caduceus_result caduceus_private_key_to_secret(const caduceus_private_key *key,
+                                               caduceus_bytes **out_secret);
+
+// The public half of a private key, as a new public key handle.
+//
+// # Safety
+// `key` must be a live handle; `out_public` valid for a write.
+caduceus_result caduceus_private_key_public_key(const caduceus_private_key *key,
+                                                caduceus_public_key **out_public);
+
+// The kind of a private key (`CADUCEUS_KEY_KIND_*`) into `out_kind`.
+//
+// # Safety
+// `key` must be a live handle; `out_kind` valid for a write.
+caduceus_result caduceus_private_key_kind(const caduceus_private_key *key, uint32_t *out_kind);
+
+// The key id of the private key's public half: 32 lowercase hexadecimal
+// digits as NUL-terminated text in a new `caduceus_bytes`.
+//
+// # Safety
+// `key` must be a live handle; `out_id` valid for a write.
+caduceus_result caduceus_private_key_id(const caduceus_private_key *key, caduceus_bytes **out_id);
+
+// Zeroize and free a private key. NULL is a no-op.
+//
+// # Safety
+// `key` must be NULL or a live handle, not used afterwards.
+void caduceus_private_key_free(caduceus_private_key *key);
+
+// Parse the text form of a public key of any kind (`cdpractice1…`,
+// `cdstaff1…`, `cdsubject1…`; surrounding whitespace is ignored).
+// Errors: `CADUCEUS_INVALID_KEY`, `CADUCEUS_WEAK_KEY` (a low-order
+// point), `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `text` must be a NUL-terminated string; `out_key` valid for a write.
+caduceus_result caduceus_public_key_parse(const char *text_form, caduceus_public_key **out_key);
+
+// The text form of a public key (`cdstaff1…`) as NUL-terminated text in a
+// new `caduceus_bytes`.
+//
+// # Safety
+// `key` must be a live handle; `out_text` valid for a write.
+caduceus_result caduceus_public_key_to_text(const caduceus_public_key *key,
+                                            caduceus_bytes **out_text);
+
+// The kind of a public key (`CADUCEUS_KEY_KIND_*`) into `out_kind`.
+//
+// # Safety
+// `key` must be a live handle; `out_kind` valid for a write.
+caduceus_result caduceus_public_key_kind(const caduceus_public_key *key, uint32_t *out_kind);
+
+// The key id of a public key: 32 lowercase hexadecimal digits as
+// NUL-terminated text in a new `caduceus_bytes`.
+//
+// # Safety
+// `key` must be a live handle; `out_id` valid for a write.
+caduceus_result caduceus_public_key_id(const caduceus_public_key *key, caduceus_bytes **out_id);
+
+// Free a public key. NULL is a no-op.
+//
+// # Safety
+// `key` must be NULL or a live handle, not used afterwards.
+void caduceus_public_key_free(caduceus_public_key *key);
+
+// Create the keyring record of (`subject` pseudonym, `category`) on first
+// contact: generate the subject-category key pair, wrap its private half
+// to each of the `n` public keys in `recipients` (usually the practice key
+// and the authorised staff keys), and write the new record to
+// `out_record`. `created_at` is Unix seconds (UTC).
+// Errors: `CADUCEUS_NO_RECIPIENTS` (`n` is 0), `CADUCEUS_INVALID_LABEL`,
+// `CADUCEUS_DUPLICATE_RECIPIENT`, `CADUCEUS_TOO_MANY_RECIPIENTS`,
+// `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `subject` and `category` must be NUL-terminated strings; `recipients`
+// valid for reads of `n` live public key handles (NULL only if `n` is 0);
+// `out_record` valid for a write.
+caduceus_result caduceus_keyring_record_create(const char *subject,
+                                               const char *category,
+                                               const caduceus_public_key *const *recipients,
+                                               size_t n,
+                                               int64_t created_at,
+                                               caduceus_keyring_record **out_record);
+
+// Parse a stored keyring record, strictly (exact length, canonical
+// encoding, known version). Errors: `CADUCEUS_MALFORMED_RECORD` (also for
+// a truncated buffer or bytes after the record; the last error says
+// which), `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_INVALID_LABEL`,
+// `CADUCEUS_DUPLICATE_RECIPIENT`, `CADUCEUS_TOO_MANY_RECIPIENTS`,
+// `CADUCEUS_WEAK_KEY`.
+//
+// # Safety
+// `data` must be valid for reads of `len` bytes (NULL only if `len` is 0);
+// `out_record` valid for a write.
+caduceus_result caduceus_keyring_record_from_bytes(const uint8_t *data,
+                                                   size_t len,
+                                                   caduceus_keyring_record **out_record);
+
+// The canonical binary encoding of a record (docs/FORMAT.md, "Keyring
+// record") in a new `caduceus_bytes`, for the host to store.
+//
+// # Safety
+// `record` must be a live handle; `out_bytes` valid for a write.
+caduceus_result caduceus_keyring_record_to_bytes(const caduceus_keyring_record *record,
+                                                 caduceus_bytes **out_bytes);
+
+// Unwrap the subject-category private key with a staff or practice key
+// (`identity`) and write it to `out_key` (free it with
+// `caduceus_private_key_free`). Errors: `CADUCEUS_NO_ACCESS` (`identity`
+// holds no wrap), `CADUCEUS_KEY_SHREDDED`, `CADUCEUS_MALFORMED_RECORD` (a
+// damaged wrap).
+//
+// # Safety
+// `record` and `identity` must be live handles; `out_key` valid for a write.
+caduceus_result caduceus_keyring_record_unwrap(const caduceus_keyring_record *record,
+                                               const caduceus_private_key *identity,
+                                               caduceus_private_key **out_key);
+
+// A NEW record with wraps added for the `n` public keys in `recipients`;
+// `identity` must be able to unwrap `record`. `record` is unchanged.
+// Errors: `CADUCEUS_NO_ACCESS`, `CADUCEUS_KEY_SHREDDED`,
+// `CADUCEUS_DUPLICATE_RECIPIENT`, `CADUCEUS_TOO_MANY_RECIPIENTS`.
+//
+// # Safety
+// `record` and `identity` must be live handles; `recipients` valid for
+// reads of `n` live public key handles (NULL only if `n` is 0);
+// `out_record` valid for a write.
+caduceus_result caduceus_keyring_record_add_recipients(const caduceus_keyring_record *record,
+                                                       const caduceus_private_key *identity,
+                                                       const caduceus_public_key *const *recipients,
+                                                       size_t n,
+                                                       caduceus_keyring_record **out_record);
+
+// A NEW record without the wrap of the recipient whose key id (32
+// hexadecimal digits) is `key_id`: a departing or compromised staff key.
+// Needs no secret. `record` is unchanged. Errors: `CADUCEUS_NO_ACCESS`
+// (not a recipient), `CADUCEUS_LAST_RECIPIENT`, `CADUCEUS_KEY_SHREDDED`,
+// `CADUCEUS_INVALID_KEY` (not a key id), `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `record` must be a live handle; `key_id` a NUL-terminated string;
+// `out_record` valid for a write.
+caduceus_result caduceus_keyring_record_revoke_recipient(const caduceus_keyring_record *record,
+                                                         const char *key_id_hex,
+                                                         caduceus_keyring_record **out_record);
+
+// A NEW record in which the wrap of `old_key_id` (32 hexadecimal digits)
+// is replaced by one for `new_key` (key rotation); `identity` must be able
+// to unwrap `record`. `record` is unchanged. Errors: `CADUCEUS_NO_ACCESS`,
+// `CADUCEUS_KEY_SHREDDED`, `CADUCEUS_DUPLICATE_RECIPIENT`,
+// `CADUCEUS_INVALID_KEY`, `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `record`, `identity` and `new_key` must be live handles; `old_key_id` a
+// NUL-terminated string; `out_record` valid for a write.
+caduceus_result caduceus_keyring_record_rotate_recipient(const caduceus_keyring_record *record,
+                                                         const caduceus_private_key *identity,
+                                                         const char *old_key_id,
+                                                         const caduceus_public_key *new_key,
+                                                         caduceus_keyring_record **out_record);
+
+// Rotate the practice key across `n` records: every active record gets a
+// wrap for `new_practice` in place of `old_practice`'s; shredded records
+// are copied unchanged. All or nothing: on success `n` NEW record handles
+// are written to the caller's array `out_records` (in input order; free
+// each); on failure nothing is written and the last error names the index
+// of the first record that failed. `n` may be 0.
+//
+// # Safety
+// `records` valid for reads of `n` live record handles and `out_records`
+// for writes of `n` pointers (each NULL only if `n` is 0);
+// `old_practice` and `new_practice` live handles.
+caduceus_result caduceus_keyring_record_rotate_practice_key(const caduceus_keyring_record *const *records,
+                                                            size_t n,
+                                                            const caduceus_private_key *old_practice,
+                                                            const caduceus_public_key *new_practice,
+                                                            caduceus_keyring_record **out_records);
+
+// A NEW record that is the tombstone of `record`: every wrap destroyed, so
+// the subject-category key (and every envelope sealed to it, backups
+// included) is unrecoverable. `at` is the shred time, Unix seconds. Store
+// it in place of the old record and roll keyring backups past it.
+//
+// # Safety
+// `record` must be a live handle; `out_record` valid for a write.
+caduceus_result caduceus_keyring_record_shred(const caduceus_keyring_record *record,
+                                              int64_t at,
+                                              caduceus_keyring_record **out_record);
+
+// The subject-category public key that sealers encrypt to, as a new
+// public key handle (kind `CADUCEUS_KEY_KIND_SUBJECT_CATEGORY`).
+//
+// # Safety
+// `record` must be a live handle; `out_key` valid for a write.
+caduceus_result caduceus_keyring_record_public_key(const caduceus_keyring_record *record,
+                                                   caduceus_public_key **out_key);
+
+// The record's state into `out_state` (`CADUCEUS_KEYRING_ACTIVE` or
+// `CADUCEUS_KEYRING_SHREDDED`) and the shred time (Unix seconds; 0 if
+// active) into `out_shredded_at`.
+//
+// # Safety
+// `record` must be a live handle; `out_state` and `out_shredded_at` valid
+// for a write.
+caduceus_result caduceus_keyring_record_state(const caduceus_keyring_record *record,
+                                              uint32_t *out_state,
+                                              int64_t *out_shredded_at);
+
+// The subject pseudonym of the record as NUL-terminated text in a new
+// `caduceus_bytes`.
+//
+// # Safety
+// `record` must be a live handle; `out_subject` valid for a write.
+caduceus_result caduceus_keyring_record_subject(const caduceus_keyring_record *record,
+                                                caduceus_bytes **out_subject);
+
+// The data category of the record as NUL-terminated text in a new
+// `caduceus_bytes`.
+//
+// # Safety
+// `record` must be a live handle; `out_category` valid for a write.
+caduceus_result caduceus_keyring_record_category(const caduceus_keyring_record *record,
+                                                 caduceus_bytes **out_category);
+
+// The creation time of the record (Unix seconds) into `out_created_at`.
+//
+// # Safety
+// `record` must be a live handle; `out_created_at` valid for a write.
+caduceus_result caduceus_keyring_record_created_at(const caduceus_keyring_record *record,
+                                                   int64_t *out_created_at);
+
+// The number of recipients holding a wrap (0 for a shredded record) into
+// `out_count`.
+//
+// # Safety
+// `record` must be a live handle; `out_count` valid for a write.
+caduceus_result caduceus_keyring_record_recipient_count(const caduceus_keyring_record *record,
+                                                        size_t *out_count);
+
+// The key id (32 hexadecimal digits, NUL-terminated text in a new
+// `caduceus_bytes`) of recipient `index` (0-based, below
+// [`caduceus_keyring_record_recipient_count`]); an index past the end
+// gives `CADUCEUS_INVALID_ARGUMENT`.
+//
+// # Safety
+// `record` must be a live handle; `out_id` valid for a write.
+caduceus_result caduceus_keyring_record_recipient_id(const caduceus_keyring_record *record,
+                                                     size_t index,
+                                                     caduceus_bytes **out_id);
+
+// Free a keyring record. NULL is a no-op.
+//
+// # Safety
+// `record` must be NULL or a live handle, not used afterwards.
+void caduceus_keyring_record_free(caduceus_keyring_record *record);
+
+// Load the built-in default policy for German medical and dental
+// practices (`policies/de-practice.toml`), each rule with its legal source.
+//
+// # Safety
+// `out` valid for a write.
+caduceus_result caduceus_policy_default(caduceus_policy **out);
+
+// Parse and validate a policy from TOML (docs/POLICY.md). Errors give
+// `CADUCEUS_POLICY_SYNTAX` or `CADUCEUS_POLICY_INVALID`, with the line,
+// column and reason in the last error; nothing of a refused policy is used.
+//
+// # Safety
+// `toml` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_policy_parse(const char *toml, caduceus_policy **out);
+
+// Free a policy. NULL is a no-op.
+//
+// # Safety
+// `policy` NULL or a live policy, not used afterwards.
+void caduceus_policy_free(caduceus_policy *policy);
+
+// The policy hash: SHA-256 of the canonical policy as text,
+// `sha256:` followed by 64 lowercase hex digits. Every plan and access
+// decision records it.
+//
+// # Safety
+// `policy` a live policy; `out` valid for a write.
+caduceus_result caduceus_policy_hash(const caduceus_policy *policy, caduceus_bytes **out);
+
+// Lint the policy: what is legally or technically questionable.
+// `findings` receives the number of findings, `errors` the number of
+// error findings (a policy with errors must not be used). The optional
+// `json_or_null` receives
+//
+// ```text
+// {"hash": "sha256:...", "errors": integer, "warnings": integer,
+//  "findings": [{"code": string (stable, docs/POLICY.md),
+//                "severity": "error" | "warning", "line": integer,
+//                "column": integer, "message": string, "fix": string}]}
+// ```
+//
+// # Safety
+// `policy` a live policy; `findings` and `errors` valid for writes;
+// `json_or_null` NULL or valid for a write.
+caduceus_result caduceus_policy_lint(const caduceus_policy *policy,
+                                     size_t *findings,
+                                     size_t *errors,
+                                     caduceus_bytes **json_or_null);
+
+// The register of processing activities (Art. 30 GDPR) as a Markdown
+// document (text).
+//
+// # Safety
+// `policy` a live policy; `out` valid for a write.
+caduceus_result caduceus_policy_register_markdown(const caduceus_policy *policy,
+                                                  caduceus_bytes **out);
+
+// The register of processing activities (Art. 30 GDPR) as JSON: the
+// controller, each activity with purposes, categories, subjects, legal
+// bases, recipients, processors, transfers and retention (the shape the
+// CLI's `policy register --format json` prints; docs/POLICY.md).
+//
+// # Safety
+// `policy` a live policy; `out` valid for a write.
+caduceus_result caduceus_policy_register_json(const caduceus_policy *policy, caduceus_bytes **out);
+
+// The retention sweep: for record metadata (`records_json`, see the
+// module schema) and optional legal holds (`holds_json_or_null`), on the
+// day of `at` (Unix seconds, Europe/Berlin), which actions are due, which
+// records are held or unresolved (a missing anchor date never erases), and
+// every kept record's next due date. `due` receives the number of records
+// with an action due. The optional `report_json_or_null` receives
+//
+// ```text
+// {"kind": "caduceus-sweep/1",
+//  "policy": {"id", "version", "hash"}, "date": "YYYY-MM-DD",
+//  "summary": {"records", "due", "kept", "held", "unresolved"},
+//  "due": [{"record", "category", "action", "since"}],
+//  "held": [{"record", "category", "reason", "retention-expires"}],
+//  "unresolved": [{"record", "category", "missing-anchor", "note"}],
+//  "next-due": [{"record", "category", "action", "due"}]}
+// ```
+//
+// Malformed records or holds give `CADUCEUS_POLICY_BAD_RECORDS`.
+//
+// # Safety
+// `policy` a live policy; `records_json` NUL-terminated;
+// `holds_json_or_null` NULL or NUL-terminated; `due` valid for a write;
+// `report_json_or_null` NULL or valid for a write.
+caduceus_result caduceus_policy_sweep(const caduceus_policy *policy,
+                                      const char *records_json,
+                                      const char *holds_json_or_null,
+                                      int64_t at,
+                                      size_t *due,
+                                      caduceus_bytes **report_json_or_null);
+
+// Plan an erasure request (Art. 17) of `subject`, received at
+// `received_at` (Unix seconds), over the subject's record metadata and the
+// legal holds: per category, erase now (and how: delete the record or
+// shred the subject-category key), or keep under an Art. 17(3) ground with
+// the date of erasure and restricted processing meanwhile; plus the answer
+// deadline (Art. 12(3)). `plan_json` receives
+//
+// ```text
+// {"kind": "caduceus-erasure-plan/1",
+//  "policy": {"id", "version", "hash"}, "subject": string,
+//  "received-at": string, "evaluated-for": "YYYY-MM-DD",
+//  "answer-deadline": string, "deadline-basis": string,
+//  "categories": [{"category": string,
+//                  "decision": "erase-now" | "keep" | "partly-keep",
+//                  "erase-now": {"records": [int], "method": string, "shred-key": bool},
+//                  "keep": [{"record": int, "erase-on": "YYYY-MM-DD" | null,
+//                            "waiting-for": anchor | null}],
+//                  "ground": {"id": string, "article": string} | null,
+//                  "source": string | null, "restrict-processing": bool,
+//                  "held": [{"record": int, "reason": string}]}],
+//  "text": {"de": string, "en": string}}
+// ```
+//
+// The optional `text_de_or_null` / `text_en_or_null` receive the letter to
+// the patient in German / English, `deadline_or_null` the answer deadline
+// (Unix seconds). Records of another subject give
+// `CADUCEUS_POLICY_OTHER_SUBJECT`.
+//
+// # Safety
+// `policy` a live policy; `subject` and `records_json` NUL-terminated;
+// `holds_json_or_null` NULL or NUL-terminated; `plan_json` valid for a
+// write; each optional out-parameter NULL or valid for a write.
+caduceus_result caduceus_policy_plan_erasure(const caduceus_policy *policy,
+                                             const char *subject,
+                                             const char *records_json,
+                                             const char *holds_json_or_null,
+                                             int64_t received_at,
+                                             caduceus_bytes **plan_json,
+                                             caduceus_bytes **text_de_or_null,
+                                             caduceus_bytes **text_en_or_null,
+                                             int64_t *deadline_or_null);
+
+// Plan an access (Art. 15) or portability (Art. 20) request of `subject`
+// received at `received_at` (Unix seconds), over the subject's record
+// metadata: per category what exists, why it is processed (purposes,
+// legal bases), who receives it, how long it is kept, what to export
+// (portable categories marked), and the answer deadline. `plan_json`
+// receives the plan (`"kind": "caduceus-access-plan/1"`, the shape of the
+// CLI's `policy access`); the optional texts are the letter to the
+// patient in German / English; `deadline_or_null` the deadline.
+//
+// # Safety
+// As [`caduceus_policy_plan_erasure`], without holds.
+caduceus_result caduceus_policy_plan_access(const caduceus_policy *policy,
+                                            const char *subject,
+                                            const char *records_json,
+                                            int64_t received_at,
+                                            caduceus_bytes **plan_json,
+                                            caduceus_bytes **text_de_or_null,
+                                            caduceus_bytes **text_en_or_null,
+                                            int64_t *deadline_or_null);
+
+// May `role` perform `operation` (`CADUCEUS_ACCESS_READ`, `_WRITE` or
+// `_EXPORT`) on `category`? `allowed` receives the answer. Unknown roles
+// and categories are errors (`CADUCEUS_POLICY_UNKNOWN_ROLE`,
+// `CADUCEUS_POLICY_UNKNOWN_CATEGORY`), never a silent "no"; an unknown
+// operation gives `CADUCEUS_INVALID_ARGUMENT`. The optional
+// `decision_json_or_null` receives, for the audit log,
+// `{"role", "category", "operation", "allowed": bool, "reason": string,
+//   "policy_hash": "sha256:..."}`.
+//
+// # Safety
+// `policy` a live policy; `role` and `category` NUL-terminated; `allowed`
+// valid for a write; `decision_json_or_null` NULL or valid for a write.
+caduceus_result caduceus_policy_access_check(const caduceus_policy *policy,
+                                             const char *role,
+                                             const char *category,
+                                             uint32_t operation,
+                                             bool *allowed,
+                                             caduceus_bytes **decision_json_or_null);
+
+// The roles that may read `category`, in policy order, as a JSON array of
+// role ids: the roles whose staff keys receive a wrapped copy of each
+// subject-category key (besides the practice key, which always does).
+//
+// # Safety
+// `policy` a live policy; `category` NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_policy_readers(const caduceus_policy *policy,
+                                        const char *category,
+                                        caduceus_bytes **out);
+
+// The deadline for answering a data-subject request received at
+// `received_at` (Unix seconds): one month (Art. 12(3) GDPR, to the end of
+// the same-numbered day of the next month, Europe/Berlin), or the
+// practice's promise in the policy if earlier. `deadline` receives Unix
+// seconds; the optional `basis_or_null` the rule that gave it (text).
+//
+// # Safety
+// `policy` a live policy; `deadline` valid for a write; `basis_or_null`
+// NULL or valid for a write.
+caduceus_result caduceus_policy_answer_deadline(const caduceus_policy *policy,
+                                                int64_t received_at,
+                                                int64_t *deadline,
+                                                caduceus_bytes **basis_or_null);
+
+// The Art. 33 breach clock: for a breach detected at `detected_at` (Unix
+// seconds), `deadline` receives the notification deadline (72 hours
+// later) and the optional `seconds_left_or_null` the seconds left at
+// `now` (negative once overdue). The optional `json_or_null` receives
+//
+// ```text
+// {"kind": "caduceus-breach-clock/1", "detected-at": string,
+//  "deadline": string, "deadline-berlin-day": "YYYY-MM-DD",
+//  "basis": string, "now": string, "seconds-left": integer, "overdue": bool}
+// ```
+//
+// # Safety
+// `deadline` valid for a write; the optional out-parameters NULL or valid
+// for a write.
+caduceus_result caduceus_breach_clock(int64_t detected_at,
+                                      int64_t now,
+                                      int64_t *deadline,
+                                      int64_t *seconds_left_or_null,
+                                      caduceus_bytes **json_or_null);
 
 // Describe `code` as NUL-terminated UTF-8 in `buf` (`len` bytes). Writes
 // the message length (without the NUL) to `out_n`. If `buf` is too small,

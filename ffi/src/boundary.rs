@@ -164,7 +164,12 @@ pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
 /// # Safety
 /// `buf` valid for `len` bytes of writes (or NULL with `len` 0); `out_n`
 /// valid for a write.
-pub(crate) unsafe fn write_text(msg: &str, buf: *mut u8, len: usize, out_n: *mut usize) -> Result<(), caduceus_result> {
+pub(crate) unsafe fn write_text(
+    msg: &str,
+    buf: *mut u8,
+    len: usize,
+    out_n: *mut usize,
+) -> Result<(), caduceus_result> {
     check_out(out_n)?;
     // SAFETY: checked non-NULL; valid per the caller's contract.
     unsafe { write_out(out_n, msg.len()) };
@@ -189,12 +194,23 @@ pub(crate) unsafe fn write_text(msg: &str, buf: *mut u8, len: usize, out_n: *mut
 /// # Safety
 /// `buf` must be valid for `len` bytes of writes; `out_n` valid for a write.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn caduceus_last_error(buf: *mut u8, len: usize, out_n: *mut usize) -> caduceus_result {
-    let detail = LAST_ERROR.with(|e| e.borrow().clone());
-    guard(|| {
+pub unsafe extern "C" fn caduceus_last_error(
+    buf: *mut u8,
+    len: usize,
+    out_n: *mut usize,
+) -> caduceus_result {
+    // Not `guard`: reading the detail must not clear or replace it, so a
+    // caller can ask for the size first and then fetch it.
+    let read = catch_unwind(AssertUnwindSafe(|| {
+        let detail = LAST_ERROR.with(|e| e.borrow().clone());
         // SAFETY: forwarded caller contract.
         unsafe { write_text(&detail, buf, len, out_n) }
-    })
+    }));
+    match read {
+        Ok(Ok(())) => CADUCEUS_OK,
+        Ok(Err(code)) => code,
+        Err(_) => CADUCEUS_PANIC,
+    }
 }
 
 /// The library version as a static NUL-terminated string, e.g. "0.1.0"; it

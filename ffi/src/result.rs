@@ -1,7 +1,11 @@
 //! Result codes: stable numbers, never reused, each with a message.
 
+use caduceus_core::access::AccessError;
+use caduceus_core::audit::{AuditError, LogFault};
+use caduceus_core::consent::ConsentError;
 use caduceus_core::envelope::EnvelopeError;
 use caduceus_core::keys::KeyError;
+use caduceus_core::retention::{PlanError, PolicyError, RecordsError};
 
 use crate::boundary::write_text;
 
@@ -75,6 +79,65 @@ pub enum caduceus_result {
     CADUCEUS_INPUT_TOO_LARGE = 207,
     /// An envelope set is inconsistent or incomplete.
     CADUCEUS_PART_SET = 208,
+
+    /// A consent event or notice field is invalid (label, time, purposes, expiry, missing notice).
+    CADUCEUS_CONSENT_INVALID_EVENT = 300,
+    /// The purpose is not configured in the ledger's consent policy.
+    CADUCEUS_CONSENT_UNKNOWN_PURPOSE = 301,
+    /// An event with this id is already in the ledger.
+    CADUCEUS_CONSENT_DUPLICATE_EVENT = 302,
+    /// The event is older than the subject's latest event.
+    CADUCEUS_CONSENT_OUT_OF_ORDER = 303,
+    /// The event or notice time lies beyond the allowed clock skew in the future.
+    CADUCEUS_CONSENT_IN_FUTURE = 304,
+    /// A withdrawal or expiry for a purpose without consent in effect.
+    CADUCEUS_CONSENT_WITHOUT_PRIOR_CONSENT = 305,
+    /// The notice reference matches no registered notice.
+    CADUCEUS_CONSENT_UNKNOWN_NOTICE = 306,
+    /// The notice version is already registered (or already retired).
+    CADUCEUS_CONSENT_DUPLICATE_NOTICE = 307,
+    /// The notice text or language is invalid.
+    CADUCEUS_CONSENT_INVALID_NOTICE = 308,
+    /// The consent policy is invalid.
+    CADUCEUS_CONSENT_INVALID_POLICY = 309,
+    /// A consent ledger or event record is malformed, damaged or inconsistent.
+    CADUCEUS_CONSENT_MALFORMED_LEDGER = 310,
+    /// The consent ledger is full.
+    CADUCEUS_CONSENT_LEDGER_FULL = 311,
+
+    /// The retention policy is not valid TOML of the policy format.
+    CADUCEUS_POLICY_SYNTAX = 400,
+    /// The retention policy has a value that is not allowed.
+    CADUCEUS_POLICY_INVALID = 401,
+    /// Record or hold metadata (JSON) is malformed or refers to something unknown.
+    CADUCEUS_POLICY_BAD_RECORDS = 402,
+    /// The role is not defined in the policy.
+    CADUCEUS_POLICY_UNKNOWN_ROLE = 403,
+    /// The category is not defined in the policy.
+    CADUCEUS_POLICY_UNKNOWN_CATEGORY = 404,
+    /// The subject is not a valid pseudonym.
+    CADUCEUS_POLICY_BAD_SUBJECT = 405,
+    /// A record belongs to another subject than the request's.
+    CADUCEUS_POLICY_OTHER_SUBJECT = 406,
+
+    /// An audit event is invalid (field not a label, not a pseudonym, time out of range).
+    CADUCEUS_AUDIT_INVALID_EVENT = 500,
+    /// Audit entry bytes are malformed or too large.
+    CADUCEUS_AUDIT_MALFORMED_ENTRY = 501,
+    /// A leaf index or tree size lies outside the tree.
+    CADUCEUS_AUDIT_OUT_OF_RANGE = 502,
+    /// A Merkle proof does not verify.
+    CADUCEUS_AUDIT_BAD_PROOF = 503,
+    /// A checkpoint or signed note is malformed.
+    CADUCEUS_AUDIT_MALFORMED_CHECKPOINT = 504,
+    /// An audit key, signer key or verifier key text is malformed.
+    CADUCEUS_AUDIT_MALFORMED_KEY = 505,
+    /// A signature does not verify, or no trusted key signed the note.
+    CADUCEUS_AUDIT_BAD_SIGNATURE = 506,
+    /// The audit log has reached its maximum size.
+    CADUCEUS_AUDIT_LOG_FULL = 507,
+    /// The entries do not form a valid log (modified, missing or reordered entries).
+    CADUCEUS_AUDIT_INVALID_LOG = 508,
 }
 
 use caduceus_result::*;
@@ -112,6 +175,34 @@ impl caduceus_result {
         CADUCEUS_SEGMENT_OUT_OF_RANGE,
         CADUCEUS_INPUT_TOO_LARGE,
         CADUCEUS_PART_SET,
+        CADUCEUS_CONSENT_INVALID_EVENT,
+        CADUCEUS_CONSENT_UNKNOWN_PURPOSE,
+        CADUCEUS_CONSENT_DUPLICATE_EVENT,
+        CADUCEUS_CONSENT_OUT_OF_ORDER,
+        CADUCEUS_CONSENT_IN_FUTURE,
+        CADUCEUS_CONSENT_WITHOUT_PRIOR_CONSENT,
+        CADUCEUS_CONSENT_UNKNOWN_NOTICE,
+        CADUCEUS_CONSENT_DUPLICATE_NOTICE,
+        CADUCEUS_CONSENT_INVALID_NOTICE,
+        CADUCEUS_CONSENT_INVALID_POLICY,
+        CADUCEUS_CONSENT_MALFORMED_LEDGER,
+        CADUCEUS_CONSENT_LEDGER_FULL,
+        CADUCEUS_POLICY_SYNTAX,
+        CADUCEUS_POLICY_INVALID,
+        CADUCEUS_POLICY_BAD_RECORDS,
+        CADUCEUS_POLICY_UNKNOWN_ROLE,
+        CADUCEUS_POLICY_UNKNOWN_CATEGORY,
+        CADUCEUS_POLICY_BAD_SUBJECT,
+        CADUCEUS_POLICY_OTHER_SUBJECT,
+        CADUCEUS_AUDIT_INVALID_EVENT,
+        CADUCEUS_AUDIT_MALFORMED_ENTRY,
+        CADUCEUS_AUDIT_OUT_OF_RANGE,
+        CADUCEUS_AUDIT_BAD_PROOF,
+        CADUCEUS_AUDIT_MALFORMED_CHECKPOINT,
+        CADUCEUS_AUDIT_MALFORMED_KEY,
+        CADUCEUS_AUDIT_BAD_SIGNATURE,
+        CADUCEUS_AUDIT_LOG_FULL,
+        CADUCEUS_AUDIT_INVALID_LOG,
     ];
 
     /// The fixed message of a code.
@@ -122,31 +213,109 @@ impl caduceus_result {
             CADUCEUS_INVALID_UTF8 => "a text argument is not valid UTF-8",
             CADUCEUS_BUFFER_TOO_SMALL => "the buffer is too small; retry with the reported size",
             CADUCEUS_PANIC => "internal panic caught at the C boundary; please report this",
-            CADUCEUS_INVALID_ARGUMENT => "an argument is out of range or malformed; see caduceus_last_error",
-            CADUCEUS_WRONG_STATE => "the object is in the wrong state for this call (e.g. used after finish)",
+            CADUCEUS_INVALID_ARGUMENT => {
+                "an argument is out of range or malformed; see caduceus_last_error"
+            }
+            CADUCEUS_WRONG_STATE => {
+                "the object is in the wrong state for this call (e.g. used after finish)"
+            }
             CADUCEUS_UNKNOWN_CODE => "unknown result code",
             CADUCEUS_INTERNAL => "internal error; please report this",
             CADUCEUS_INVALID_KEY => "not a valid Caduceus key text; copy the key again in full",
-            CADUCEUS_WRONG_KEY_KIND => "a key of another kind was given (public/secret or practice/staff/subject)",
+            CADUCEUS_WRONG_KEY_KIND => {
+                "a key of another kind was given (public/secret or practice/staff/subject)"
+            }
             CADUCEUS_KEY_SHREDDED => "the key was shredded; the data it protected is erased",
             CADUCEUS_NO_ACCESS => "the key is not a recipient; ask the practice to grant access",
             CADUCEUS_MALFORMED_RECORD => "the keyring record is malformed or inconsistent",
-            CADUCEUS_LAST_RECIPIENT => "refusing to remove the last recipient; the data would become unreadable",
+            CADUCEUS_LAST_RECIPIENT => {
+                "refusing to remove the last recipient; the data would become unreadable"
+            }
             CADUCEUS_DUPLICATE_RECIPIENT => "the recipient is already present",
             CADUCEUS_TOO_MANY_RECIPIENTS => "too many recipients for the format",
             CADUCEUS_WEAK_KEY => "the public key is a low-order point and cannot be used",
-            CADUCEUS_UNSUPPORTED_VERSION => "unsupported format version or cipher suite; upgrade Caduceus",
+            CADUCEUS_UNSUPPORTED_VERSION => {
+                "unsupported format version or cipher suite; upgrade Caduceus"
+            }
             CADUCEUS_NO_RECIPIENTS => "at least one recipient is required",
             CADUCEUS_INVALID_LABEL => "invalid label: use 1 to 128 printable ASCII characters",
             CADUCEUS_TRUNCATED => "the input is truncated",
             CADUCEUS_TRAILING_DATA => "unexpected bytes after the end of the envelope",
             CADUCEUS_BAD_MAGIC => "not a Caduceus envelope",
-            CADUCEUS_MALFORMED_HEADER => "the envelope header is malformed, too large or not canonical",
-            CADUCEUS_HEADER_CORRUPTED => "the envelope header was modified or a recipient stanza is damaged",
+            CADUCEUS_MALFORMED_HEADER => {
+                "the envelope header is malformed, too large or not canonical"
+            }
+            CADUCEUS_HEADER_CORRUPTED => {
+                "the envelope header was modified or a recipient stanza is damaged"
+            }
             CADUCEUS_SEGMENT_CORRUPTED => "a payload segment was modified, reordered or duplicated",
             CADUCEUS_SEGMENT_OUT_OF_RANGE => "segment index out of range",
             CADUCEUS_INPUT_TOO_LARGE => "the input is too large for one envelope",
             CADUCEUS_PART_SET => "the envelope set is inconsistent or incomplete",
+            CADUCEUS_CONSENT_INVALID_EVENT => {
+                "a consent event or notice field is invalid; see caduceus_last_error"
+            }
+            CADUCEUS_CONSENT_UNKNOWN_PURPOSE => {
+                "unknown purpose: add it to the consent policy or use a configured purpose"
+            }
+            CADUCEUS_CONSENT_DUPLICATE_EVENT => {
+                "an event with this id is already in the ledger; event ids must be unique"
+            }
+            CADUCEUS_CONSENT_OUT_OF_ORDER => {
+                "the event is older than the subject's latest event; append a subject's events in time order"
+            }
+            CADUCEUS_CONSENT_IN_FUTURE => {
+                "the time lies further in the future than the allowed clock skew; check the clocks"
+            }
+            CADUCEUS_CONSENT_WITHOUT_PRIOR_CONSENT => {
+                "withdrawal or expiry without prior consent; record a refusal instead"
+            }
+            CADUCEUS_CONSENT_UNKNOWN_NOTICE => {
+                "the notice is not registered; register the exact text shown first"
+            }
+            CADUCEUS_CONSENT_DUPLICATE_NOTICE => {
+                "the notice version is already registered or retired; changed wording needs a new version"
+            }
+            CADUCEUS_CONSENT_INVALID_NOTICE => "invalid notice text or language",
+            CADUCEUS_CONSENT_INVALID_POLICY => "invalid consent policy; see caduceus_last_error",
+            CADUCEUS_CONSENT_MALFORMED_LEDGER => {
+                "the consent ledger or event record is malformed or damaged; restore it from a backup"
+            }
+            CADUCEUS_CONSENT_LEDGER_FULL => {
+                "the consent ledger is full; archive it and start a new one"
+            }
+            CADUCEUS_POLICY_SYNTAX => {
+                "the retention policy is not valid; see caduceus_last_error for line and column"
+            }
+            CADUCEUS_POLICY_INVALID => {
+                "the retention policy has a value that is not allowed; see caduceus_last_error for line and column"
+            }
+            CADUCEUS_POLICY_BAD_RECORDS => {
+                "record or hold metadata is malformed; see caduceus_last_error"
+            }
+            CADUCEUS_POLICY_UNKNOWN_ROLE => "unknown role: use a role id of the policy",
+            CADUCEUS_POLICY_UNKNOWN_CATEGORY => "unknown category: use a category id of the policy",
+            CADUCEUS_POLICY_BAD_SUBJECT => {
+                "the subject must be a pseudonym of 1 to 128 printable ASCII characters"
+            }
+            CADUCEUS_POLICY_OTHER_SUBJECT => {
+                "a record belongs to another subject; pass only the requesting subject's records"
+            }
+            CADUCEUS_AUDIT_INVALID_EVENT => {
+                "the audit event is invalid: labels and pseudonyms only; see caduceus_last_error"
+            }
+            CADUCEUS_AUDIT_MALFORMED_ENTRY => "the audit entry is malformed or too large",
+            CADUCEUS_AUDIT_OUT_OF_RANGE => "leaf index or tree size outside the tree",
+            CADUCEUS_AUDIT_BAD_PROOF => "the Merkle proof does not verify",
+            CADUCEUS_AUDIT_MALFORMED_CHECKPOINT => "the checkpoint or signed note is malformed",
+            CADUCEUS_AUDIT_MALFORMED_KEY => "the audit, signer or verifier key text is malformed",
+            CADUCEUS_AUDIT_BAD_SIGNATURE => {
+                "the signature does not verify or no trusted key signed the note"
+            }
+            CADUCEUS_AUDIT_LOG_FULL => "the audit log has reached its maximum size",
+            CADUCEUS_AUDIT_INVALID_LOG => {
+                "the entries do not form a valid log; see caduceus_last_error for the first bad index"
+            }
         }
     }
 }
@@ -189,7 +358,9 @@ impl From<KeyError> for caduceus_result {
             KeyError::MalformedRecord(_) | KeyError::RecordMismatch | KeyError::WrapCorrupted => {
                 CADUCEUS_MALFORMED_RECORD
             }
-            KeyError::UnsupportedVersion(_) | KeyError::UnsupportedSuite(_) => CADUCEUS_UNSUPPORTED_VERSION,
+            KeyError::UnsupportedVersion(_) | KeyError::UnsupportedSuite(_) => {
+                CADUCEUS_UNSUPPORTED_VERSION
+            }
             KeyError::LastRecipient => CADUCEUS_LAST_RECIPIENT,
             KeyError::DuplicateRecipient => CADUCEUS_DUPLICATE_RECIPIENT,
             KeyError::TooManyRecipients => CADUCEUS_TOO_MANY_RECIPIENTS,
@@ -221,13 +392,124 @@ impl From<EnvelopeError> for caduceus_result {
             EnvelopeError::NoAccess => CADUCEUS_NO_ACCESS,
             EnvelopeError::KeyShredded => CADUCEUS_KEY_SHREDDED,
             EnvelopeError::Keyring(k) => k.into(),
-            EnvelopeError::StanzaCorrupted | EnvelopeError::HeaderMacMismatch => CADUCEUS_HEADER_CORRUPTED,
+            EnvelopeError::StanzaCorrupted | EnvelopeError::HeaderMacMismatch => {
+                CADUCEUS_HEADER_CORRUPTED
+            }
             EnvelopeError::SegmentCorrupted { .. } => CADUCEUS_SEGMENT_CORRUPTED,
             EnvelopeError::SegmentOutOfRange => CADUCEUS_SEGMENT_OUT_OF_RANGE,
             EnvelopeError::InputTooLarge => CADUCEUS_INPUT_TOO_LARGE,
             EnvelopeError::PartSet(_) => CADUCEUS_PART_SET,
             _ => CADUCEUS_INTERNAL,
         }
+    }
+}
+
+impl From<ConsentError> for caduceus_result {
+    fn from(e: ConsentError) -> Self {
+        match e {
+            ConsentError::InvalidLabel(_)
+            | ConsentError::TimeOutOfRange(_)
+            | ConsentError::NoPurposes(_)
+            | ConsentError::DuplicatePurpose { .. }
+            | ConsentError::TooManyPurposes(_)
+            | ConsentError::InvalidExpiry(_)
+            | ConsentError::NoticeRequired(_) => CADUCEUS_CONSENT_INVALID_EVENT,
+            ConsentError::UnknownPurpose(_) => CADUCEUS_CONSENT_UNKNOWN_PURPOSE,
+            ConsentError::DuplicateEventId(_) => CADUCEUS_CONSENT_DUPLICATE_EVENT,
+            ConsentError::OutOfOrder { .. } => CADUCEUS_CONSENT_OUT_OF_ORDER,
+            ConsentError::InFuture { .. } => CADUCEUS_CONSENT_IN_FUTURE,
+            ConsentError::WithoutPriorConsent { .. } => CADUCEUS_CONSENT_WITHOUT_PRIOR_CONSENT,
+            ConsentError::UnknownNotice { .. } => CADUCEUS_CONSENT_UNKNOWN_NOTICE,
+            ConsentError::DuplicateNotice { .. } | ConsentError::NoticeAlreadyRetired { .. } => {
+                CADUCEUS_CONSENT_DUPLICATE_NOTICE
+            }
+            ConsentError::InvalidNoticeText | ConsentError::InvalidLanguage => {
+                CADUCEUS_CONSENT_INVALID_NOTICE
+            }
+            ConsentError::InvalidPolicy(_) => CADUCEUS_CONSENT_INVALID_POLICY,
+            ConsentError::MalformedEvent(_)
+            | ConsentError::MalformedLedger(_)
+            | ConsentError::InvalidEntry { .. } => CADUCEUS_CONSENT_MALFORMED_LEDGER,
+            ConsentError::UnsupportedVersion(_) => CADUCEUS_UNSUPPORTED_VERSION,
+            ConsentError::LedgerFull => CADUCEUS_CONSENT_LEDGER_FULL,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<PolicyError> for caduceus_result {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Syntax { .. } => CADUCEUS_POLICY_SYNTAX,
+            PolicyError::Invalid { .. } => CADUCEUS_POLICY_INVALID,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<RecordsError> for caduceus_result {
+    fn from(_: RecordsError) -> Self {
+        CADUCEUS_POLICY_BAD_RECORDS
+    }
+}
+
+impl From<PlanError> for caduceus_result {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::BadSubject => CADUCEUS_POLICY_BAD_SUBJECT,
+            PlanError::OtherSubject(_) => CADUCEUS_POLICY_OTHER_SUBJECT,
+            PlanError::UnknownCategory(_) => CADUCEUS_POLICY_UNKNOWN_CATEGORY,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<AccessError> for caduceus_result {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::UnknownRole(_) => CADUCEUS_POLICY_UNKNOWN_ROLE,
+            AccessError::UnknownCategory(_) => CADUCEUS_POLICY_UNKNOWN_CATEGORY,
+            AccessError::BadSubject => CADUCEUS_POLICY_BAD_SUBJECT,
+            AccessError::OtherSubject(_) => CADUCEUS_POLICY_OTHER_SUBJECT,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<AuditError> for caduceus_result {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::InvalidField(_)
+            | AuditError::InvalidPseudonym
+            | AuditError::InvalidTime => CADUCEUS_AUDIT_INVALID_EVENT,
+            AuditError::MalformedEntry(_)
+            | AuditError::MalformedBody { .. }
+            | AuditError::EntryTooLarge => CADUCEUS_AUDIT_MALFORMED_ENTRY,
+            AuditError::UnsupportedVersion(_) => CADUCEUS_UNSUPPORTED_VERSION,
+            AuditError::IndexOutOfRange { .. }
+            | AuditError::SizeOutOfRange { .. }
+            | AuditError::MissingHash { .. } => CADUCEUS_AUDIT_OUT_OF_RANGE,
+            AuditError::BadProof | AuditError::BadCompactRange | AuditError::ResumeMismatch(_) => {
+                CADUCEUS_AUDIT_BAD_PROOF
+            }
+            AuditError::MalformedCheckpoint(_) | AuditError::MalformedNote(_) => {
+                CADUCEUS_AUDIT_MALFORMED_CHECKPOINT
+            }
+            AuditError::MalformedKey(_) | AuditError::MalformedAuditKey => {
+                CADUCEUS_AUDIT_MALFORMED_KEY
+            }
+            AuditError::BadSignature(_) | AuditError::UnverifiedNote => {
+                CADUCEUS_AUDIT_BAD_SIGNATURE
+            }
+            AuditError::LogFull => CADUCEUS_AUDIT_LOG_FULL,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<LogFault> for caduceus_result {
+    fn from(_: LogFault) -> Self {
+        CADUCEUS_AUDIT_INVALID_LOG
     }
 }
 

@@ -45,8 +45,14 @@ fn header_is_up_to_date() {
 #[test]
 fn header_version_macros_match_cargo_toml() {
     let header = generate();
-    assert!(header.contains(&format!("#define CADUCEUS_VERSION \"{}\"", env!("CARGO_PKG_VERSION"))));
-    assert!(header.contains(&format!("#define CADUCEUS_VERSION_MAJOR {}", env!("CARGO_PKG_VERSION_MAJOR"))));
+    assert!(header.contains(&format!(
+        "#define CADUCEUS_VERSION \"{}\"",
+        env!("CARGO_PKG_VERSION")
+    )));
+    assert!(header.contains(&format!(
+        "#define CADUCEUS_VERSION_MAJOR {}",
+        env!("CARGO_PKG_VERSION_MAJOR")
+    )));
     // And the library reports the same version at run time.
     let v = unsafe_free_version();
     assert_eq!(v, env!("CARGO_PKG_VERSION"));

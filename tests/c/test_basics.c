@@ -20,9 +20,24 @@ int main(void) {
   CHECK_RC(caduceus_result_message(CADUCEUS_NO_ACCESS, NULL, 0, &n), CADUCEUS_BUFFER_TOO_SMALL);
   CHECK_RC(caduceus_result_message(CADUCEUS_NO_ACCESS, (uint8_t *)buf, sizeof buf, NULL), CADUCEUS_NULL_PARAMETER);
 
-  /* The last error describes the last failure on this thread. */
-  CHECK_RC(caduceus_last_error((uint8_t *)buf, sizeof buf, &n), CADUCEUS_OK);
+  /* The last error describes the last failure on this thread; asking for
+   * its size first (too small a buffer) does not erase it. */
+  CHECK_RC(caduceus_result_message(CADUCEUS_NO_ACCESS, (uint8_t *)buf, sizeof buf, NULL), CADUCEUS_NULL_PARAMETER);
+  n = 0;
+  CHECK_RC(caduceus_last_error(NULL, 0, &n), CADUCEUS_BUFFER_TOO_SMALL);
   CHECK(n > 0);
+  {
+    size_t needed = n;
+    CHECK_RC(caduceus_last_error((uint8_t *)buf, sizeof buf, &n), CADUCEUS_OK);
+    CHECK(n == needed && strlen(buf) == n && strstr(buf, "NULL") != NULL);
+    /* Reading it twice gives the same detail. */
+    CHECK_RC(caduceus_last_error((uint8_t *)buf, sizeof buf, &n), CADUCEUS_OK);
+    CHECK(n == needed);
+  }
+  /* A successful call clears it. */
+  CHECK_RC(caduceus_result_message(CADUCEUS_OK, (uint8_t *)buf, sizeof buf, &n), CADUCEUS_OK);
+  CHECK_RC(caduceus_last_error((uint8_t *)buf, sizeof buf, &n), CADUCEUS_OK);
+  CHECK(n == 0 && buf[0] == '\0');
 
   /* Version: run time equals the header's macro. */
   CHECK(strcmp(caduceus_version(), CADUCEUS_VERSION) == 0);

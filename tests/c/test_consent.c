@@ -1,0 +1,448 @@
+/* The consent ledger through the C ABI: every export's success path and
+ * its abuse (NULL for each pointer, zero lengths, invalid UTF-8, malformed
+ * JSON/TOML, truncated and bit-flipped ledger bytes, wrong state). */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "caduceus.h"
+#include "harness.h"
+
+#define T0 1763800000LL
+
+static const char BAD_UTF8[] = {'p', '-', (char)0xff, (char)0xfe, 0};
+
+static int contains(const caduceus_bytes *b, const char *needle) {
+  const char *s = (const char *)caduceus_bytes_data(b);
+  return s != NULL && strstr(s, needle) != NULL;
+}
+
+static void drop(caduceus_bytes **b) {
+  caduceus_bytes_free(*b);
+  *b = NULL;
+}
+
+static uint64_t event_count(const caduceus_consent_ledger *l) {
+  uint64_t events = 0, subjects = 0;
+  if (caduceus_consent_ledger_counts(l, &events, &subjects) != CADUCEUS_OK) return UINT64_MAX;
+  return events;
+}
+
+static const char *QR_EVENT =
+    "{\"id\":\"evt-1\",\"subject\":\"p-7f3a91\","
+    "\"purposes\":[\"treatment-communication\",\"marketing\"],"
+    "\"status\":\"given\",\"method\":\"qr-reception\","
+    "\"notice\":{\"id\":\"privacy-chat\",\"version\":1,\"language\":\"de\"},"
+    "\"channel\":\"reception-qr\",\"evidence\":\"form-77\","
+    "\"recorded_by\":\"staff-12\",\"time\":1763800060}";
+
+static void test_new_and_policy(void) {
+  caduceus_consent_ledger *l = NULL;
+  CHECK_RC(caduceus_consent_ledger_new(NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_new(&l), CADUCEUS_OK);
+  CHECK(l != NULL);
+  caduceus_consent_ledger_free(l);
+
+  const char *toml =
+      "max-clock-skew = 60\n"
+      "opt-out-keywords = [\"STOP\"]\n"
+      "[[purpose]]\nid = \"recall\"\nhealth-data = true\nopt-out = true\n";
+  l = NULL;
+  CHECK_RC(caduceus_consent_ledger_new_with_policy(toml, &l), CADUCEUS_OK);
+  CHECK(l != NULL);
+  caduceus_consent_ledger_free(l);
+
+  caduceus_consent_ledger *untouched = (caduceus_consent_ledger *)&l;
+  caduceus_consent_ledger *out = untouched;
+  CHECK_RC(caduceus_consent_ledger_new_with_policy(NULL, &out), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_new_with_policy(toml, NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_new_with_policy("[[purpose]\nid = ", &out),
+           CADUCEUS_CONSENT_INVALID_POLICY);
+  CHECK_RC(caduceus_consent_ledger_new_with_policy("", &out), CADUCEUS_CONSENT_INVALID_POLICY);
+  CHECK_RC(caduceus_consent_ledger_new_with_policy(BAD_UTF8, &out), CADUCEUS_INVALID_UTF8);
+  /* A purpose listed twice is refused. */
+  CHECK_RC(caduceus_consent_ledger_new_with_policy(
+               "[[purpose]]\nid = \"a\"\n[[purpose]]\nid = \"a\"\n", &out),
+           CADUCEUS_CONSENT_INVALID_POLICY);
+  CHECK(out == untouched); /* out-params written only on success */
+
+  /* The last error explains the failure. */
+  char buf[512];
+  size_t n = 0;
+  CHECK_RC(caduceus_last_error((uint8_t *)buf, sizeof buf, &n), CADUCEUS_OK);
+  CHECK(n > 0 && strstr(buf, "purpose") != NULL);
+
+  caduceus_consent_ledger_free(NULL);
+}
+
+static void test_notices(caduceus_consent_ledger *l) {
+  caduceus_bytes *b = NULL;
+  CHECK_RC(caduceus_consent_register_notice(l, "privacy-chat", 1, "de", "Datenschutzhinweis: ...",
+                                            T0, T0, &b),
+           CADUCEUS_OK);
+  CHECK(contains(b, "\"id\":\"privacy-chat\"") && contains(b, "\"sha256\":\""));
+  drop(&b);
+  /* The optional output may be NULL. */
+  CHECK_RC(caduceus_consent_register_notice(l, "privacy-chat", 1, "en", "Privacy notice: ...", T0,
+                                            T0, NULL),
+           CADUCEUS_OK);
+
+  CHECK_RC(caduceus_consent_register_notice(NULL, "n", 1, "de", "t", T0, T0, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_register_notice(l, NULL, 1, "de", "t", T0, T0, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_register_notice(l, "n", 1, NULL, "t", T0, T0, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_register_notice(l, "n", 1, "de", NULL, T0, T0, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_register_notice(l, "n", 1, "de", BAD_UTF8, T0, T0, NULL),
+           CADUCEUS_INVALID_UTF8);
+  CHECK_RC(caduceus_consent_register_notice(l, "n", 1, "de", "", T0, T0, NULL),
+           CADUCEUS_CONSENT_INVALID_NOTICE);
+  CHECK_RC(caduceus_consent_register_notice(l, "n", 1, "x", "t", T0, T0, NULL),
+           CADUCEUS_CONSENT_INVALID_NOTICE);
+  CHECK_RC(caduceus_consent_register_notice(l, "", 1, "de", "t", T0, T0, NULL),
+           CADUCEUS_CONSENT_INVALID_EVENT);
+  CHECK_RC(caduceus_consent_register_notice(l, "privacy-chat", 1, "de", "other", T0, T0, NULL),
+           CADUCEUS_CONSENT_DUPLICATE_NOTICE);
+  CHECK_RC(caduceus_consent_register_notice(l, "n", 1, "de", "t", T0 + 100000, T0, NULL),
+           CADUCEUS_CONSENT_IN_FUTURE);
+}
+
+static void test_record(caduceus_consent_ledger *l) {
+  uint64_t seq = 99;
+  uint8_t sha[32], zero[32];
+  memset(sha, 0, sizeof sha);
+  memset(zero, 0, sizeof zero);
+
+  /* QR consent at reception. */
+  CHECK_RC(caduceus_consent_record(l, QR_EVENT, T0 + 60, &seq, sha), CADUCEUS_OK);
+  CHECK(seq == 0);
+  CHECK(memcmp(sha, zero, 32) != 0);
+  CHECK(event_count(l) == 1);
+
+  /* Optional outputs may be NULL; the notice hash may be given explicitly. */
+  caduceus_bytes *nb = NULL;
+  CHECK_RC(caduceus_consent_history(l, "p-7f3a91", &nb), CADUCEUS_OK);
+  const char *h = strstr((const char *)caduceus_bytes_data(nb), "\"notice\":{");
+  CHECK(h != NULL);
+  char sha_hex[65] = {0};
+  const char *hs = h ? strstr(h, "\"sha256\":\"") : NULL;
+  CHECK(hs != NULL);
+  if (hs) memcpy(sha_hex, hs + 10, 64);
+  drop(&nb);
+  char ev2[1024];
+  snprintf(ev2, sizeof ev2,
+           "{\"id\":\"evt-photos\",\"subject\":\"p-other\",\"purposes\":[\"clinical-photos\"],"
+           "\"status\":\"given\",\"method\":\"anamnesis-form\","
+           "\"notice\":{\"id\":\"privacy-chat\",\"version\":1,\"language\":\"de\",\"sha256\":\"%s\"},"
+           "\"channel\":\"paper-form\",\"recorded_by\":\"staff-3\",\"time\":%lld,"
+           "\"expires_at\":%lld}",
+           sha_hex, (long long)(T0 + 70), (long long)(T0 + 1000000));
+  CHECK_RC(caduceus_consent_record(l, ev2, T0 + 70, NULL, NULL), CADUCEUS_OK);
+  CHECK(event_count(l) == 2);
+
+  /* Abuse: nothing is recorded, out-params untouched. */
+  seq = 77;
+  CHECK_RC(caduceus_consent_record(NULL, QR_EVENT, T0, &seq, sha), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_record(l, NULL, T0, &seq, sha), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_record(l, QR_EVENT, T0 + 60, &seq, sha),
+           CADUCEUS_CONSENT_DUPLICATE_EVENT);
+  CHECK_RC(caduceus_consent_record(l, "", T0, &seq, sha), CADUCEUS_INVALID_ARGUMENT);
+  CHECK_RC(caduceus_consent_record(l, "{", T0, &seq, sha), CADUCEUS_INVALID_ARGUMENT);
+  CHECK_RC(caduceus_consent_record(l, "[1,2]", T0, &seq, sha), CADUCEUS_INVALID_ARGUMENT);
+  CHECK_RC(caduceus_consent_record(l, "{\"id\":\"x\",\"bogus\":1}", T0, &seq, sha),
+           CADUCEUS_INVALID_ARGUMENT);
+  CHECK_RC(caduceus_consent_record(l, BAD_UTF8, T0, &seq, sha), CADUCEUS_INVALID_UTF8);
+
+  const char *fmt =
+      "{\"id\":\"%s\",\"subject\":\"%s\",\"purposes\":[%s],\"status\":\"%s\","
+      "\"method\":\"chat-reply\",%s\"channel\":\"whatsapp\",\"recorded_by\":\"ingest\","
+      "\"time\":%lld}";
+  const char *notice = "\"notice\":{\"id\":\"privacy-chat\",\"version\":1,\"language\":\"de\"},";
+  char ev[1024];
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"no-such-purpose\"", "given", notice,
+           (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_CONSENT_UNKNOWN_PURPOSE);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"recall\"", "given", "", (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_CONSENT_INVALID_EVENT);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"recall\"", "given",
+           "\"notice\":{\"id\":\"unknown\",\"version\":1,\"language\":\"de\"},", (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_CONSENT_UNKNOWN_NOTICE);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"recall\"", "given", notice,
+           (long long)(T0 + 100000));
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_CONSENT_IN_FUTURE);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-7f3a91", "\"recall\"", "given", notice, (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0 + 100, &seq, sha), CADUCEUS_CONSENT_OUT_OF_ORDER);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"recall\"", "withdrawn", "", (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha),
+           CADUCEUS_CONSENT_WITHOUT_PRIOR_CONSENT);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"recall\"", "maybe", notice, (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_INVALID_ARGUMENT);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"recall\",\"recall\"", "given", notice,
+           (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_CONSENT_INVALID_EVENT);
+  snprintf(ev, sizeof ev, fmt, "e-x", "M\\u00fcller", "\"recall\"", "given", notice,
+           (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_CONSENT_INVALID_EVENT);
+  snprintf(ev, sizeof ev, fmt, "e-x", "p-1", "\"recall\"", "given",
+           "\"notice\":{\"id\":\"privacy-chat\",\"version\":1,\"language\":\"de\",\"sha256\":\"zz\"},",
+           (long long)T0);
+  CHECK_RC(caduceus_consent_record(l, ev, T0, &seq, sha), CADUCEUS_INVALID_ARGUMENT);
+  CHECK(seq == 77);
+  CHECK(event_count(l) == 2);
+}
+
+static void test_decide(const caduceus_consent_ledger *l) {
+  bool allowed = false;
+  caduceus_bytes *b = NULL;
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "treatment-communication", T0 + 120, &allowed,
+                                   &b),
+           CADUCEUS_OK);
+  CHECK(allowed);
+  CHECK(contains(b, "\"allowed\":true") && contains(b, "\"art6\":\"consent\"") &&
+        contains(b, "\"art9\":\"explicit-consent\"") && contains(b, "\"event_seq\":0"));
+  drop(&b);
+
+  /* Marketing rides on its own consent; recall has none. */
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "marketing", T0 + 120, &allowed, NULL),
+           CADUCEUS_OK);
+  CHECK(allowed);
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "recall", T0 + 120, &allowed, &b), CADUCEUS_OK);
+  CHECK(!allowed && contains(b, "\"reason\":\"no-consent\""));
+  drop(&b);
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "no-such", T0 + 120, &allowed, &b), CADUCEUS_OK);
+  CHECK(!allowed && contains(b, "purpose-unknown"));
+  drop(&b);
+  /* Before the consent was given. */
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "treatment-communication", T0, &allowed, NULL),
+           CADUCEUS_OK);
+  CHECK(!allowed);
+
+  allowed = true;
+  CHECK_RC(caduceus_consent_decide(NULL, "p", "recall", T0, &allowed, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide(l, NULL, "recall", T0, &allowed, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide(l, "p", NULL, T0, &allowed, NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide(l, "p", "recall", T0, NULL, &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide(l, BAD_UTF8, "recall", T0, &allowed, NULL),
+           CADUCEUS_INVALID_UTF8);
+  CHECK(allowed && b == NULL);
+
+  /* Bulk decisions for a send-out. */
+  const char *subjects[3] = {"p-7f3a91", "p-unknown", "p-7f3a91"};
+  bool al[3] = {false, true, false};
+  CHECK_RC(caduceus_consent_decide_many(l, subjects, 3, "treatment-communication", T0 + 120, al,
+                                        &b),
+           CADUCEUS_OK);
+  CHECK(al[0] && !al[1] && al[2]);
+  CHECK(b != NULL && ((const char *)caduceus_bytes_data(b))[0] == '[' &&
+        contains(b, "\"subject\":\"p-unknown\""));
+  drop(&b);
+  CHECK_RC(caduceus_consent_decide_many(l, NULL, 0, "recall", T0, NULL, NULL), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_decide_many(l, NULL, 0, "recall", T0, NULL, &b), CADUCEUS_OK);
+  CHECK(b != NULL && strcmp((const char *)caduceus_bytes_data(b), "[]") == 0);
+  drop(&b);
+  CHECK_RC(caduceus_consent_decide_many(NULL, subjects, 3, "recall", T0, al, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide_many(l, NULL, 3, "recall", T0, al, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide_many(l, subjects, 3, NULL, T0, al, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide_many(l, subjects, 3, "recall", T0, NULL, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  const char *with_null[2] = {"p-1", NULL};
+  const char *with_bad[2] = {"p-1", BAD_UTF8};
+  CHECK_RC(caduceus_consent_decide_many(l, with_null, 2, "recall", T0, al, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_decide_many(l, with_bad, 2, "recall", T0, al, NULL),
+           CADUCEUS_INVALID_UTF8);
+}
+
+static void test_opt_out(caduceus_consent_ledger *l) {
+  bool withdrawn = true, allowed = true;
+  caduceus_bytes *b = NULL;
+  CHECK_RC(caduceus_consent_opt_out(l, "evt-2", "p-7f3a91", "Thanks!", "wamid.1", "whatsapp",
+                                    "ingest", T0 + 200, T0 + 200, &withdrawn, &b),
+           CADUCEUS_OK);
+  CHECK(!withdrawn && contains(b, "not-opt-out"));
+  drop(&b);
+  CHECK(event_count(l) == 2);
+
+  /* STOP withdraws marketing, never treatment communication. */
+  CHECK_RC(caduceus_consent_opt_out(l, "evt-2", "p-7f3a91", " Stop ", "wamid.2", "whatsapp",
+                                    "ingest", T0 + 200, T0 + 200, &withdrawn, &b),
+           CADUCEUS_OK);
+  CHECK(withdrawn && contains(b, "\"outcome\":\"withdrawn\"") && contains(b, "marketing"));
+  drop(&b);
+  CHECK(event_count(l) == 3);
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "marketing", T0 + 201, &allowed, &b),
+           CADUCEUS_OK);
+  CHECK(!allowed && contains(b, "\"reason\":\"withdrawn\""));
+  drop(&b);
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "treatment-communication", T0 + 201, &allowed,
+                                   NULL),
+           CADUCEUS_OK);
+  CHECK(allowed);
+
+  /* A second STOPP has nothing left to withdraw. */
+  CHECK_RC(caduceus_consent_opt_out(l, "evt-3", "p-7f3a91", "STOPP", "wamid.3", "whatsapp",
+                                    "ingest", T0 + 210, T0 + 210, &withdrawn, NULL),
+           CADUCEUS_OK);
+  CHECK(!withdrawn);
+
+  withdrawn = true;
+  const char *a[7] = {"evt-4", "p-7f3a91", "STOP", "wamid.4", "whatsapp", "ingest", NULL};
+  CHECK_RC(caduceus_consent_opt_out(NULL, a[0], a[1], a[2], a[3], a[4], a[5], T0, T0, &withdrawn,
+                                    NULL),
+           CADUCEUS_NULL_PARAMETER);
+  for (int i = 0; i < 6; i++) {
+    const char *v[6];
+    for (int j = 0; j < 6; j++) v[j] = (i == j) ? NULL : a[j];
+    CHECK_RC(caduceus_consent_opt_out(l, v[0], v[1], v[2], v[3], v[4], v[5], T0 + 220, T0 + 220,
+                                      &withdrawn, NULL),
+             CADUCEUS_NULL_PARAMETER);
+  }
+  CHECK_RC(caduceus_consent_opt_out(l, a[0], a[1], a[2], a[3], a[4], a[5], T0 + 220, T0 + 220,
+                                    NULL, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_opt_out(l, a[0], a[1], BAD_UTF8, a[3], a[4], a[5], T0 + 220, T0 + 220,
+                                    &withdrawn, NULL),
+           CADUCEUS_INVALID_UTF8);
+  CHECK(withdrawn);
+  CHECK(event_count(l) == 3);
+}
+
+static void test_history_and_exports(const caduceus_consent_ledger *l) {
+  caduceus_bytes *b = NULL;
+  CHECK_RC(caduceus_consent_history(l, "p-7f3a91", &b), CADUCEUS_OK);
+  CHECK(contains(b, "\"id\":\"evt-1\"") && contains(b, "\"id\":\"evt-2\"") &&
+        contains(b, "\"evidence\":\"wamid.2\"") && contains(b, "\"status\":\"withdrawn\""));
+  drop(&b);
+  CHECK_RC(caduceus_consent_history(l, "p-nobody", &b), CADUCEUS_OK);
+  CHECK(b != NULL && strcmp((const char *)caduceus_bytes_data(b), "[]") == 0 &&
+        caduceus_bytes_len(b) == 2);
+  drop(&b);
+  CHECK_RC(caduceus_consent_history(NULL, "p", &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_history(l, NULL, &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_history(l, "p", NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_history(l, BAD_UTF8, &b), CADUCEUS_INVALID_UTF8);
+
+  CHECK_RC(caduceus_consent_export_fhir(l, "p-7f3a91", &b), CADUCEUS_OK);
+  CHECK(contains(b, "\"resourceType\":\"Bundle\"") && contains(b, "\"Consent\""));
+  drop(&b);
+  CHECK_RC(caduceus_consent_export_fhir(NULL, "p", &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_fhir(l, NULL, &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_fhir(l, "p", NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_fhir(l, BAD_UTF8, &b), CADUCEUS_INVALID_UTF8);
+
+  CHECK_RC(caduceus_consent_export_iso27560(l, "p-7f3a91", &b), CADUCEUS_OK);
+  CHECK(contains(b, "dpv:"));
+  drop(&b);
+  CHECK_RC(caduceus_consent_export_iso27560(NULL, "p", &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_iso27560(l, NULL, &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_iso27560(l, "p", NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_iso27560(l, BAD_UTF8, &b), CADUCEUS_INVALID_UTF8);
+  CHECK(b == NULL);
+
+  uint64_t events = 0, subjects = 0;
+  CHECK_RC(caduceus_consent_ledger_counts(l, &events, &subjects), CADUCEUS_OK);
+  CHECK(events == 3 && subjects == 2);
+  CHECK_RC(caduceus_consent_ledger_counts(NULL, &events, &subjects), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_counts(l, NULL, &subjects), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_counts(l, &events, NULL), CADUCEUS_NULL_PARAMETER);
+}
+
+static void test_bytes_round_trip(const caduceus_consent_ledger *l) {
+  caduceus_bytes *b = NULL;
+  CHECK_RC(caduceus_consent_ledger_to_bytes(l, &b), CADUCEUS_OK);
+  size_t len = caduceus_bytes_len(b);
+  const uint8_t *data = caduceus_bytes_data(b);
+  CHECK(len > 5 && memcmp(data, "CDCL", 4) == 0);
+  CHECK_RC(caduceus_consent_ledger_to_bytes(NULL, &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_to_bytes(l, NULL), CADUCEUS_NULL_PARAMETER);
+
+  caduceus_consent_ledger *l2 = NULL;
+  CHECK_RC(caduceus_consent_ledger_from_bytes(data, len, &l2), CADUCEUS_OK);
+  CHECK(event_count(l2) == 3);
+  bool allowed = false;
+  CHECK_RC(caduceus_consent_decide(l2, "p-7f3a91", "treatment-communication", T0 + 300, &allowed,
+                                   NULL),
+           CADUCEUS_OK);
+  CHECK(allowed);
+  caduceus_consent_ledger_free(l2);
+
+  caduceus_consent_ledger *out = NULL;
+  CHECK_RC(caduceus_consent_ledger_from_bytes(NULL, 0, &out), CADUCEUS_CONSENT_MALFORMED_LEDGER);
+  CHECK_RC(caduceus_consent_ledger_from_bytes(NULL, 10, &out), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_from_bytes(data, len, NULL), CADUCEUS_NULL_PARAMETER);
+
+  /* Every truncation and every flipped bit is refused. */
+  uint8_t *copy = malloc(len);
+  int truncated_ok = 1, flipped_ok = 1;
+  for (size_t cut = 0; cut < len; cut++) {
+    caduceus_result rc = caduceus_consent_ledger_from_bytes(data, cut, &out);
+    if (rc == CADUCEUS_OK) truncated_ok = 0;
+  }
+  for (size_t i = 0; copy != NULL && i < len; i++) {
+    memcpy(copy, data, len);
+    copy[i] ^= (uint8_t)(1u << (i % 8));
+    caduceus_result rc = caduceus_consent_ledger_from_bytes(copy, len, &out);
+    if (rc == CADUCEUS_OK) flipped_ok = 0;
+  }
+  CHECK(truncated_ok);
+  CHECK(flipped_ok);
+  CHECK(out == NULL);
+  /* The version byte: an unsupported version. */
+  if (copy != NULL) {
+    memcpy(copy, data, len);
+    copy[4] = 9;
+    CHECK_RC(caduceus_consent_ledger_from_bytes(copy, len, &out), CADUCEUS_UNSUPPORTED_VERSION);
+    /* Trailing bytes. */
+    uint8_t *longer = malloc(len + 1);
+    if (longer != NULL) {
+      memcpy(longer, data, len);
+      longer[len] = 0;
+      CHECK_RC(caduceus_consent_ledger_from_bytes(longer, len + 1, &out),
+               CADUCEUS_CONSENT_MALFORMED_LEDGER);
+      free(longer);
+    }
+  }
+  free(copy);
+  caduceus_bytes_free(b);
+}
+
+static void test_retire(caduceus_consent_ledger *l) {
+  bool allowed = false;
+  caduceus_bytes *b = NULL;
+  CHECK_RC(caduceus_consent_retire_notice(l, "privacy-chat", 1, T0 + 400, T0 + 400), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "treatment-communication", T0 + 500, &allowed,
+                                   &b),
+           CADUCEUS_OK);
+  CHECK(!allowed && contains(b, "notice-retired"));
+  drop(&b);
+  CHECK_RC(caduceus_consent_retire_notice(l, "privacy-chat", 1, T0 + 400, T0 + 400),
+           CADUCEUS_CONSENT_DUPLICATE_NOTICE);
+  CHECK_RC(caduceus_consent_retire_notice(l, "nope", 1, T0 + 400, T0 + 400),
+           CADUCEUS_CONSENT_UNKNOWN_NOTICE);
+  CHECK_RC(caduceus_consent_retire_notice(NULL, "privacy-chat", 1, T0, T0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_retire_notice(l, NULL, 1, T0, T0), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_retire_notice(l, BAD_UTF8, 1, T0, T0), CADUCEUS_INVALID_UTF8);
+}
+
+int main(void) {
+  test_new_and_policy();
+  caduceus_consent_ledger *l = NULL;
+  CHECK_RC(caduceus_consent_ledger_new(&l), CADUCEUS_OK);
+  if (l == NULL) return SUMMARY("test_consent");
+  test_notices(l);
+  test_record(l);
+  test_decide(l);
+  test_opt_out(l);
+  test_history_and_exports(l);
+  test_bytes_round_trip(l);
+  test_retire(l);
+  caduceus_consent_ledger_free(l);
+  return SUMMARY("test_consent");
+}
