@@ -209,8 +209,9 @@ typedef struct caduceus_audit_log caduceus_audit_log;
 
 // A library-allocated byte buffer returned by the library. Read it with
 // [`caduceus_bytes_data`] and [`caduceus_bytes_len`]; release it with
-// [`caduceus_bytes_free`], which zeroizes the contents (they may be
-// plaintext or key material). Text results are also NUL-terminated; the
+// [`caduceus_bytes_free`], which zeroizes contents that may be plaintext,
+// key material or personal data (ciphertext and other public outputs are
+// not wiped). Text results are also NUL-terminated; the
 // NUL is not counted in the length.
 typedef struct caduceus_bytes caduceus_bytes;
 
@@ -291,8 +292,8 @@ typedef struct caduceus_public_key caduceus_public_key;
 // with [`caduceus_sealer_update`], ended with [`caduceus_sealer_finish`],
 // released with [`caduceus_sealer_free`]. It holds at most one 64 KiB
 // segment; the envelope is the header followed by every output in order,
-// byte for byte what [`caduceus_envelope_seal`] writes for the same
-// plaintext (with other random keys). After `finish`, or after a failed
+// in the same format and of the same length as what
+// [`caduceus_envelope_seal`] writes for the same plaintext. After `finish`, or after a failed
 // call, every further `update` or `finish` gives `CADUCEUS_WRONG_STATE`.
 //
 // Thread safety: mutable; one thread at a time.
@@ -652,7 +653,7 @@ const uint8_t *caduceus_bytes_data(const caduceus_bytes *bytes);
 // `bytes` must be NULL or a live `caduceus_bytes`.
 size_t caduceus_bytes_len(const caduceus_bytes *bytes);
 
-// Zeroize and free a buffer. NULL is a no-op.
+// Free a buffer (zeroizing contents that may be secret). NULL is a no-op.
 //
 // # Safety
 // `bytes` must be NULL or a live `caduceus_bytes`, not used afterwards.
@@ -989,7 +990,8 @@ caduceus_result caduceus_envelope_open_with_keyring(const uint8_t *data,
 // [`caduceus_envelope_header_len`]). Nothing is authenticated yet: use it
 // for routing and retention, not for trust.
 // Errors: `CADUCEUS_TRUNCATED`, `CADUCEUS_BAD_MAGIC`,
-// `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_MALFORMED_HEADER`.
+// `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_MALFORMED_HEADER`,
+// `CADUCEUS_INVALID_LABEL`.
 //
 // # Safety
 // `data` valid for reads of `len` bytes (NULL only if `len` is 0);

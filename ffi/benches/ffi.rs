@@ -16,7 +16,8 @@
 //!
 //! plus, for reference, core with its output zeroized on drop (what the C
 //! path's `caduceus_bytes_free` does), which separates the cost of the
-//! zeroization from the cost of the boundary.
+//! zeroization from the cost of the boundary, and core with its output
+//! wiped by a plain `memset` (what a vectorised wipe would cost).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ffi::CString;
@@ -95,6 +96,18 @@ impl Fixture {
         black_box(sealed.len())
     }
 
+    /// As `core_seal`, with the output wiped by `fill(0)` (a `memset`) kept
+    /// alive by `black_box`: what a vectorised wipe would cost instead of
+    /// `zeroize`'s byte-by-byte volatile writes.
+    fn core_seal_memset(&self, pt: &[u8]) -> usize {
+        let mut sealed =
+            envelope::seal(&self.recipient, &self.labels, pt, &mut UnwrapErr(SysRng)).unwrap();
+        let len = sealed.len();
+        sealed.fill(0);
+        black_box(&mut sealed);
+        black_box(len)
+    }
+
     /// Seal through the C ABI, including building the labels struct and
     /// freeing the output, as a C host does.
     fn ffi_seal(&self, pt: &[u8]) -> usize {
@@ -159,53 +172,55 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Time core, C ABI and core+zeroize alternately (the order rotating per
 /// round) and print the median ratios with their spread.
 fn interleaved(fx: &Fixture, name: &str, pt: &[u8], rounds: usize, batch: usize) {
-    let (mut core, mut ffi, mut zero) = (Vec::new(), Vec::new(), Vec::new());
+    // core, C ABI, core + zeroize, core + memset wipe
+    let mut t: [Vec<f64>; 4] = Default::default();
     // Warm-up.
     fx.core_seal(pt);
     fx.ffi_seal(pt);
     for round in 0..rounds {
-        let mut t = [Duration::ZERO; 3];
-        for k in 0..3 {
-            match (round + k) % 3 {
-                0 => {
-                    t[0] = time(batch, || {
-                        black_box(fx.core_seal(pt));
-                    })
-                }
-                1 => {
-                    t[1] = time(batch, || {
-                        black_box(fx.ffi_seal(pt));
-                    })
-                }
-                _ => {
-                    t[2] = time(batch, || {
-                        black_box(fx.core_seal_zeroized(pt));
-                    })
-                }
-            }
+        for k in 0..4 {
+            let which = (round + k) % 4;
+            let d = match which {
+                0 => time(batch, || {
+                    black_box(fx.core_seal(pt));
+                }),
+                1 => time(batch, || {
+                    black_box(fx.ffi_seal(pt));
+                }),
+                2 => time(batch, || {
+                    black_box(fx.core_seal_zeroized(pt));
+                }),
+                _ => time(batch, || {
+                    black_box(fx.core_seal_memset(pt));
+                }),
+            };
+            t[which].push(d.as_secs_f64() / batch as f64);
         }
-        core.push(t[0].as_secs_f64() / batch as f64);
-        ffi.push(t[1].as_secs_f64() / batch as f64);
-        zero.push(t[2].as_secs_f64() / batch as f64);
     }
-    let ratios: Vec<f64> = core.iter().zip(&ffi).map(|(c, f)| f / c).collect();
-    let zratios: Vec<f64> = core.iter().zip(&zero).map(|(c, z)| z / c).collect();
-    let bratios: Vec<f64> = zero.iter().zip(&ffi).map(|(z, f)| f / z).collect();
+    let ratio =
+        |a: usize, b: usize| -> Vec<f64> { t[a].iter().zip(&t[b]).map(|(x, y)| x / y).collect() };
     let spread = |v: &[f64]| {
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         format!("{lo:.3}..{hi:.3}")
     };
+    let (c_core, zero_core, c_zero, memset_core) =
+        (ratio(1, 0), ratio(2, 0), ratio(1, 2), ratio(3, 0));
     println!(
-        "seal {name:>6}: core {:>9.1} us, C ABI {:>9.1} us, core+zeroize {:>9.1} us | C/core {:.3} (range {}) | core+zeroize/core {:.3} | C/(core+zeroize) {:.3} (range {})  [{rounds} rounds x {batch}]",
-        median(core.clone()) * 1e6,
-        median(ffi.clone()) * 1e6,
-        median(zero.clone()) * 1e6,
-        median(ratios.clone()),
-        spread(&ratios),
-        median(zratios),
-        median(bratios.clone()),
-        spread(&bratios),
+        "seal {name:>4}: median core {:.1} us, C ABI {:.1} us, core+zeroize {:.1} us, core+memset {:.1} us  [{rounds} rounds x {batch}]",
+        median(t[0].clone()) * 1e6,
+        median(t[1].clone()) * 1e6,
+        median(t[2].clone()) * 1e6,
+        median(t[3].clone()) * 1e6,
+    );
+    println!(
+        "           C/core {:.3} (range {}) | core+zeroize/core {:.3} | C/(core+zeroize) {:.3} (range {}) | core+memset/core {:.3}",
+        median(c_core.clone()),
+        spread(&c_core),
+        median(zero_core),
+        median(c_zero.clone()),
+        spread(&c_zero),
+        median(memset_core),
     );
 }
 

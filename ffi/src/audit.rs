@@ -522,7 +522,7 @@ pub unsafe extern "C" fn caduceus_audit_log_append(
         let appended = l.0.append(&ev).map_err(fail)?;
         // SAFETY: checked non-NULL / NULL or valid per the caller's contract.
         unsafe {
-            write_handle(entry, caduceus_bytes::new(appended.bytes));
+            write_handle(entry, caduceus_bytes::public(appended.bytes));
             write_opt(index_or_null, appended.index);
             if !leaf_hash_or_null.is_null() {
                 hash_out(leaf_hash_or_null, &appended.leaf_hash);
@@ -873,7 +873,7 @@ pub unsafe extern "C" fn caduceus_audit_inclusion_proof(
         let t = tree(leaves, size)?;
         let p = merkle::inclusion_proof(&t, index, size).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(proof, caduceus_bytes::new(p.concat())) };
+        unsafe { write_handle(proof, caduceus_bytes::public(p.concat())) };
         Ok(())
     })
 }
@@ -902,7 +902,7 @@ pub unsafe extern "C" fn caduceus_audit_consistency_proof(
         let t = tree(leaves, new_size)?;
         let p = merkle::consistency_proof(&t, old_size, new_size).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(proof, caduceus_bytes::new(p.concat())) };
+        unsafe { write_handle(proof, caduceus_bytes::public(p.concat())) };
         Ok(())
     })
 }

@@ -7,20 +7,41 @@ use crate::boundary::{free_handle, guard_value};
 
 /// A library-allocated byte buffer returned by the library. Read it with
 /// [`caduceus_bytes_data`] and [`caduceus_bytes_len`]; release it with
-/// [`caduceus_bytes_free`], which zeroizes the contents (they may be
-/// plaintext or key material). Text results are also NUL-terminated; the
+/// [`caduceus_bytes_free`], which zeroizes contents that may be plaintext,
+/// key material or personal data (ciphertext and other public outputs are
+/// not wiped). Text results are also NUL-terminated; the
 /// NUL is not counted in the length.
 #[allow(non_camel_case_types)]
 pub struct caduceus_bytes {
     data: Vec<u8>,
     len: usize,
+    /// Whether the contents are wiped on free (everything except
+    /// ciphertext and other public outputs).
+    wipe: bool,
 }
 
 impl caduceus_bytes {
-    /// Bytes, not NUL-terminated.
+    /// Bytes, not NUL-terminated, wiped on free (plaintext, secrets,
+    /// personal data).
     pub(crate) fn new(data: Vec<u8>) -> Self {
         let len = data.len();
-        Self { data, len }
+        Self {
+            data,
+            len,
+            wipe: true,
+        }
+    }
+
+    /// Bytes that are public or ciphertext (envelopes, keyring records,
+    /// audit entries, proofs): not wiped on free, which would cost as much as
+    /// sealing them.
+    pub(crate) fn public(data: Vec<u8>) -> Self {
+        let len = data.len();
+        Self {
+            data,
+            len,
+            wipe: false,
+        }
     }
 
     /// Text: NUL-terminated, the NUL not counted in the length.
@@ -28,13 +49,19 @@ impl caduceus_bytes {
         let len = text.len();
         let mut data = text.into_bytes();
         data.push(0);
-        Self { data, len }
+        Self {
+            data,
+            len,
+            wipe: true,
+        }
     }
 }
 
 impl Drop for caduceus_bytes {
     fn drop(&mut self) {
-        self.data.zeroize();
+        if self.wipe {
+            self.data.zeroize();
+        }
     }
 }
 
@@ -66,7 +93,7 @@ pub unsafe extern "C" fn caduceus_bytes_len(bytes: *const caduceus_bytes) -> usi
     })
 }
 
-/// Zeroize and free a buffer. NULL is a no-op.
+/// Free a buffer (zeroizing contents that may be secret). NULL is a no-op.
 ///
 /// # Safety
 /// `bytes` must be NULL or a live `caduceus_bytes`, not used afterwards.

@@ -151,7 +151,7 @@ pub unsafe extern "C" fn caduceus_envelope_seal(
         let plaintext = unsafe { slice(plaintext, len) }?;
         let sealed = envelope::seal(&keys, &labels, plaintext, &mut rng()?).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_envelope, caduceus_bytes::new(sealed)) };
+        unsafe { write_handle(out_envelope, caduceus_bytes::public(sealed)) };
         Ok(())
     })
 }
@@ -294,7 +294,8 @@ pub unsafe extern "C" fn caduceus_envelope_open_with_keyring(
 /// [`caduceus_envelope_header_len`]). Nothing is authenticated yet: use it
 /// for routing and retention, not for trust.
 /// Errors: `CADUCEUS_TRUNCATED`, `CADUCEUS_BAD_MAGIC`,
-/// `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_MALFORMED_HEADER`.
+/// `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_MALFORMED_HEADER`,
+/// `CADUCEUS_INVALID_LABEL`.
 ///
 /// # Safety
 /// `data` valid for reads of `len` bytes (NULL only if `len` is 0);
@@ -418,7 +419,7 @@ pub unsafe extern "C" fn caduceus_envelope_rewrap(
         let out =
             envelope::rewrap(data, &identity.key, &add, &remove, &mut rng()?).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_envelope, caduceus_bytes::new(out)) };
+        unsafe { write_handle(out_envelope, caduceus_bytes::public(out)) };
         Ok(())
     })
 }
@@ -458,7 +459,7 @@ pub unsafe extern "C" fn caduceus_envelope_open_segment(
 // ---------------------------------------------------------------------------
 
 enum SealerState {
-    Sealing(PayloadSealer),
+    Sealing(Box<PayloadSealer>),
     Finished,
     Failed,
 }
@@ -468,8 +469,8 @@ enum SealerState {
 /// with [`caduceus_sealer_update`], ended with [`caduceus_sealer_finish`],
 /// released with [`caduceus_sealer_free`]. It holds at most one 64 KiB
 /// segment; the envelope is the header followed by every output in order,
-/// byte for byte what [`caduceus_envelope_seal`] writes for the same
-/// plaintext (with other random keys). After `finish`, or after a failed
+/// in the same format and of the same length as what
+/// [`caduceus_envelope_seal`] writes for the same plaintext. After `finish`, or after a failed
 /// call, every further `update` or `finish` gives `CADUCEUS_WRONG_STATE`.
 ///
 /// Thread safety: mutable; one thread at a time.
@@ -510,10 +511,10 @@ pub unsafe extern "C" fn caduceus_sealer_new(
             write_handle(
                 out_sealer,
                 caduceus_sealer {
-                    state: SealerState::Sealing(sealer),
+                    state: SealerState::Sealing(Box::new(sealer)),
                 },
             );
-            write_handle(out_header, caduceus_bytes::new(header));
+            write_handle(out_header, caduceus_bytes::public(header));
         }
         Ok(())
     })
@@ -556,7 +557,7 @@ pub unsafe extern "C" fn caduceus_sealer_update(
             return Err(fail(e));
         }
         // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_ciphertext, caduceus_bytes::new(out)) };
+        unsafe { write_handle(out_ciphertext, caduceus_bytes::public(out)) };
         Ok(())
     })
 }
@@ -586,7 +587,7 @@ pub unsafe extern "C" fn caduceus_sealer_finish(
         inner.finish(&mut out).map_err(fail)?;
         sealer.state = SealerState::Finished;
         // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_ciphertext, caduceus_bytes::new(out)) };
+        unsafe { write_handle(out_ciphertext, caduceus_bytes::public(out)) };
         Ok(())
     })
 }
@@ -615,7 +616,7 @@ enum OpenerState {
     /// Header authenticated; decrypting the payload.
     Payload {
         header: Box<Header>,
-        opener: PayloadOpener,
+        opener: Box<PayloadOpener>,
     },
     Finished {
         header: Box<Header>,
@@ -668,7 +669,7 @@ impl caduceus_opener {
                 let unlocked = envelope::unlock(buf, &self.identity)?;
                 self.state = OpenerState::Payload {
                     header: Box::new(unlocked.header().clone()),
-                    opener: unlocked.payload_opener(),
+                    opener: Box::new(unlocked.payload_opener()),
                 };
             }
         }
@@ -893,7 +894,7 @@ pub unsafe extern "C" fn caduceus_envelope_seal_parts(
         for (i, env) in sealed.into_iter().enumerate() {
             // SAFETY: out_envelopes is non-NULL and valid for n_parts writes
             // per the caller's contract; i < n_parts.
-            unsafe { write_handle(out_envelopes.add(i), caduceus_bytes::new(env)) };
+            unsafe { write_handle(out_envelopes.add(i), caduceus_bytes::public(env)) };
         }
         Ok(())
     })
@@ -1094,5 +1095,42 @@ mod tests {
         assert_eq!(r, CADUCEUS_PANIC);
         assert_eq!(guard_value(7u32, || panic!("boom")), 7);
         assert_eq!(guard(|| Ok(())), CADUCEUS_OK);
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn impossible_counts_are_refused_before_any_read() {
+        let p = std::ptr::NonNull::<usize>::dangling().as_ptr();
+        // SAFETY: the count is rejected before the pointer is read.
+        let r = unsafe { slice_of(p.cast_const(), usize::MAX) };
+        assert_eq!(r.err(), Some(CADUCEUS_INVALID_ARGUMENT));
+    }
+
+    /// The opener takes the envelope split at every position of its
+    /// header, and gives the one-shot plaintext.
+    #[test]
+    fn opener_accepts_any_split() {
+        let mut rng = caduceus_core::testing::DeterministicRng::new(9);
+        let key = PrivateKey::generate(caduceus_core::keys::KeyKind::SubjectCategory, &mut rng);
+        let labels = Labels::new("p-1", "chat-messages", "treatment", "text/plain", 0).unwrap();
+        let plaintext = vec![7u8; 70_000];
+        let sealed = envelope::seal(&[key.public_key()], &labels, &plaintext, &mut rng).unwrap();
+        let header_len = envelope::inspect(&sealed).unwrap().header_len;
+        for split in (0..header_len + 40).chain([sealed.len() - 1, sealed.len()]) {
+            let mut o = caduceus_opener {
+                identity: key.clone(),
+                state: OpenerState::Header(Vec::new()),
+            };
+            let mut out = Vec::new();
+            o.update(&sealed[..split], &mut out).unwrap();
+            o.update(&sealed[split..], &mut out).unwrap();
+            let OpenerState::Payload { opener, .. } =
+                std::mem::replace(&mut o.state, OpenerState::Failed)
+            else {
+                panic!("header not complete at split {split}");
+            };
+            opener.finish(&mut out).unwrap();
+            assert_eq!(out, plaintext, "split {split}");
+        }
     }
 }

@@ -540,7 +540,7 @@ pub unsafe extern "C" fn caduceus_keyring_record_to_bytes(
         // SAFETY: forwarded caller contract.
         let record = unsafe { handle(record) }?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_bytes, caduceus_bytes::new(record.record.to_bytes())) };
+        unsafe { write_handle(out_bytes, caduceus_bytes::public(record.record.to_bytes())) };
         Ok(())
     })
 }
@@ -951,4 +951,38 @@ pub unsafe extern "C" fn caduceus_keyring_record_free(record: *mut caduceus_keyr
         // SAFETY: NULL or a handle from this library, freed once.
         unsafe { free_handle(record) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn arrays_with_impossible_counts_are_refused_before_any_read() {
+        let dangling = std::ptr::NonNull::<*const caduceus_public_key>::dangling().as_ptr();
+        // SAFETY: the count is rejected before the pointer is read.
+        let r = unsafe { handle_array(dangling.cast_const(), usize::MAX) };
+        assert_eq!(r.err(), Some(CADUCEUS_INVALID_ARGUMENT));
+        let texts = std::ptr::NonNull::<*const c_char>::dangling().as_ptr();
+        // SAFETY: as above.
+        let r = unsafe { text_array(texts.cast_const(), usize::MAX / 2) };
+        assert_eq!(r.err(), Some(CADUCEUS_INVALID_ARGUMENT));
+        // SAFETY: NULL with a zero count is an empty array; nothing is read.
+        let r = unsafe { handle_array::<caduceus_public_key>(std::ptr::null(), 0) };
+        assert!(r.is_ok_and(|v| v.is_empty()));
+    }
+
+    #[test]
+    fn key_kinds_map_both_ways() {
+        for code in [
+            CADUCEUS_KEY_KIND_PRACTICE,
+            CADUCEUS_KEY_KIND_STAFF,
+            CADUCEUS_KEY_KIND_SUBJECT_CATEGORY,
+        ] {
+            assert_eq!(kind_code(key_kind(code).unwrap()).unwrap(), code);
+        }
+        assert_eq!(key_kind(0).err(), Some(CADUCEUS_INVALID_ARGUMENT));
+        assert!(rng().is_ok());
+    }
 }
