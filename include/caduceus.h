@@ -466,6 +466,71 @@ caduceus_result caduceus_audit_log_sign_checkpoint(const caduceus_audit_log *log
                                                    const char *signer_key,
                                                    caduceus_bytes **out);
 
+// The log's compact right edge, for resuming it later with
+// [`caduceus_audit_log_resume`] without reading the old entries: store it
+// next to the last entry (and a checkpoint) whenever the host persists
+// its state. `out` receives the bytes (public: hashes only)
+//
+// ```text
+// edge = "CDCR" || version 0x01 || size (uint64, big-endian)
+//        || hash[0] || ... || hash[k-1]     (32 bytes each)
+// ```
+//
+// where `size` is the number of entries and the `k` hashes (one per set
+// bit of `size`) are the roots of the perfect subtrees of the Merkle tree,
+// largest (leftmost) first, so `13 + 32 * k` bytes in all (13 for an empty
+// log).
+//
+// Thread safety: takes a `const caduceus_audit_log *`; may run concurrently
+// with the other `const` calls on the same log, not with
+// [`caduceus_audit_log_append`].
+//
+// # Safety
+// `log` a live log; `out` valid for a write.
+caduceus_result caduceus_audit_log_edge(const caduceus_audit_log *log, caduceus_bytes **out);
+
+// Resume the writer's state of the log `origin` after a restart without
+// reading its old entries: from the compact right edge stored by
+// [`caduceus_audit_log_edge`] (`edge`, `edge_len` bytes) and the last
+// stored entry (`last_entry`, `last_entry_len` bytes; `(NULL, 0)` exactly
+// when the edge is of an empty log). Entries appended to the resumed log
+// are byte for byte those the original log would have appended.
+//
+// Checks: the edge is well-formed (`CADUCEUS_AUDIT_BAD_PROOF` for a
+// wrong magic, a truncated edge or extra bytes;
+// `CADUCEUS_UNSUPPORTED_VERSION` for an unknown version); the last entry
+// has a well-formed header (`CADUCEUS_AUDIT_MALFORMED_ENTRY`) whose
+// sequence number is the edge's size minus one, and, when the size is
+// odd, its leaf hash is the edge's last hash (`CADUCEUS_AUDIT_BAD_PROOF`
+// on a mismatch). When the size is even the last leaf is folded into a
+// subtree hash: a wrong last entry with the right sequence number is then
+// not detected here, but the next appended entry links to it and
+// [`caduceus_audit_verify`] reports that entry as bad.
+//
+// `checkpoint_or_null` is optional: the unsigned checkpoint text
+// (`origin\nsize\nbase64 root\n`, as [`caduceus_audit_log_checkpoint`]
+// gives it) the host stored with the edge. When given, it must be for
+// `origin` and the edge must reproduce its size and root
+// (`CADUCEUS_AUDIT_BAD_PROOF` if not; `CADUCEUS_AUDIT_MALFORMED_CHECKPOINT`
+// if it does not parse). For a signed checkpoint, verify it first with
+// [`caduceus_audit_checkpoint_open`] and pass its note text (the lines up
+// to the blank line before the signatures). NULL skips this check.
+//
+// Thread safety: reads its arguments only; `out` is a new log, owned by
+// the caller.
+//
+// # Safety
+// `origin` NUL-terminated; `edge` valid for `edge_len` bytes and
+// `last_entry` for `last_entry_len` bytes (each NULL only with length 0);
+// `checkpoint_or_null` NULL or NUL-terminated; `out` valid for a write.
+caduceus_result caduceus_audit_log_resume(const char *origin,
+                                          const uint8_t *edge,
+                                          size_t edge_len,
+                                          const uint8_t *last_entry,
+                                          size_t last_entry_len,
+                                          const char *checkpoint_or_null,
+                                          caduceus_audit_log **out);
+
 // Free a log's state. NULL is a no-op.
 //
 // # Safety
@@ -1699,6 +1764,58 @@ caduceus_result caduceus_policy_access_check(const caduceus_policy *policy,
 caduceus_result caduceus_policy_readers(const caduceus_policy *policy,
                                         const char *category,
                                         caduceus_bytes **out);
+
+// Who receives a wrapped copy of a subject-category key of `category`:
+// the practice key first, then every staff key with a role that may read
+// the category (in the order given), each key once (by key id). The
+// result feeds `caduceus_keyring_record_create` directly:
+//
+// ```c
+// const caduceus_public_key *recipients[N_STAFF + 1];
+// size_t n = 0;
+// rc = caduceus_policy_wrap_recipients(policy, "clinical-photos", practice,
+//                                      roles, staff, N_STAFF,
+//                                      recipients, N_STAFF + 1, &n);
+// if (rc == CADUCEUS_OK)
+//   rc = caduceus_keyring_record_create(subject, "clinical-photos",
+//                                       recipients, n, now, &record);
+// ```
+//
+// The staff are `n_staff` pairs `(staff_roles[i], staff_keys[i])`: a role
+// id of the policy and the public key of a staff member (or device) with
+// that role. A key whose holder has several roles is given once per role;
+// it is selected at most once. Every role must be defined in the policy
+// (`CADUCEUS_POLICY_UNKNOWN_ROLE`, also for a role that reads nothing);
+// an unknown category gives `CADUCEUS_POLICY_UNKNOWN_CATEGORY`. Key kinds
+// are not checked here; `caduceus_keyring_record_create` checks them.
+//
+// On success `out_keys[0 .. *out_n]` receives the selected handles
+// themselves: `practice` and pointers taken from `staff_keys`. They are
+// borrowed, not new handles: do not free them, and use them only while
+// the handles passed in are alive. `out_capacity` is the number of
+// elements of `out_keys`; it must be at least `n_staff + 1` (the most
+// that can be selected), otherwise the call returns
+// `CADUCEUS_BUFFER_TOO_SMALL` and writes nothing. `*out_n` is at least 1
+// (the practice key).
+//
+// Thread safety: reads its arguments only; `policy` and the key handles
+// may be used by other threads at the same time (they are immutable).
+//
+// # Safety
+// `policy` a live policy; `category` NUL-terminated; `practice` a live
+// public key; `staff_roles` valid for `n_staff` NUL-terminated strings
+// and `staff_keys` for `n_staff` live public key handles (each array
+// NULL only when `n_staff` is 0); `out_keys` valid for `out_capacity`
+// pointer writes; `out_n` valid for a write.
+caduceus_result caduceus_policy_wrap_recipients(const caduceus_policy *policy,
+                                                const char *category,
+                                                const caduceus_public_key *practice,
+                                                const char *const *staff_roles,
+                                                const caduceus_public_key *const *staff_keys,
+                                                size_t n_staff,
+                                                const caduceus_public_key **out_keys,
+                                                size_t out_capacity,
+                                                size_t *out_n);
 
 // The deadline for answering a data-subject request received at
 // `received_at` (Unix seconds): one month (Art. 12(3) GDPR, to the end of

@@ -20,7 +20,7 @@
 
 use std::ffi::c_char;
 
-use caduceus_core::audit::merkle::{self, Hash, MemoryTree};
+use caduceus_core::audit::merkle::{self, CompactRange, Hash, MemoryTree};
 use caduceus_core::audit::{
     Action, AuditEntry, AuditError, AuditEvent, AuditKey, AuditLog, Checkpoint, Outcome, Pseudonym,
     PseudonymKind, fhir, note, verify_log,
@@ -28,8 +28,8 @@ use caduceus_core::audit::{
 use serde_json::{Value, json};
 
 use crate::boundary::{
-    check_out, fail, free_handle, guard, guard_value, handle, handle_mut, slice, text,
-    write_handle, write_out,
+    check_out, fail, free_handle, guard, guard_value, handle, handle_mut, set_last_error, slice,
+    text, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::consent::{
@@ -124,6 +124,63 @@ fn proof_hashes(bytes: &[u8]) -> Result<Vec<Hash>, caduceus_result> {
             h
         })
         .collect())
+}
+
+/// Magic of the compact right edge encoding ([`caduceus_audit_log_edge`]).
+const EDGE_MAGIC: &[u8; 4] = b"CDCR";
+/// Version of the compact right edge encoding.
+const EDGE_VERSION: u8 = 1;
+/// Magic, version and tree size.
+const EDGE_HEADER_LEN: usize = 13;
+
+/// Encode a compact range: `"CDCR" || 0x01 || size (u64 BE) || hashes`.
+fn edge_bytes(edge: &CompactRange) -> Vec<u8> {
+    let mut out = Vec::with_capacity(EDGE_HEADER_LEN + 32 * edge.hashes().len());
+    out.extend_from_slice(EDGE_MAGIC);
+    out.push(EDGE_VERSION);
+    out.extend_from_slice(&edge.size().to_be_bytes());
+    for h in edge.hashes() {
+        out.extend_from_slice(h);
+    }
+    out
+}
+
+/// A malformed edge: `CADUCEUS_AUDIT_BAD_PROOF` (as core's `BadCompactRange`).
+fn bad_edge(detail: &str) -> caduceus_result {
+    set_last_error(format!("malformed compact range (edge): {detail}"));
+    CADUCEUS_AUDIT_BAD_PROOF
+}
+
+/// Decode a compact range strictly (see [`edge_bytes`]).
+fn parse_edge(bytes: &[u8]) -> Result<CompactRange, caduceus_result> {
+    let (header, rest) = bytes
+        .split_at_checked(EDGE_HEADER_LEN)
+        .ok_or_else(|| bad_edge("shorter than its 13-byte header"))?;
+    let (magic, header) = header.split_at(4);
+    if magic != EDGE_MAGIC {
+        return Err(bad_edge("bad magic: not a Caduceus compact range"));
+    }
+    let (version, size) = header.split_at(1);
+    if version != [EDGE_VERSION] {
+        set_last_error("unsupported compact range (edge) version; upgrade caduceus");
+        return Err(CADUCEUS_UNSUPPORTED_VERSION);
+    }
+    let size = u64::from_be_bytes(size.try_into().map_err(|_| CADUCEUS_INTERNAL)?);
+    let count = size.count_ones() as usize;
+    if rest.len() != 32 * count {
+        return Err(bad_edge(
+            "the number of hashes does not match the tree size (truncated or extra bytes)",
+        ));
+    }
+    let hashes = rest
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect();
+    CompactRange::from_parts(size, hashes).map_err(fail)
 }
 
 fn checkpoint_value(cp: &Checkpoint) -> Value {
@@ -614,6 +671,114 @@ pub unsafe extern "C" fn caduceus_audit_log_sign_checkpoint(
         let signed = l.0.checkpoint().sign(&[&signer]).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe { write_text_out(out, signed) };
+        Ok(())
+    })
+}
+
+/// The log's compact right edge, for resuming it later with
+/// [`caduceus_audit_log_resume`] without reading the old entries: store it
+/// next to the last entry (and a checkpoint) whenever the host persists
+/// its state. `out` receives the bytes (public: hashes only)
+///
+/// ```text
+/// edge = "CDCR" || version 0x01 || size (uint64, big-endian)
+///        || hash[0] || ... || hash[k-1]     (32 bytes each)
+/// ```
+///
+/// where `size` is the number of entries and the `k` hashes (one per set
+/// bit of `size`) are the roots of the perfect subtrees of the Merkle tree,
+/// largest (leftmost) first, so `13 + 32 * k` bytes in all (13 for an empty
+/// log).
+///
+/// Thread safety: takes a `const caduceus_audit_log *`; may run concurrently
+/// with the other `const` calls on the same log, not with
+/// [`caduceus_audit_log_append`].
+///
+/// # Safety
+/// `log` a live log; `out` valid for a write.
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn caduceus_audit_log_edge(
+    log: *const caduceus_audit_log,
+    out: *mut *mut caduceus_bytes,
+) -> caduceus_result {
+    guard(|| {
+        check_out(out)?;
+        // SAFETY: a live handle per the caller's contract.
+        let l = unsafe { handle(log)? };
+        // SAFETY: checked non-NULL; valid per the caller's contract.
+        unsafe { write_handle(out, caduceus_bytes::public(edge_bytes(l.0.edge()))) };
+        Ok(())
+    })
+}
+
+/// Resume the writer's state of the log `origin` after a restart without
+/// reading its old entries: from the compact right edge stored by
+/// [`caduceus_audit_log_edge`] (`edge`, `edge_len` bytes) and the last
+/// stored entry (`last_entry`, `last_entry_len` bytes; `(NULL, 0)` exactly
+/// when the edge is of an empty log). Entries appended to the resumed log
+/// are byte for byte those the original log would have appended.
+///
+/// Checks: the edge is well-formed (`CADUCEUS_AUDIT_BAD_PROOF` for a
+/// wrong magic, a truncated edge or extra bytes;
+/// `CADUCEUS_UNSUPPORTED_VERSION` for an unknown version); the last entry
+/// has a well-formed header (`CADUCEUS_AUDIT_MALFORMED_ENTRY`) whose
+/// sequence number is the edge's size minus one, and, when the size is
+/// odd, its leaf hash is the edge's last hash (`CADUCEUS_AUDIT_BAD_PROOF`
+/// on a mismatch). When the size is even the last leaf is folded into a
+/// subtree hash: a wrong last entry with the right sequence number is then
+/// not detected here, but the next appended entry links to it and
+/// [`caduceus_audit_verify`] reports that entry as bad.
+///
+/// `checkpoint_or_null` is optional: the unsigned checkpoint text
+/// (`origin\nsize\nbase64 root\n`, as [`caduceus_audit_log_checkpoint`]
+/// gives it) the host stored with the edge. When given, it must be for
+/// `origin` and the edge must reproduce its size and root
+/// (`CADUCEUS_AUDIT_BAD_PROOF` if not; `CADUCEUS_AUDIT_MALFORMED_CHECKPOINT`
+/// if it does not parse). For a signed checkpoint, verify it first with
+/// [`caduceus_audit_checkpoint_open`] and pass its note text (the lines up
+/// to the blank line before the signatures). NULL skips this check.
+///
+/// Thread safety: reads its arguments only; `out` is a new log, owned by
+/// the caller.
+///
+/// # Safety
+/// `origin` NUL-terminated; `edge` valid for `edge_len` bytes and
+/// `last_entry` for `last_entry_len` bytes (each NULL only with length 0);
+/// `checkpoint_or_null` NULL or NUL-terminated; `out` valid for a write.
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn caduceus_audit_log_resume(
+    origin: *const c_char,
+    edge: *const u8,
+    edge_len: usize,
+    last_entry: *const u8,
+    last_entry_len: usize,
+    checkpoint_or_null: *const c_char,
+    out: *mut *mut caduceus_audit_log,
+) -> caduceus_result {
+    guard(|| {
+        check_out(out)?;
+        // SAFETY: NUL-terminated string and buffers per the caller's contract.
+        let (origin, edge, last) = unsafe {
+            (
+                text(origin)?,
+                slice(edge, edge_len)?,
+                slice(last_entry, last_entry_len)?,
+            )
+        };
+        let cp = if checkpoint_or_null.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+            let t = unsafe { text(checkpoint_or_null)? };
+            Some(Checkpoint::parse(t).map_err(fail)?)
+        };
+        let edge = parse_edge(edge)?;
+        let last = (!last.is_empty()).then_some(last);
+        let log = AuditLog::resume(origin, edge, last, cp.as_ref()).map_err(fail)?;
+        // SAFETY: checked non-NULL; valid per the caller's contract.
+        unsafe { write_handle(out, caduceus_audit_log(log)) };
         Ok(())
     })
 }

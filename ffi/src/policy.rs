@@ -29,7 +29,7 @@
 
 use std::ffi::c_char;
 
-use caduceus_core::access::{self, Operation};
+use caduceus_core::access::{self, Operation, StaffKey};
 use caduceus_core::retention::{
     BreachClock, DEFAULT_POLICY, Date, Hold, Policy, RecordSet, Severity, answer_deadline, lint,
     parse_holds, parse_records,
@@ -37,10 +37,12 @@ use caduceus_core::retention::{
 use serde_json::{Value, json};
 
 use crate::boundary::{
-    check_out, fail, free_handle, guard, guard_value, handle, text, write_handle, write_out,
+    check_out, fail, free_handle, guard, guard_value, handle, set_last_error, text, write_handle,
+    write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::consent::{invalid, write_opt, write_opt_text, write_text_out};
+use crate::keys::{caduceus_public_key, handle_array, text_array};
 use crate::result::caduceus_result;
 
 /// A retention and access policy (opaque). Create it with
@@ -516,6 +518,127 @@ pub unsafe extern "C" fn caduceus_policy_readers(
         let roles = access::readers(&p.0, category).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe { write_text_out(out, json!(roles).to_string()) };
+        Ok(())
+    })
+}
+
+/// Who receives a wrapped copy of a subject-category key of `category`:
+/// the practice key first, then every staff key with a role that may read
+/// the category (in the order given), each key once (by key id). The
+/// result feeds `caduceus_keyring_record_create` directly:
+///
+/// ```c
+/// const caduceus_public_key *recipients[N_STAFF + 1];
+/// size_t n = 0;
+/// rc = caduceus_policy_wrap_recipients(policy, "clinical-photos", practice,
+///                                      roles, staff, N_STAFF,
+///                                      recipients, N_STAFF + 1, &n);
+/// if (rc == CADUCEUS_OK)
+///   rc = caduceus_keyring_record_create(subject, "clinical-photos",
+///                                       recipients, n, now, &record);
+/// ```
+///
+/// The staff are `n_staff` pairs `(staff_roles[i], staff_keys[i])`: a role
+/// id of the policy and the public key of a staff member (or device) with
+/// that role. A key whose holder has several roles is given once per role;
+/// it is selected at most once. Every role must be defined in the policy
+/// (`CADUCEUS_POLICY_UNKNOWN_ROLE`, also for a role that reads nothing);
+/// an unknown category gives `CADUCEUS_POLICY_UNKNOWN_CATEGORY`. Key kinds
+/// are not checked here; `caduceus_keyring_record_create` checks them.
+///
+/// On success `out_keys[0 .. *out_n]` receives the selected handles
+/// themselves: `practice` and pointers taken from `staff_keys`. They are
+/// borrowed, not new handles: do not free them, and use them only while
+/// the handles passed in are alive. `out_capacity` is the number of
+/// elements of `out_keys`; it must be at least `n_staff + 1` (the most
+/// that can be selected), otherwise the call returns
+/// `CADUCEUS_BUFFER_TOO_SMALL` and writes nothing. `*out_n` is at least 1
+/// (the practice key).
+///
+/// Thread safety: reads its arguments only; `policy` and the key handles
+/// may be used by other threads at the same time (they are immutable).
+///
+/// # Safety
+/// `policy` a live policy; `category` NUL-terminated; `practice` a live
+/// public key; `staff_roles` valid for `n_staff` NUL-terminated strings
+/// and `staff_keys` for `n_staff` live public key handles (each array
+/// NULL only when `n_staff` is 0); `out_keys` valid for `out_capacity`
+/// pointer writes; `out_n` valid for a write.
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn caduceus_policy_wrap_recipients(
+    policy: *const caduceus_policy,
+    category: *const c_char,
+    practice: *const caduceus_public_key,
+    staff_roles: *const *const c_char,
+    staff_keys: *const *const caduceus_public_key,
+    n_staff: usize,
+    out_keys: *mut *const caduceus_public_key,
+    out_capacity: usize,
+    out_n: *mut usize,
+) -> caduceus_result {
+    guard(|| {
+        check_out(out_keys)?;
+        check_out(out_n)?;
+        let needed = n_staff
+            .checked_add(1)
+            .ok_or_else(|| invalid("n_staff is larger than any valid array"))?;
+        if out_capacity < needed {
+            set_last_error(format!(
+                "out_keys needs room for n_staff + 1 = {needed} handles, out_capacity is {out_capacity}"
+            ));
+            return Err(caduceus_result::CADUCEUS_BUFFER_TOO_SMALL);
+        }
+        // SAFETY: live handles, NUL-terminated strings and arrays of
+        // `n_staff` elements per the caller's contract.
+        let (p, category, practice, roles, keys) = unsafe {
+            (
+                handle(policy)?,
+                text(category)?,
+                handle(practice)?,
+                text_array(staff_roles, n_staff)?,
+                handle_array(staff_keys, n_staff)?,
+            )
+        };
+        let staff: Vec<StaffKey> = roles
+            .iter()
+            .zip(&keys)
+            .map(|(role, k)| StaffKey {
+                key: k.key,
+                roles: vec![(*role).to_owned()],
+            })
+            .collect();
+        let selected =
+            access::wrap_recipients(&p.0, category, &practice.key, &staff).map_err(fail)?;
+        // Map each selected key back to a handle passed in: the practice
+        // key first, then the first staff handle holding the same key.
+        let mut handles: Vec<*const caduceus_public_key> = Vec::with_capacity(selected.len());
+        for (i, key) in selected.iter().enumerate() {
+            let id = key.key_id();
+            let h = if i == 0 {
+                Some(practice)
+            } else {
+                keys.iter().copied().find(|k| k.key.key_id() == id)
+            };
+            let h = h.ok_or_else(|| {
+                set_last_error("a selected key is none of the keys given");
+                caduceus_result::CADUCEUS_INTERNAL
+            })?;
+            handles.push(h);
+        }
+        if handles.len() > out_capacity {
+            set_last_error("more keys selected than given");
+            return Err(caduceus_result::CADUCEUS_INTERNAL);
+        }
+        for (i, h) in handles.iter().enumerate() {
+            // SAFETY: checked non-NULL; `i < handles.len() <= out_capacity`
+            // and `out_keys` is valid for `out_capacity` writes per the
+            // caller's contract.
+            unsafe { write_out(out_keys.add(i), *h) };
+        }
+        // SAFETY: checked non-NULL; valid per the caller's contract.
+        unsafe { write_out(out_n, handles.len()) };
         Ok(())
     })
 }

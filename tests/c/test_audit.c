@@ -508,6 +508,232 @@ static void test_proofs(const uint8_t root[32]) {
   CHECK(proof == NULL);
 }
 
+/* An event JSON at position i, the same for every log. */
+static void resume_event(char *json, size_t size, const char *actor, int i) {
+  snprintf(json, size,
+           "{\"time\":%lld,\"actor\":\"%s\",\"role\":\"doctor\",\"action\":\"read\","
+           "\"source\":\"pms\",\"category\":\"chat-messages\",\"correlation\":\"r-%d\"}",
+           1763900000LL + i, actor, i);
+}
+
+/* Append event i to `log`; the entry bytes into `out` (caller frees). */
+static caduceus_bytes *resume_append(caduceus_audit_log *log, const char *actor, int i) {
+  char json[512];
+  caduceus_bytes *e = NULL;
+  resume_event(json, sizeof json, actor, i);
+  CHECK_RC(caduceus_audit_log_append(log, json, &e, NULL, NULL), CADUCEUS_OK);
+  return e;
+}
+
+static int same_bytes(const caduceus_bytes *a, const caduceus_bytes *b) {
+  return a != NULL && b != NULL && caduceus_bytes_len(a) == caduceus_bytes_len(b) &&
+         memcmp(caduceus_bytes_data(a), caduceus_bytes_data(b), caduceus_bytes_len(a)) == 0;
+}
+
+/* Resume a log from its compact right edge and last entry, without the
+ * older entries: the resumed log appends exactly what the original does. */
+static void test_resume(const caduceus_audit_key *key) {
+  enum { M = 5 };
+  caduceus_bytes *actor = NULL;
+  CHECK_RC(caduceus_audit_key_pseudonym(key, CADUCEUS_PSEUDONYM_STAFF, "dr.resume", &actor),
+           CADUCEUS_OK);
+  caduceus_audit_log *a = NULL;
+  CHECK_RC(caduceus_audit_log_new(ORIGIN, &a), CADUCEUS_OK);
+  if (actor == NULL || a == NULL) {
+    caduceus_bytes_free(actor);
+    caduceus_audit_log_free(a);
+    CHECK(0);
+    return;
+  }
+  const char *who = str(actor);
+
+  /* The edge of the empty log: header only. */
+  caduceus_bytes *edge0 = NULL;
+  CHECK_RC(caduceus_audit_log_edge(a, &edge0), CADUCEUS_OK);
+  CHECK(caduceus_bytes_len(edge0) == 13 && memcmp(caduceus_bytes_data(edge0), "CDCR\x01", 5) == 0);
+
+  caduceus_bytes *stored[M + 1] = {0}, *edge4 = NULL, *cp4 = NULL;
+  for (int i = 0; i < M; i++) {
+    if (i == 4) {
+      CHECK_RC(caduceus_audit_log_edge(a, &edge4), CADUCEUS_OK);
+      CHECK_RC(caduceus_audit_log_checkpoint(a, &cp4), CADUCEUS_OK);
+    }
+    stored[i] = resume_append(a, who, i);
+  }
+  caduceus_bytes *edge = NULL, *cp = NULL;
+  CHECK_RC(caduceus_audit_log_edge(a, &edge), CADUCEUS_OK);
+  CHECK_RC(caduceus_audit_log_checkpoint(a, &cp), CADUCEUS_OK);
+  /* Size 5 = 0b101: two subtree roots. */
+  CHECK(caduceus_bytes_len(edge) == 13 + 2 * 32);
+  CHECK(caduceus_bytes_len(edge4) == 13 + 32);
+  const uint8_t *ed = caduceus_bytes_data(edge);
+  size_t el = caduceus_bytes_len(edge);
+  const uint8_t *last = caduceus_bytes_data(stored[M - 1]);
+  size_t last_len = caduceus_bytes_len(stored[M - 1]);
+
+  /* Resume B from (edge, last entry), with and without the checkpoint. */
+  caduceus_audit_log *b = NULL, *c = NULL;
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, last, last_len, str(cp), &b), CADUCEUS_OK);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, last, last_len, NULL, &c), CADUCEUS_OK);
+  uint64_t size = 0;
+  uint8_t ra[32], rb[32];
+  CHECK_RC(caduceus_audit_log_size(b, &size), CADUCEUS_OK);
+  CHECK(size == M);
+  CHECK_RC(caduceus_audit_log_root(a, ra), CADUCEUS_OK);
+  CHECK_RC(caduceus_audit_log_root(b, rb), CADUCEUS_OK);
+  CHECK(memcmp(ra, rb, 32) == 0);
+  caduceus_bytes *eb = NULL;
+  CHECK_RC(caduceus_audit_log_edge(b, &eb), CADUCEUS_OK);
+  CHECK(same_bytes(eb, edge));
+  drop(&eb);
+
+  /* The same 6th event: identical entry bytes and roots. */
+  stored[M] = resume_append(a, who, M);
+  caduceus_bytes *from_b = resume_append(b, who, M);
+  caduceus_bytes *from_c = resume_append(c, who, M);
+  CHECK(same_bytes(stored[M], from_b) && same_bytes(stored[M], from_c));
+  CHECK_RC(caduceus_audit_log_root(a, ra), CADUCEUS_OK);
+  CHECK_RC(caduceus_audit_log_root(b, rb), CADUCEUS_OK);
+  CHECK(memcmp(ra, rb, 32) == 0);
+  CHECK_RC(caduceus_audit_log_size(b, &size), CADUCEUS_OK);
+  CHECK(size == M + 1);
+  /* The old entries plus B's new one verify as one log. */
+  const uint8_t *ptrs[M + 1];
+  size_t plens[M + 1];
+  for (int i = 0; i < M; i++) {
+    ptrs[i] = caduceus_bytes_data(stored[i]);
+    plens[i] = caduceus_bytes_len(stored[i]);
+  }
+  ptrs[M] = caduceus_bytes_data(from_b);
+  plens[M] = caduceus_bytes_len(from_b);
+  bool ok = false;
+  uint64_t bad = 0;
+  CHECK_RC(caduceus_audit_verify(ptrs, plens, M + 1, NULL, 0, NULL, 0, &ok, &bad, NULL),
+           CADUCEUS_OK);
+  CHECK(ok && bad == M + 1);
+  drop(&from_b);
+  drop(&from_c);
+  caduceus_audit_log_free(b);
+  caduceus_audit_log_free(c);
+  b = c = NULL;
+
+  /* An even size (4): the last leaf is folded into the edge; resuming from
+   * (edge4, entry 3, checkpoint 4) appends A's entry 4. */
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, caduceus_bytes_data(edge4), caduceus_bytes_len(edge4),
+                                     caduceus_bytes_data(stored[3]), caduceus_bytes_len(stored[3]),
+                                     str(cp4), &b),
+           CADUCEUS_OK);
+  from_b = resume_append(b, who, 4);
+  CHECK(same_bytes(stored[4], from_b));
+  drop(&from_b);
+  caduceus_audit_log_free(b);
+  b = NULL;
+
+  /* An empty log resumes from its edge without a last entry. */
+  caduceus_audit_log *fresh = NULL;
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, caduceus_bytes_data(edge0), caduceus_bytes_len(edge0),
+                                     NULL, 0, NULL, &b),
+           CADUCEUS_OK);
+  CHECK_RC(caduceus_audit_log_new(ORIGIN, &fresh), CADUCEUS_OK);
+  from_b = resume_append(b, who, 0);
+  from_c = resume_append(fresh, who, 0);
+  CHECK(same_bytes(from_b, from_c) && same_bytes(from_b, stored[0]));
+  drop(&from_b);
+  drop(&from_c);
+  caduceus_audit_log_free(b);
+  caduceus_audit_log_free(fresh);
+  b = NULL;
+
+  /* Abuse: NULL for each pointer; nothing is written. */
+  caduceus_bytes *nb = NULL;
+  CHECK_RC(caduceus_audit_log_edge(NULL, &nb), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_audit_log_edge(a, NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK(nb == NULL);
+  CHECK_RC(caduceus_audit_log_resume(NULL, ed, el, last, last_len, NULL, &b),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, NULL, el, last, last_len, NULL, &b),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, NULL, last_len, NULL, &b),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, last, last_len, NULL, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_audit_log_resume(BAD_UTF8, ed, el, last, last_len, NULL, &b),
+           CADUCEUS_INVALID_UTF8);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, last, last_len, BAD_UTF8, &b),
+           CADUCEUS_INVALID_UTF8);
+  CHECK(caduceus_audit_log_resume("", ed, el, last, last_len, NULL, &b) != CADUCEUS_OK);
+
+  /* Truncated, extended, empty and foreign edges. */
+  uint8_t buf[13 + 3 * 32 + 1];
+  memcpy(buf, ed, el);
+  buf[el] = 0;
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, el - 1, last, last_len, NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, el + 1, last, last_len, NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, 12, last, last_len, NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, NULL, 0, NULL, 0, NULL, &b), CADUCEUS_AUDIT_BAD_PROOF);
+  buf[0] = 'X';
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, el, last, last_len, NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  buf[0] = 'C';
+  buf[4] = 2;
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, el, last, last_len, NULL, &b),
+           CADUCEUS_UNSUPPORTED_VERSION);
+  buf[4] = 1;
+  /* The size says 7 (three hashes) but two follow. */
+  buf[12] = 7;
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, el, last, last_len, NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  buf[12] = 5;
+  /* A changed subtree hash: the checkpoint no longer matches. */
+  buf[13] ^= 1;
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, el, last, last_len, str(cp), &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  buf[13] ^= 1;
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, buf, el, last, last_len, str(cp), &b), CADUCEUS_OK);
+  caduceus_audit_log_free(b);
+  b = NULL;
+
+  /* Mismatched edge and last entry. */
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, caduceus_bytes_data(stored[3]),
+                                     caduceus_bytes_len(stored[3]), NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF); /* sequence 3, size 5 */
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, NULL, 0, NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF); /* no last entry for a non-empty log */
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, caduceus_bytes_data(edge0), caduceus_bytes_len(edge0),
+                                     last, last_len, NULL, &b),
+           CADUCEUS_AUDIT_BAD_PROOF); /* an entry for an empty log */
+  uint8_t *flipped = malloc(last_len);
+  if (flipped != NULL) {
+    memcpy(flipped, last, last_len);
+    flipped[last_len - 1] ^= 1; /* same sequence, other leaf hash */
+    CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, flipped, last_len, NULL, &b),
+             CADUCEUS_AUDIT_BAD_PROOF);
+    CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, flipped, 10, NULL, &b),
+             CADUCEUS_AUDIT_MALFORMED_ENTRY); /* truncated entry */
+    free(flipped);
+  }
+  /* Checkpoints of another size, another origin, or malformed. */
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, last, last_len, str(cp4), &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  CHECK_RC(caduceus_audit_log_resume("other.example/audit", ed, el, last, last_len, str(cp), &b),
+           CADUCEUS_AUDIT_BAD_PROOF);
+  CHECK_RC(caduceus_audit_log_resume(ORIGIN, ed, el, last, last_len, "not a checkpoint", &b),
+           CADUCEUS_AUDIT_MALFORMED_CHECKPOINT);
+  CHECK(b == NULL);
+
+  for (int i = 0; i <= M; i++) caduceus_bytes_free(stored[i]);
+  caduceus_bytes_free(edge0);
+  caduceus_bytes_free(edge4);
+  caduceus_bytes_free(edge);
+  caduceus_bytes_free(cp4);
+  caduceus_bytes_free(cp);
+  caduceus_bytes_free(actor);
+  caduceus_audit_log_free(a);
+}
+
 int main(void) {
   caduceus_audit_key *key = test_key();
   caduceus_bytes *sk = NULL, *vk = NULL;
@@ -528,6 +754,7 @@ int main(void) {
   uint8_t root[32];
   CHECK_RC(caduceus_audit_log_root(log, root), CADUCEUS_OK);
   test_proofs(root);
+  test_resume(key);
 
   for (int i = 0; i < N; i++) free(entries[i]);
   caduceus_audit_log_free(log);

@@ -336,6 +336,152 @@ static void test_deadlines(const caduceus_policy *p) {
   CHECK(b == NULL);
 }
 
+static caduceus_public_key *public_of(uint32_t kind) {
+  caduceus_private_key *sk = NULL;
+  caduceus_public_key *pk = NULL;
+  CHECK_RC(caduceus_private_key_generate(kind, &sk), CADUCEUS_OK);
+  CHECK_RC(caduceus_private_key_public_key(sk, &pk), CADUCEUS_OK);
+  caduceus_private_key_free(sk);
+  return pk;
+}
+
+/* Who receives a wrapped subject-category key: the practice key, then the
+ * staff keys of roles that read the category, each once; the result goes
+ * straight into caduceus_keyring_record_create. */
+static void test_wrap_recipients(const caduceus_policy *p) {
+  caduceus_public_key *practice = public_of(CADUCEUS_KEY_KIND_PRACTICE);
+  caduceus_public_key *doctor = public_of(CADUCEUS_KEY_KIND_STAFF);
+  caduceus_public_key *coordinator = public_of(CADUCEUS_KEY_KIND_STAFF);
+  caduceus_public_key *finance = public_of(CADUCEUS_KEY_KIND_STAFF);
+  /* A second handle of the doctor's key. */
+  caduceus_public_key *doctor_again = NULL;
+  caduceus_bytes *t = NULL;
+  CHECK_RC(caduceus_public_key_to_text(doctor, &t), CADUCEUS_OK);
+  CHECK_RC(caduceus_public_key_parse((const char *)caduceus_bytes_data(t), &doctor_again),
+           CADUCEUS_OK);
+  drop(&t);
+  if (practice == NULL || doctor == NULL || coordinator == NULL || finance == NULL ||
+      doctor_again == NULL) {
+    CHECK(0);
+    goto done;
+  }
+
+  /* The doctor also works in billing (two pairs, one key), the practice
+   * key is also given as a staff key: each key is selected once. */
+  const char *roles[] = {"finance", "doctor", "coordinator", "doctor", "finance", "admin"};
+  const caduceus_public_key *keys[] = {finance, doctor, coordinator, doctor_again, doctor,
+                                       practice};
+  enum { NS = 6 };
+  const caduceus_public_key *out[NS + 1] = {0};
+  size_t n = 0;
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, roles, keys, NS, out,
+                                           NS + 1, &n),
+           CADUCEUS_OK);
+  CHECK(n == 3 && out[0] == practice && out[1] == doctor && out[2] == coordinator &&
+        out[3] == NULL);
+  /* Straight into a keyring record. */
+  caduceus_keyring_record *rec = NULL;
+  size_t count = 0;
+  CHECK_RC(caduceus_keyring_record_create("p-7f3a91", "chat-messages", out, n, RECEIVED, &rec),
+           CADUCEUS_OK);
+  CHECK_RC(caduceus_keyring_record_recipient_count(rec, &count), CADUCEUS_OK);
+  CHECK(count == 3);
+  caduceus_keyring_record_free(rec);
+
+  /* Clinical photos: the doctor only. */
+  memset(out, 0, sizeof out);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "clinical-photos", practice, roles, keys, NS, out,
+                                           NS + 1, &n),
+           CADUCEUS_OK);
+  CHECK(n == 2 && out[0] == practice && out[1] == doctor && out[2] == NULL);
+  /* The admin reads the audit log; the practice key is not repeated. */
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "audit-log", practice, roles, keys, NS, out, NS + 1,
+                                           &n),
+           CADUCEUS_OK);
+  CHECK(n == 1 && out[0] == practice);
+  /* No staff: the practice key alone (arrays may be NULL). */
+  const caduceus_public_key *one[1] = {NULL};
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, NULL, NULL, 0, one, 1, &n),
+           CADUCEUS_OK);
+  CHECK(n == 1 && one[0] == practice);
+  /* A role that reads nothing of the category: not selected. */
+  const char *fin_role[] = {"finance"};
+  const caduceus_public_key *fin_key[] = {finance};
+  const caduceus_public_key *two[2] = {NULL, NULL};
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "xray-records", practice, fin_role, fin_key, 1, two,
+                                           2, &n),
+           CADUCEUS_OK);
+  CHECK(n == 1 && two[0] == practice && two[1] == NULL);
+
+  /* Abuse: nothing is written on failure. */
+  const caduceus_public_key *untouched[NS + 1] = {0};
+  size_t n0 = 42;
+  CHECK_RC(caduceus_policy_wrap_recipients(NULL, "chat-messages", practice, roles, keys, NS,
+                                           untouched, NS + 1, &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, NULL, practice, roles, keys, NS, untouched, NS + 1,
+                                           &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", NULL, roles, keys, NS, untouched,
+                                           NS + 1, &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, NULL, keys, NS, untouched,
+                                           NS + 1, &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, roles, NULL, NS,
+                                           untouched, NS + 1, &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, roles, keys, NS, NULL,
+                                           NS + 1, &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, roles, keys, NS,
+                                           untouched, NS + 1, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  const char *null_role[] = {"doctor", NULL};
+  const caduceus_public_key *null_key[] = {doctor, NULL};
+  const char *two_roles[] = {"doctor", "coordinator"};
+  const caduceus_public_key *two_keys[] = {doctor, coordinator};
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, null_role, two_keys, 2,
+                                           untouched, 3, &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, two_roles, null_key, 2,
+                                           untouched, 3, &n0),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "nothing", practice, roles, keys, NS, untouched,
+                                           NS + 1, &n0),
+           CADUCEUS_POLICY_UNKNOWN_CATEGORY);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, BAD_UTF8, practice, roles, keys, NS, untouched,
+                                           NS + 1, &n0),
+           CADUCEUS_INVALID_UTF8);
+  const char *nurse[] = {"doctor", "nurse"};
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, nurse, two_keys, 2,
+                                           untouched, 3, &n0),
+           CADUCEUS_POLICY_UNKNOWN_ROLE);
+  const char *bad_role[] = {BAD_UTF8};
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, bad_role, fin_key, 1,
+                                           untouched, 2, &n0),
+           CADUCEUS_INVALID_UTF8);
+  /* Room for n_staff + 1 handles is required, even if fewer are selected. */
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, roles, keys, NS,
+                                           untouched, NS, &n0),
+           CADUCEUS_BUFFER_TOO_SMALL);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, NULL, NULL, 0, untouched,
+                                           0, &n0),
+           CADUCEUS_BUFFER_TOO_SMALL);
+  CHECK_RC(caduceus_policy_wrap_recipients(p, "chat-messages", practice, roles, keys, SIZE_MAX,
+                                           untouched, SIZE_MAX, &n0),
+           CADUCEUS_INVALID_ARGUMENT);
+  CHECK(n0 == 42);
+  for (int i = 0; i < NS + 1; i++) CHECK(untouched[i] == NULL);
+
+done:
+  caduceus_public_key_free(practice);
+  caduceus_public_key_free(doctor);
+  caduceus_public_key_free(coordinator);
+  caduceus_public_key_free(finance);
+  caduceus_public_key_free(doctor_again);
+}
+
 int main(void) {
   test_load();
   caduceus_policy *p = NULL;
@@ -346,6 +492,7 @@ int main(void) {
   test_erasure(p);
   test_access(p);
   test_deadlines(p);
+  test_wrap_recipients(p);
   caduceus_policy_free(p);
   return SUMMARY("test_policy");
 }
