@@ -28,12 +28,12 @@ use caduceus_core::audit::{
 use serde_json::{Value, json};
 
 use crate::boundary::{
-    check_out, fail, free_handle, guard, guard_value, handle, handle_mut, set_last_error, slice,
-    text, write_handle, write_out,
+    check_out, fail, free_handle, guard, guard_value, handle, handle_mut, read_handle_out,
+    read_out, set_last_error, slice, text, text_array, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::consent::{
-    buffers, get_str, hex, invalid, object, opt_i64, opt_str, parse_json, texts, write_opt,
+    buffers, get_str, hex, invalid, object, opt_i64, opt_str, parse_json, write_opt,
     write_opt_text, write_text_out,
 };
 use crate::result::caduceus_result::{self, *};
@@ -360,13 +360,13 @@ pub unsafe extern "C" fn caduceus_audit_key_to_text(
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out)?;
-        // SAFETY: a live handle per the caller's contract.
-        let k = unsafe { handle(key)? };
-        let secret = k.0.to_secret_string();
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_text_out(out, secret.as_str().to_owned()) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            read_handle_out(key, out, |k| {
+                let secret = k.0.to_secret_string();
+                Ok(caduceus_bytes::text(secret.as_str().to_owned()))
+            })
+        }
     })
 }
 
@@ -600,12 +600,8 @@ pub unsafe extern "C" fn caduceus_audit_log_size(
     size: *mut u64,
 ) -> caduceus_result {
     guard(|| {
-        check_out(size)?;
-        // SAFETY: a live handle per the caller's contract.
-        let l = unsafe { handle(log)? };
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_out(size, l.0.size()) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe { read_out(log, size, |l| Ok(l.0.size())) }
     })
 }
 
@@ -641,12 +637,12 @@ pub unsafe extern "C" fn caduceus_audit_log_checkpoint(
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out)?;
-        // SAFETY: a live handle per the caller's contract.
-        let l = unsafe { handle(log)? };
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_text_out(out, l.0.checkpoint().to_text()) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            read_handle_out(log, out, |l| {
+                Ok(caduceus_bytes::text(l.0.checkpoint().to_text()))
+            })
+        }
     })
 }
 
@@ -703,12 +699,12 @@ pub unsafe extern "C" fn caduceus_audit_log_edge(
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out)?;
-        // SAFETY: a live handle per the caller's contract.
-        let l = unsafe { handle(log)? };
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out, caduceus_bytes::public(edge_bytes(l.0.edge()))) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            read_handle_out(log, out, |l| {
+                Ok(caduceus_bytes::public(edge_bytes(l.0.edge())))
+            })
+        }
     })
 }
 
@@ -823,7 +819,8 @@ pub unsafe extern "C" fn caduceus_audit_checkpoint_open(
         check_out(size)?;
         check_out(root)?;
         // SAFETY: NUL-terminated string and string array per the caller's contract.
-        let (signed, keys) = unsafe { (text(signed_checkpoint)?, texts(verifier_keys, count)?) };
+        let (signed, keys) =
+            unsafe { (text(signed_checkpoint)?, text_array(verifier_keys, count)?) };
         let cp = Checkpoint::open(signed, &verifiers(&keys)?).map_err(fail)?;
         // SAFETY: checked non-NULL / NULL or valid per the caller's contract.
         unsafe {
@@ -883,8 +880,8 @@ pub unsafe extern "C" fn caduceus_audit_verify(
         let (list, signed, keys) = unsafe {
             (
                 buffers(entries, entry_lens, count)?,
-                texts(signed_checkpoints, checkpoint_count)?,
-                texts(verifier_keys, key_count)?,
+                text_array(signed_checkpoints, checkpoint_count)?,
+                text_array(verifier_keys, key_count)?,
             )
         };
         let vs = verifiers(&keys)?;

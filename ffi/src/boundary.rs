@@ -94,6 +94,70 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, caduceus_re
     })
 }
 
+/// Borrow `n` elements of `T` at `ptr` (NULL only if `n` is 0).
+///
+/// # Safety
+/// If `ptr` is not NULL it must be valid for reads of `n` elements for `'a`.
+pub(crate) unsafe fn slice_of<'a, T>(ptr: *const T, n: usize) -> Result<&'a [T], caduceus_result> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        set_last_error("an array pointer was NULL with a non-zero count");
+        return Err(CADUCEUS_NULL_PARAMETER);
+    }
+    if n > isize::MAX as usize / size_of::<T>().max(1) {
+        set_last_error("an array count is larger than any valid array");
+        return Err(CADUCEUS_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-NULL, size bounded, valid per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
+}
+
+/// Borrow an array of `n` pointers (as [`slice_of`]) and convert each
+/// element with `each`, stopping at the first failure.
+///
+/// # Safety
+/// As [`slice_of`] for `ptr`; `each` must be sound for every element.
+unsafe fn map_array<'a, P: Copy + 'a, R>(
+    ptr: *const P,
+    n: usize,
+    each: impl FnMut(P) -> Result<R, caduceus_result>,
+) -> Result<Vec<R>, caduceus_result> {
+    // SAFETY: forwarded caller contract.
+    let ptrs = unsafe { slice_of(ptr, n) }?;
+    ptrs.iter().copied().map(each).collect()
+}
+
+/// Borrow an array of `n` handle pointers; `ptr` may be NULL only if `n` is
+/// 0, and no element may be NULL.
+///
+/// # Safety
+/// If `ptr` is not NULL it must be valid for reads of `n` pointers, each a
+/// live handle of type `T`, for `'a`.
+pub(crate) unsafe fn handle_array<'a, T>(
+    ptr: *const *const T,
+    n: usize,
+) -> Result<Vec<&'a T>, caduceus_result> {
+    // SAFETY: forwarded caller contract; each element is NULL (rejected) or
+    // a live handle per the caller's contract.
+    unsafe { map_array(ptr, n, |p| handle(p)) }
+}
+
+/// Borrow an array of `n` NUL-terminated UTF-8 strings (as [`handle_array`]).
+///
+/// # Safety
+/// If `ptr` is not NULL it must be valid for reads of `n` pointers, each a
+/// NUL-terminated string, for `'a`.
+pub(crate) unsafe fn text_array<'a>(
+    ptr: *const *const c_char,
+    n: usize,
+) -> Result<Vec<&'a str>, caduceus_result> {
+    // SAFETY: forwarded caller contract; each element is NULL (rejected) or
+    // a NUL-terminated string per the caller's contract.
+    unsafe { map_array(ptr, n, |p| text(p)) }
+}
+
 /// Borrow a handle immutably.
 ///
 /// # Safety
@@ -146,6 +210,38 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
 pub(crate) unsafe fn write_handle<T>(out: *mut *mut T, value: T) {
     // SAFETY: forwarded.
     unsafe { write_out(out, Box::into_raw(Box::new(value))) }
+}
+
+/// The shape of a read-only accessor: check `out`, borrow the handle `h`,
+/// and write `get(h)` to `out` (in that order; nothing is written on failure).
+///
+/// # Safety
+/// `h` NULL or a live handle of type `H`; `out` NULL or valid for a write of `T`.
+pub(crate) unsafe fn read_out<H, T>(
+    h: *const H,
+    out: *mut T,
+    get: impl FnOnce(&H) -> Result<T, caduceus_result>,
+) -> Result<(), caduceus_result> {
+    check_out(out)?;
+    // SAFETY: forwarded caller contract.
+    let h = unsafe { handle(h) }?;
+    let value = get(h)?;
+    // SAFETY: checked non-NULL; valid per the caller's contract.
+    unsafe { write_out(out, value) };
+    Ok(())
+}
+
+/// As [`read_out`], writing `get(h)` as a new heap handle (see [`write_handle`]).
+///
+/// # Safety
+/// As [`read_out`].
+pub(crate) unsafe fn read_handle_out<H, T>(
+    h: *const H,
+    out: *mut *mut T,
+    get: impl FnOnce(&H) -> Result<T, caduceus_result>,
+) -> Result<(), caduceus_result> {
+    // SAFETY: forwarded caller contract.
+    unsafe { read_out(h, out, |h| get(h).map(|v| Box::into_raw(Box::new(v)))) }
 }
 
 /// Free a handle created by [`write_handle`]; NULL is a no-op.

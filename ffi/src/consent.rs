@@ -22,8 +22,8 @@ use caduceus_core::consent::{
 use serde_json::{Map, Value, json};
 
 use crate::boundary::{
-    check_out, fail, free_handle, guard, guard_value, handle, handle_mut, set_last_error, slice,
-    text, write_handle, write_out,
+    check_out, fail, free_handle, guard, guard_value, handle, handle_mut, read_handle_out,
+    set_last_error, slice, slice_of, text, text_array, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::result::caduceus_result::{self, *};
@@ -155,35 +155,6 @@ pub(crate) fn get_i64(
         .ok_or_else(|| invalid(format!("{what}: '{key}' (an integer) is required")))
 }
 
-/// Borrow an array of `count` NUL-terminated UTF-8 strings.
-///
-/// # Safety
-/// `ptr` NULL only if `count` is 0; otherwise valid for `count` reads, each
-/// element NULL or a NUL-terminated string.
-#[allow(unsafe_code)]
-pub(crate) unsafe fn texts<'a>(
-    ptr: *const *const c_char,
-    count: usize,
-) -> Result<Vec<&'a str>, caduceus_result> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if ptr.is_null() {
-        set_last_error("an array pointer was NULL with a non-zero count");
-        return Err(CADUCEUS_NULL_PARAMETER);
-    }
-    if count > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
-        return Err(invalid("an array count is larger than any valid array"));
-    }
-    // SAFETY: non-NULL, valid for `count` elements per the caller's contract.
-    let items = unsafe { std::slice::from_raw_parts(ptr, count) };
-    items
-        .iter()
-        // SAFETY: each element NULL (refused by `text`) or NUL-terminated.
-        .map(|p| unsafe { text(*p) })
-        .collect()
-}
-
 /// Borrow an array of `count` byte buffers `(ptrs[i], lens[i])`.
 ///
 /// # Safety
@@ -203,16 +174,9 @@ pub(crate) unsafe fn buffers<'a>(
         set_last_error("an array pointer was NULL with a non-zero count");
         return Err(CADUCEUS_NULL_PARAMETER);
     }
-    if count > isize::MAX as usize / std::mem::size_of::<usize>() {
-        return Err(invalid("an array count is larger than any valid array"));
-    }
-    // SAFETY: non-NULL, valid for `count` elements per the caller's contract.
-    let (ptrs, lens) = unsafe {
-        (
-            std::slice::from_raw_parts(ptrs, count),
-            std::slice::from_raw_parts(lens, count),
-        )
-    };
+    // SAFETY: both non-NULL, valid for `count` elements per the caller's
+    // contract; `slice_of` bounds the count.
+    let (ptrs, lens) = unsafe { (slice_of(ptrs, count)?, slice_of(lens, count)?) };
     ptrs.iter()
         .zip(lens)
         // SAFETY: each buffer valid for its length per the caller's contract.
@@ -495,13 +459,13 @@ pub unsafe extern "C" fn caduceus_consent_ledger_to_bytes(
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out)?;
-        // SAFETY: a live handle per the caller's contract.
-        let l = unsafe { handle(ledger)? };
-        let bytes = l.0.to_bytes();
-        // SAFETY: `out` checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out, caduceus_bytes::new(bytes)) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            read_handle_out(ledger, out, |l| {
+                let bytes = l.0.to_bytes();
+                Ok(caduceus_bytes::new(bytes))
+            })
+        }
     })
 }
 
@@ -827,8 +791,13 @@ pub unsafe extern "C" fn caduceus_consent_decide_many(
             check_out(allowed)?;
         }
         // SAFETY: live handle, string array and string per the caller's contract.
-        let (l, subjects, purpose) =
-            unsafe { (handle(ledger)?, texts(subjects, count)?, text(purpose)?) };
+        let (l, subjects, purpose) = unsafe {
+            (
+                handle(ledger)?,
+                text_array(subjects, count)?,
+                text(purpose)?,
+            )
+        };
         let decisions = l.0.decide_many(&subjects, purpose, at);
         if count > 0 {
             // SAFETY: checked non-NULL; valid for `count` writes per the caller's contract.

@@ -20,13 +20,13 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::boundary::{
-    check_out, fail, free_handle, guard, guard_value, handle, handle_mut, set_last_error, slice,
-    text, write_handle, write_out,
+    check_out, fail, free_handle, guard, guard_value, handle, handle_array, handle_mut,
+    read_handle_out, read_out, set_last_error, slice, slice_of, text, text_array, write_handle,
+    write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::keys::{
-    caduceus_keyring_record, caduceus_private_key, caduceus_public_key, handle_array, key_id,
-    public_keys, rng, text_array,
+    caduceus_keyring_record, caduceus_private_key, caduceus_public_key, key_id, public_keys, rng,
 };
 use crate::result::caduceus_result::{self, *};
 
@@ -694,16 +694,16 @@ pub unsafe extern "C" fn caduceus_opener_new(
     out_opener: *mut *mut caduceus_opener,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_opener)?;
         // SAFETY: forwarded caller contract.
-        let identity = unsafe { handle(identity) }?;
-        let opener = caduceus_opener {
-            identity: identity.key.clone(),
-            state: OpenerState::Header(Vec::with_capacity(PREFIX_LEN)),
-        };
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_opener, opener) };
-        Ok(())
+        unsafe {
+            read_handle_out(identity, out_opener, |identity| {
+                let opener = caduceus_opener {
+                    identity: identity.key.clone(),
+                    state: OpenerState::Header(Vec::with_capacity(PREFIX_LEN)),
+                };
+                Ok(opener)
+            })
+        }
     })
 }
 
@@ -900,27 +900,6 @@ pub unsafe extern "C" fn caduceus_envelope_seal_parts(
     })
 }
 
-/// Borrow `n` elements of `T` at `ptr` (NULL only if `n` is 0).
-///
-/// # Safety
-/// If `ptr` is not NULL it must be valid for reads of `n` elements for `'a`.
-#[allow(unsafe_code)]
-unsafe fn slice_of<'a, T>(ptr: *const T, n: usize) -> Result<&'a [T], caduceus_result> {
-    if n == 0 {
-        return Ok(&[]);
-    }
-    if ptr.is_null() {
-        set_last_error("an array pointer was NULL with a non-zero count");
-        return Err(CADUCEUS_NULL_PARAMETER);
-    }
-    if n > isize::MAX as usize / size_of::<T>().max(1) {
-        set_last_error("an array count is larger than any valid array");
-        return Err(CADUCEUS_INVALID_ARGUMENT);
-    }
-    // SAFETY: non-NULL, size bounded, valid per the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
-}
-
 /// Collects the opened envelopes of one set, in any order, and tells which
 /// parts are missing: [`caduceus_part_set_new`], [`caduceus_part_set_add`],
 /// [`caduceus_part_set_count`], [`caduceus_part_set_is_complete`],
@@ -998,12 +977,8 @@ pub unsafe extern "C" fn caduceus_part_set_count(
     out_count: *mut u32,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_count)?;
         // SAFETY: forwarded caller contract.
-        let set = unsafe { handle(set) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_out(out_count, set.set.count()) };
-        Ok(())
+        unsafe { read_out(set, out_count, |set| Ok(set.set.count())) }
     })
 }
 
@@ -1018,12 +993,8 @@ pub unsafe extern "C" fn caduceus_part_set_is_complete(
     out_complete: *mut bool,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_complete)?;
         // SAFETY: forwarded caller contract.
-        let set = unsafe { handle(set) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_out(out_complete, set.set.is_complete()) };
-        Ok(())
+        unsafe { read_out(set, out_complete, |set| Ok(set.set.is_complete())) }
     })
 }
 
@@ -1040,13 +1011,13 @@ pub unsafe extern "C" fn caduceus_part_set_missing(
     out_json: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_json)?;
         // SAFETY: forwarded caller contract.
-        let set = unsafe { handle(set) }?;
-        let json = serde_json::Value::from(set.set.missing()).to_string();
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_json, caduceus_bytes::text(json)) };
-        Ok(())
+        unsafe {
+            read_handle_out(set, out_json, |set| {
+                let json = serde_json::Value::from(set.set.missing()).to_string();
+                Ok(caduceus_bytes::text(json))
+            })
+        }
     })
 }
 
@@ -1062,13 +1033,13 @@ pub unsafe extern "C" fn caduceus_part_set_assemble(
     out_plaintext: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_plaintext)?;
         // SAFETY: forwarded caller contract.
-        let set = unsafe { handle(set) }?;
-        let plaintext = Zeroizing::new(set.set.assemble().map_err(fail)?);
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_plaintext, secret_bytes(plaintext)) };
-        Ok(())
+        unsafe {
+            read_handle_out(set, out_plaintext, |set| {
+                let plaintext = Zeroizing::new(set.set.assemble().map_err(fail)?);
+                Ok(secret_bytes(plaintext))
+            })
+        }
     })
 }
 

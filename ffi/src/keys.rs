@@ -13,8 +13,8 @@ use getrandom::SysRng;
 use rand_core::UnwrapErr;
 
 use crate::boundary::{
-    check_out, fail, free_handle, guard, guard_value, handle, set_last_error, slice, text,
-    write_handle, write_out,
+    check_out, fail, free_handle, guard, guard_value, handle, handle_array, read_handle_out,
+    read_out, set_last_error, slice, text, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::result::caduceus_result::{self, *};
@@ -107,69 +107,6 @@ pub(crate) fn key_id(text: &str) -> Result<KeyId, caduceus_result> {
     text.parse::<KeyId>().map_err(fail)
 }
 
-/// Borrow an array of `n` handle pointers; `ptr` may be NULL only if `n` is
-/// 0, and no element may be NULL.
-///
-/// # Safety
-/// If `ptr` is not NULL it must be valid for reads of `n` pointers, each a
-/// live handle of type `T`, for `'a`.
-#[allow(unsafe_code)]
-pub(crate) unsafe fn handle_array<'a, T>(
-    ptr: *const *const T,
-    n: usize,
-) -> Result<Vec<&'a T>, caduceus_result> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    if ptr.is_null() {
-        set_last_error("an array pointer was NULL with a non-zero count");
-        return Err(CADUCEUS_NULL_PARAMETER);
-    }
-    if n > isize::MAX as usize / size_of::<*const T>() {
-        set_last_error("an array count is larger than any valid array");
-        return Err(CADUCEUS_INVALID_ARGUMENT);
-    }
-    // SAFETY: non-NULL, size bounded, valid for n reads per the caller's contract.
-    let ptrs = unsafe { std::slice::from_raw_parts(ptr, n) };
-    ptrs.iter()
-        .map(|p| {
-            // SAFETY: each element is NULL (rejected) or a live handle per the caller's contract.
-            unsafe { handle(*p) }
-        })
-        .collect()
-}
-
-/// Borrow an array of `n` NUL-terminated UTF-8 strings (as [`handle_array`]).
-///
-/// # Safety
-/// If `ptr` is not NULL it must be valid for reads of `n` pointers, each a
-/// NUL-terminated string, for `'a`.
-#[allow(unsafe_code)]
-pub(crate) unsafe fn text_array<'a>(
-    ptr: *const *const c_char,
-    n: usize,
-) -> Result<Vec<&'a str>, caduceus_result> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    if ptr.is_null() {
-        set_last_error("an array pointer was NULL with a non-zero count");
-        return Err(CADUCEUS_NULL_PARAMETER);
-    }
-    if n > isize::MAX as usize / size_of::<*const c_char>() {
-        set_last_error("an array count is larger than any valid array");
-        return Err(CADUCEUS_INVALID_ARGUMENT);
-    }
-    // SAFETY: non-NULL, size bounded, valid for n reads per the caller's contract.
-    let ptrs = unsafe { std::slice::from_raw_parts(ptr, n) };
-    ptrs.iter()
-        .map(|p| {
-            // SAFETY: each element is NULL (rejected) or a NUL-terminated string per the caller's contract.
-            unsafe { text(*p) }
-        })
-        .collect()
-}
-
 /// The public keys behind an array of `n` public key handles.
 ///
 /// # Safety
@@ -253,17 +190,17 @@ pub unsafe extern "C" fn caduceus_private_key_to_secret(
     out_secret: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_secret)?;
         // SAFETY: forwarded caller contract.
-        let key = unsafe { handle(key) }?;
-        let secret = key.key.to_secret_string();
-        // Room for the NUL that `caduceus_bytes::text` appends, so the
-        // secret is never reallocated (which would leave a copy behind).
-        let mut copy = String::with_capacity(secret.len() + 1);
-        copy.push_str(&secret);
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_secret, caduceus_bytes::text(copy)) };
-        Ok(())
+        unsafe {
+            read_handle_out(key, out_secret, |key| {
+                let secret = key.key.to_secret_string();
+                // Room for the NUL that `caduceus_bytes::text` appends, so the
+                // secret is never reallocated (which would leave a copy behind).
+                let mut copy = String::with_capacity(secret.len() + 1);
+                copy.push_str(&secret);
+                Ok(caduceus_bytes::text(copy))
+            })
+        }
     })
 }
 
@@ -278,19 +215,14 @@ pub unsafe extern "C" fn caduceus_private_key_public_key(
     out_public: *mut *mut caduceus_public_key,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_public)?;
         // SAFETY: forwarded caller contract.
-        let key = unsafe { handle(key) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe {
-            write_handle(
-                out_public,
-                caduceus_public_key {
+            read_handle_out(key, out_public, |key| {
+                Ok(caduceus_public_key {
                     key: key.key.public_key(),
-                },
-            )
-        };
-        Ok(())
+                })
+            })
+        }
     })
 }
 
@@ -305,13 +237,8 @@ pub unsafe extern "C" fn caduceus_private_key_kind(
     out_kind: *mut u32,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_kind)?;
         // SAFETY: forwarded caller contract.
-        let key = unsafe { handle(key) }?;
-        let kind = kind_code(key.key.kind())?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_out(out_kind, kind) };
-        Ok(())
+        unsafe { read_out(key, out_kind, |key| kind_code(key.key.kind())) }
     })
 }
 
@@ -327,12 +254,8 @@ pub unsafe extern "C" fn caduceus_private_key_id(
     out_id: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_id)?;
         // SAFETY: forwarded caller contract.
-        let key = unsafe { handle(key) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_id, key_id_text(key.key.key_id())) };
-        Ok(())
+        unsafe { read_handle_out(key, out_id, |key| Ok(key_id_text(key.key.key_id()))) }
     })
 }
 
@@ -389,12 +312,12 @@ pub unsafe extern "C" fn caduceus_public_key_to_text(
     out_text: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_text)?;
         // SAFETY: forwarded caller contract.
-        let key = unsafe { handle(key) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_text, caduceus_bytes::text(key.key.to_string())) };
-        Ok(())
+        unsafe {
+            read_handle_out(key, out_text, |key| {
+                Ok(caduceus_bytes::text(key.key.to_string()))
+            })
+        }
     })
 }
 
@@ -409,13 +332,8 @@ pub unsafe extern "C" fn caduceus_public_key_kind(
     out_kind: *mut u32,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_kind)?;
         // SAFETY: forwarded caller contract.
-        let key = unsafe { handle(key) }?;
-        let kind = kind_code(key.key.kind())?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_out(out_kind, kind) };
-        Ok(())
+        unsafe { read_out(key, out_kind, |key| kind_code(key.key.kind())) }
     })
 }
 
@@ -431,12 +349,8 @@ pub unsafe extern "C" fn caduceus_public_key_id(
     out_id: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_id)?;
         // SAFETY: forwarded caller contract.
-        let key = unsafe { handle(key) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_id, key_id_text(key.key.key_id())) };
-        Ok(())
+        unsafe { read_handle_out(key, out_id, |key| Ok(key_id_text(key.key.key_id()))) }
     })
 }
 
@@ -536,12 +450,12 @@ pub unsafe extern "C" fn caduceus_keyring_record_to_bytes(
     out_bytes: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_bytes)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_bytes, caduceus_bytes::public(record.record.to_bytes())) };
-        Ok(())
+        unsafe {
+            read_handle_out(record, out_bytes, |record| {
+                Ok(caduceus_bytes::public(record.record.to_bytes()))
+            })
+        }
     })
 }
 
@@ -740,13 +654,13 @@ pub unsafe extern "C" fn caduceus_keyring_record_shred(
     out_record: *mut *mut caduceus_keyring_record,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_record)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        let next = record.record.shred(at);
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_record, caduceus_keyring_record { record: next }) };
-        Ok(())
+        unsafe {
+            read_handle_out(record, out_record, |record| {
+                let next = record.record.shred(at);
+                Ok(caduceus_keyring_record { record: next })
+            })
+        }
     })
 }
 
@@ -762,19 +676,14 @@ pub unsafe extern "C" fn caduceus_keyring_record_public_key(
     out_key: *mut *mut caduceus_public_key,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_key)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe {
-            write_handle(
-                out_key,
-                caduceus_public_key {
+            read_handle_out(record, out_key, |record| {
+                Ok(caduceus_public_key {
                     key: record.record.public_key(),
-                },
-            )
-        };
-        Ok(())
+                })
+            })
+        }
     })
 }
 
@@ -826,17 +735,12 @@ pub unsafe extern "C" fn caduceus_keyring_record_subject(
     out_subject: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_subject)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe {
-            write_handle(
-                out_subject,
-                caduceus_bytes::text(record.record.subject().to_owned()),
-            )
-        };
-        Ok(())
+            read_handle_out(record, out_subject, |record| {
+                Ok(caduceus_bytes::text(record.record.subject().to_owned()))
+            })
+        }
     })
 }
 
@@ -852,17 +756,12 @@ pub unsafe extern "C" fn caduceus_keyring_record_category(
     out_category: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_category)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe {
-            write_handle(
-                out_category,
-                caduceus_bytes::text(record.record.category().to_owned()),
-            )
-        };
-        Ok(())
+            read_handle_out(record, out_category, |record| {
+                Ok(caduceus_bytes::text(record.record.category().to_owned()))
+            })
+        }
     })
 }
 
@@ -877,12 +776,12 @@ pub unsafe extern "C" fn caduceus_keyring_record_created_at(
     out_created_at: *mut i64,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_created_at)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_out(out_created_at, record.record.created_at()) };
-        Ok(())
+        unsafe {
+            read_out(record, out_created_at, |record| {
+                Ok(record.record.created_at())
+            })
+        }
     })
 }
 
@@ -898,12 +797,12 @@ pub unsafe extern "C" fn caduceus_keyring_record_recipient_count(
     out_count: *mut usize,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_count)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_out(out_count, record.record.recipients().len()) };
-        Ok(())
+        unsafe {
+            read_out(record, out_count, |record| {
+                Ok(record.record.recipients().len())
+            })
+        }
     })
 }
 
@@ -922,21 +821,21 @@ pub unsafe extern "C" fn caduceus_keyring_record_recipient_id(
     out_id: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out_id)?;
         // SAFETY: forwarded caller contract.
-        let record = unsafe { handle(record) }?;
-        let id = record
-            .record
-            .recipients()
-            .get(index)
-            .copied()
-            .ok_or_else(|| {
-                set_last_error("recipient index out of range");
-                CADUCEUS_INVALID_ARGUMENT
-            })?;
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_handle(out_id, key_id_text(id)) };
-        Ok(())
+        unsafe {
+            read_handle_out(record, out_id, |record| {
+                let id = record
+                    .record
+                    .recipients()
+                    .get(index)
+                    .copied()
+                    .ok_or_else(|| {
+                        set_last_error("recipient index out of range");
+                        CADUCEUS_INVALID_ARGUMENT
+                    })?;
+                Ok(key_id_text(id))
+            })
+        }
     })
 }
 
@@ -956,6 +855,7 @@ pub unsafe extern "C" fn caduceus_keyring_record_free(record: *mut caduceus_keyr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::boundary::text_array;
 
     #[test]
     #[allow(unsafe_code)]

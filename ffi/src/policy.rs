@@ -37,12 +37,12 @@ use caduceus_core::retention::{
 use serde_json::{Value, json};
 
 use crate::boundary::{
-    check_out, fail, free_handle, guard, guard_value, handle, set_last_error, text, write_handle,
-    write_out,
+    check_out, fail, free_handle, guard, guard_value, handle, handle_array, read_handle_out,
+    set_last_error, text, text_array, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::consent::{invalid, write_opt, write_opt_text, write_text_out};
-use crate::keys::{caduceus_public_key, handle_array, text_array};
+use crate::keys::caduceus_public_key;
 use crate::result::caduceus_result;
 
 /// A retention and access policy (opaque). Create it with
@@ -163,12 +163,8 @@ pub unsafe extern "C" fn caduceus_policy_hash(
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out)?;
-        // SAFETY: a live handle per the caller's contract.
-        let p = unsafe { handle(policy)? };
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_text_out(out, p.0.hash_hex()) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe { read_handle_out(policy, out, |p| Ok(caduceus_bytes::text(p.0.hash_hex()))) }
     })
 }
 
@@ -239,12 +235,12 @@ pub unsafe extern "C" fn caduceus_policy_register_markdown(
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out)?;
-        // SAFETY: a live handle per the caller's contract.
-        let p = unsafe { handle(policy)? };
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_text_out(out, p.0.register_markdown()) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            read_handle_out(policy, out, |p| {
+                Ok(caduceus_bytes::text(p.0.register_markdown()))
+            })
+        }
     })
 }
 
@@ -262,12 +258,12 @@ pub unsafe extern "C" fn caduceus_policy_register_json(
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(out)?;
-        // SAFETY: a live handle per the caller's contract.
-        let p = unsafe { handle(policy)? };
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe { write_text_out(out, p.0.register_json().to_string()) };
-        Ok(())
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            read_handle_out(policy, out, |p| {
+                Ok(caduceus_bytes::text(p.0.register_json().to_string()))
+            })
+        }
     })
 }
 
