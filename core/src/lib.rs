@@ -28,6 +28,7 @@
 //! randomness from a caller-supplied [`rand_core::CryptoRng`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(clippy::indexing_slicing)]
 
 pub mod access;
 pub mod audit;

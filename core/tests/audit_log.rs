@@ -366,3 +366,15 @@ proptest! {
         }
     }
 }
+
+/// Regression: a compact range restored at the largest size refuses to grow
+/// instead of overflowing.
+#[test]
+fn compact_range_at_the_largest_size_does_not_overflow() {
+    use caduceus_core::audit::merkle::CompactRange;
+    let hashes = vec![[7u8; 32]; u64::MAX.count_ones() as usize];
+    let mut range = CompactRange::from_parts(u64::MAX, hashes.clone()).unwrap();
+    range.push([1u8; 32]);
+    assert_eq!(range.size(), u64::MAX);
+    assert_eq!(range.hashes(), &hashes[..]);
+}

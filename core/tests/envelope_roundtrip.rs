@@ -287,3 +287,18 @@ fn public_types_are_send_and_sync() {
     check::<EnvelopeError>();
     check::<caduceus_core::keys::KeyError>();
 }
+
+/// Regression: a payload length near `u64::MAX` (from a host's file size)
+/// must give ranges, never an arithmetic overflow.
+#[test]
+fn segment_layout_at_the_largest_lengths_does_not_overflow() {
+    let layout = envelope::SegmentLayout::new(u64::MAX).unwrap();
+    let last = layout.count() - 1;
+    let range = layout.segment_range(last).unwrap();
+    assert_eq!(range.end, u64::MAX);
+    assert!(range.start < range.end);
+    assert_eq!(
+        layout.segment_range(layout.count()).unwrap_err(),
+        EnvelopeError::SegmentOutOfRange
+    );
+}

@@ -144,8 +144,18 @@ impl AuditKey {
         let mut s = Zeroizing::new(String::with_capacity(Self::TEXT_PREFIX.len() + 64));
         s.push_str(Self::TEXT_PREFIX);
         for b in &self.0 {
-            s.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            s.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+            s.push(char::from(
+                b"0123456789ABCDEF"
+                    .get(usize::from(b >> 4))
+                    .copied()
+                    .unwrap_or(b'0'),
+            ));
+            s.push(char::from(
+                b"0123456789ABCDEF"
+                    .get(usize::from(b & 15))
+                    .copied()
+                    .unwrap_or(b'0'),
+            ));
         }
         s
     }
@@ -167,8 +177,18 @@ impl AuditKey {
         let mut s = String::with_capacity(4 + PSEUDONYM_HEX);
         s.push_str(kind.prefix());
         for b in mac.iter().take(PSEUDONYM_HEX / 2) {
-            s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+            s.push(char::from(
+                b"0123456789abcdef"
+                    .get(usize::from(b >> 4))
+                    .copied()
+                    .unwrap_or(b'0'),
+            ));
+            s.push(char::from(
+                b"0123456789abcdef"
+                    .get(usize::from(b & 15))
+                    .copied()
+                    .unwrap_or(b'0'),
+            ));
         }
         Pseudonym(s)
     }

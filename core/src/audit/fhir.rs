@@ -110,8 +110,13 @@ pub fn audit_event(entry: &AuditEntry, origin: &str) -> Value {
             "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person"},
             "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"}
         });
-        if let Some(c) = ev.data_category() {
-            patient["detail"] = json!([{"type": "data-category", "valueString": c}]);
+        if let Some(c) = ev.data_category()
+            && let Some(obj) = patient.as_object_mut()
+        {
+            obj.insert(
+                "detail".to_owned(),
+                json!([{"type": "data-category", "valueString": c}]),
+            );
         }
         entities.push(patient);
     }
@@ -120,8 +125,13 @@ pub fn audit_event(entry: &AuditEntry, origin: &str) -> Value {
             "what": {"identifier": {"system": RECORD_SYSTEM, "value": record}},
             "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object"}
         });
-        if let Some(c) = ev.data_category() {
-            rec["detail"] = json!([{"type": "data-category", "valueString": c}]);
+        if let Some(c) = ev.data_category()
+            && let Some(obj) = rec.as_object_mut()
+        {
+            obj.insert(
+                "detail".to_owned(),
+                json!([{"type": "data-category", "valueString": c}]),
+            );
         }
         entities.push(rec);
     }
@@ -162,11 +172,16 @@ pub fn audit_event(entry: &AuditEntry, origin: &str) -> Value {
         },
         "entity": entities
     });
-    if let Some(d) = outcome_desc {
-        out["outcomeDesc"] = Value::String(d);
-    }
-    if let Some(p) = ev.purpose_of_use() {
-        out["purposeOfEvent"] = json!([{"coding": [{"system": PURPOSE_SYSTEM, "code": p}]}]);
+    if let Some(obj) = out.as_object_mut() {
+        if let Some(d) = outcome_desc {
+            obj.insert("outcomeDesc".to_owned(), Value::String(d));
+        }
+        if let Some(p) = ev.purpose_of_use() {
+            obj.insert(
+                "purposeOfEvent".to_owned(),
+                json!([{"coding": [{"system": PURPOSE_SYSTEM, "code": p}]}]),
+            );
+        }
     }
     out
 }

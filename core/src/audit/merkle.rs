@@ -219,8 +219,12 @@ impl CompactRange {
         &self.hashes
     }
 
-    /// Append one leaf hash.
+    /// Append one leaf hash. A range of `u64::MAX` leaves (possible only
+    /// through [`Self::from_parts`]) is full and stays unchanged.
     pub fn push(&mut self, leaf: Hash) {
+        let Some(new_size) = self.size.checked_add(1) else {
+            return;
+        };
         let mut hash = leaf;
         let mut s = self.size;
         while s & 1 == 1 {
@@ -229,7 +233,7 @@ impl CompactRange {
             s >>= 1;
         }
         self.hashes.push(hash);
-        self.size += 1;
+        self.size = new_size;
     }
 
     /// The tree root (RFC 6962 MTH) of the leaves covered.

@@ -343,8 +343,10 @@ pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, AuditE
         if raw.len() < 5 {
             return Err(AuditError::MalformedNote("signature too short"));
         }
-        let (id_bytes, sig_bytes) = raw.split_at(4);
-        let id = u32::from_be_bytes([id_bytes[0], id_bytes[1], id_bytes[2], id_bytes[3]]);
+        let (id_bytes, sig_bytes) = raw
+            .split_first_chunk::<4>()
+            .ok_or(AuditError::MalformedNote("signature too short"))?;
+        let id = u32::from_be_bytes(*id_bytes);
         let Some(v) = verifiers.iter().find(|v| v.name == name && v.id == id) else {
             unknown += 1;
             continue;

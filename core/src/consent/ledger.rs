@@ -49,7 +49,9 @@ impl Hasher for FoldHasher {
         let rest = chunks.remainder();
         if !rest.is_empty() {
             let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
+            for (d, s) in w.iter_mut().zip(rest) {
+                *d = *s;
+            }
             self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
         }
     }
@@ -1043,11 +1045,12 @@ fn split_entry(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), ConsentError> {
             "entry longer than the format allows",
         ));
     }
-    let body = bytes.get(5..5 + len).ok_or(truncated)?;
+    let end = len.checked_add(5).ok_or(truncated.clone())?;
+    let body = bytes.get(5..end).ok_or(truncated)?;
     if tag == TAG_EVENT && body.get(..4) != Some(&EVENT_MAGIC[..]) {
         return Err(ConsentError::MalformedLedger(
             "event entry does not hold a consent event",
         ));
     }
-    Ok((tag, body, bytes.get(5 + len..).unwrap_or_default()))
+    Ok((tag, body, bytes.get(end..).unwrap_or_default()))
 }

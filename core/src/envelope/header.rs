@@ -240,7 +240,10 @@ pub fn header_len_from_prefix(prefix: &[u8]) -> Result<usize, EnvelopeError> {
     if len > MAX_HEADER_BODY {
         return Err(EnvelopeError::HeaderTooLarge);
     }
-    Ok(PREFIX_LEN + len + suite::MAC_LEN)
+    PREFIX_LEN
+        .checked_add(len)
+        .and_then(|n| n.checked_add(suite::MAC_LEN))
+        .ok_or(EnvelopeError::HeaderTooLarge)
 }
 
 /// Parse the header at the start of `bytes` (which may continue with the

@@ -607,7 +607,9 @@ impl SegmentLayout {
         }
         let full = SEGMENT_CIPHERTEXT_SIZE as u64;
         let start = index * full;
-        let end = (start + full).min(self.payload_len);
+        // `start < payload_len`; saturating keeps a caller-given length
+        // near `u64::MAX` from overflowing (the `min` clamps it anyway).
+        let end = start.saturating_add(full).min(self.payload_len);
         Ok(start..end)
     }
 }
