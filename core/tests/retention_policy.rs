@@ -231,3 +231,16 @@ fn clean_minimal_policy_only_warns() {
     assert!(findings.iter().any(|f| f.code == "audit-category-missing"));
     assert!(findings.iter().any(|f| f.code == "category-unused"));
 }
+
+/// Errors in record or hold JSON name the position and the kind of error,
+/// never the offending value (a hold reason is free text).
+#[test]
+fn json_errors_do_not_quote_the_input() {
+    use caduceus_core::retention::{DEFAULT_POLICY, Policy, parse_holds};
+    let policy = Policy::parse(DEFAULT_POLICY).unwrap();
+    let leaky =
+        r#"[{"subject": "p-1", "record": "Karies Zahn 36, Klage angedroht", "reason": "x"}]"#;
+    let msg = parse_holds(&policy, leaky).unwrap_err().to_string();
+    assert!(!msg.contains("Karies"), "{msg}");
+    assert!(msg.contains("line 1"), "{msg}");
+}

@@ -37,7 +37,7 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
     } = read_envelope(args.input.as_deref())?;
     let identity = pick_identity(&identities, &header)?;
     let unlocked = envelope::unlock(&old_header, identity)?;
-    let new_header = unlocked.rewrap(&old_header, identity, &add, &remove, &mut rng)?;
+    let new_header = unlocked.rewrap(&add, &remove, &mut rng)?;
 
     let mut out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
     out.write_all(&new_header)

@@ -331,6 +331,8 @@ pub(crate) fn seal_with_part(
 /// entry point for streaming and random-access decryption.
 pub struct Unlocked {
     header: Header,
+    wire: WireHeader,
+    data_key: DataKey,
     keys: DerivedKeys,
 }
 
@@ -351,6 +353,8 @@ pub fn unlock(bytes: &[u8], identity: &PrivateKey) -> Result<Unlocked, EnvelopeE
     header::verify_mac(&keys, authed, mac)?;
     Ok(Unlocked {
         header: Header::from_wire(&wire, authed.len() + mac.len()),
+        wire,
+        data_key,
         keys,
     })
 }
@@ -406,32 +410,24 @@ impl Unlocked {
     }
 
     /// Re-key the recipients: a new header with stanzas for `add` and
-    /// without those in `remove`, and a new MAC. The payload is untouched:
+    /// without those in `remove`, and a new MAC, from the header that
+    /// [`unlock`] authenticated (no second unwrap). The payload is untouched:
     /// write the returned header followed by the old payload bytes
     /// (everything after the old [`Header::header_len`]).
     pub fn rewrap(
         &self,
-        original: &[u8],
-        identity: &PrivateKey,
         add: &[PublicKey],
         remove: &[KeyId],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<u8>, EnvelopeError> {
-        let (mut wire, authed, mac) = header::parse(original)?;
-        if wire.envelope_id != self.header.envelope_id {
-            return Err(EnvelopeError::HeaderMacMismatch);
-        }
-        // `original` may be a fresh read of the header: authenticate it, or
-        // the new MAC would bless labels changed since `unlock`.
-        header::verify_mac(&self.keys, authed, mac)?;
-        let data_key = wire.unwrap(identity)?;
+        let mut wire = self.wire.clone();
         for id in remove {
             if !wire.stanzas.iter().any(|s| &s.key_id == id) {
                 return Err(EnvelopeError::NoAccess);
             }
         }
         wire.stanzas.retain(|s| !remove.contains(&s.key_id));
-        wire.add_stanzas(&data_key, add, rng)?;
+        wire.add_stanzas(&self.data_key, add, rng)?;
         if wire.stanzas.is_empty() {
             return Err(EnvelopeError::NoRecipients);
         }
@@ -514,7 +510,7 @@ pub fn rewrap(
     let payload = envelope
         .get(unlocked.header.header_len..)
         .ok_or(EnvelopeError::Truncated)?;
-    let mut out = unlocked.rewrap(envelope, identity, add, remove, rng)?;
+    let mut out = unlocked.rewrap(add, remove, rng)?;
     out.extend_from_slice(payload);
     Ok(out)
 }

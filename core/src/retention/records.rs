@@ -68,12 +68,17 @@ fn json_err(what: &'static str, e: &serde_json::Error) -> RecordsError {
         what,
         line: e.line(),
         column: e.column(),
-        message: e
-            .to_string()
-            .split(" at line")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
+        // Only the kind of error: serde_json's own message quotes the
+        // offending value, which may be a hold reason or other free text.
+        message: match e.classify() {
+            serde_json::error::Category::Syntax => "not valid JSON",
+            serde_json::error::Category::Data => {
+                "a value has the wrong type, or a field is unknown or missing"
+            }
+            serde_json::error::Category::Eof => "the JSON ends too early",
+            serde_json::error::Category::Io => "the JSON could not be read",
+        }
+        .to_owned(),
     }
 }
 
