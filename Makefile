@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean deny fuzz fuzz-smoke
+.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean deny dist fuzz fuzz-smoke miri
 
 all: build
 
@@ -10,11 +10,12 @@ build:
 	$(CARGO) build --workspace --release
 
 ## Every check CI runs: formatting, lints, all tests, documentation.
-test: fmt-check clippy deny fhir-deps unit ctest doc
-	@python3 scripts/test-summary.py target/test-output.log target/c-tests.log
+test: fmt-check clippy deny fhir-deps unit ctest fuzz-smoke miri doc
+	@python3 scripts/test-summary.py target/test-output.log target/c-tests.log target/fuzz.log target/miri.log
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) fmt --all -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -35,7 +36,6 @@ ctest:
 
 ## Install libcaduceus, caduceus.h, caduceus.pc and the CMake package into
 ## PREFIX (default target/dist): make dist PREFIX=/opt/caduceus
-.PHONY: dist deny fuzz fuzz-smoke
 dist:
 	bash scripts/dist.sh "$(PREFIX)"
 
@@ -59,38 +59,34 @@ bench:
 	$(CARGO) bench -p caduceus-core --bench audit
 	bash scripts/bench-cli.sh
 
-## Fuzzing (fuzz/, its own cargo-fuzz workspace; needs `cargo install
-## cargo-fuzz`). `make fuzz` seeds fuzz/corpus and runs every target for
-## FUZZ_SECONDS (default 60); `make fuzz-smoke` runs each for 20 s. Logs go
-## to fuzz/target/fuzz-logs/, crashes to fuzz/artifacts/<target>/.
+## Fuzzing (fuzz/, its own cargo-fuzz workspace; scripts/fuzz.sh installs
+## the pinned cargo-fuzz). `make fuzz` seeds fuzz/corpus, replays the saved
+## crash inputs in fuzz/regressions and runs every target for FUZZ_SECONDS
+## (default 60); `make fuzz-smoke`, part of `make test`, runs each for 20 s.
+## Logs: fuzz/target/fuzz-logs/; a new crash input: fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = envelope_inspect envelope_open envelope_stream_open key_text \
-	keyring_record consent_event consent_ledger audit_entry \
-	audit_note_checkpoint audit_proofs policy_toml
-.PHONY: fuzz fuzz-smoke deny fuzz fuzz-smoke
 fuzz:
-	cd fuzz && ./seeds.sh
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build
-	@mkdir -p fuzz/target/fuzz-logs
-	set -o pipefail; cd fuzz && failed=; for t in $(FUZZ_TARGETS); do \
-	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t -- \
-	    -max_total_time=$(FUZZ_SECONDS) > target/fuzz-logs/$$t.log 2>&1 \
-	    || failed="$$failed $$t"; \
-	  echo "$$t: $$(grep -E 'DONE|panicked|SUMMARY|Test unit written' target/fuzz-logs/$$t.log | tr '\n' ' ')"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "fuzz targets failed:$$failed"; exit 1; fi
+	@mkdir -p target
+	set -o pipefail; bash scripts/fuzz.sh $(FUZZ_SECONDS) 2>&1 | tee target/fuzz.log
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
+## caduceus-core's unit tests under Miri (undefined behaviour in the unsafe
+## code of core's dependencies), with a pinned nightly used for Miri only
+## (scripts/miri.sh installs it). Part of `make test`.
+miri:
+	@mkdir -p target
+	set -o pipefail; bash scripts/miri.sh 2>&1 | tee target/miri.log
+
 ## Supply chain (deny.toml): bans, licenses, sources with the pinned
 ## cargo-deny (installed on first use). Advisories: see SECURITY.md.
-.PHONY: deny deny fuzz fuzz-smoke
 deny:
 	bash scripts/deny.sh
 
 fmt:
 	$(CARGO) fmt --all
+	cd fuzz && $(CARGO) fmt --all
 
 clean:
 	$(CARGO) clean

@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Result, fail};
 
-/// Largest identity or recipients file accepted.
-const MAX_KEY_FILE: u64 = 1024 * 1024;
+/// Largest identity or recipients file accepted (1 MiB).
+const MAX_KEY_FILE: u64 = 1 << 20;
 
 fn is_stdio(path: Option<&Path>) -> bool {
     path.is_none_or(|p| p.as_os_str() == "-")
@@ -53,27 +53,83 @@ pub fn open_input(path: Option<&Path>) -> Result<Input> {
     }
 }
 
+/// Read all of `path` (standard input for `-`) into `buf`, refusing an input
+/// of more than `limit` bytes with "WHAT PATH is too large (more than
+/// LIMIT)". Every size-limited input of the command line goes through here.
+///
+/// A regular file's size is checked before anything is read, so a file past
+/// the limit costs nothing however large it is, and `buf` is reserved for
+/// the whole file at once (a [`Zeroizing`] buffer is then never reallocated,
+/// which would leave an unzeroized copy behind). Standard input, a pipe or a
+/// file that grows while it is read is read up to `limit + 1` bytes and
+/// refused the same way.
+pub fn read_limited(path: &Path, limit: u64, what: &str, buf: &mut Vec<u8>) -> Result<()> {
+    let describe = |e: io::Error| fail(format!("cannot read {what} {}: {e}", path.display()));
+    let too_large = || {
+        fail(format!(
+            "{what} {} is too large (more than {})",
+            path.display(),
+            size_text(limit)
+        ))
+    };
+    let reader: Box<dyn Read> = if is_stdio(Some(path)) {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = File::open(path).map_err(describe)?;
+        let meta = file.metadata().map_err(describe)?;
+        if meta.is_file() {
+            if meta.len() > limit {
+                return Err(too_large());
+            }
+            let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+            buf.try_reserve(len.saturating_add(1)).map_err(|_| {
+                fail(format!(
+                    "cannot read {what} {}: not enough memory for {} bytes",
+                    path.display(),
+                    meta.len()
+                ))
+            })?;
+        }
+        Box::new(file)
+    };
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(buf)
+        .map_err(describe)?;
+    if buf.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
+/// As [`read_limited`], for UTF-8 text.
+pub fn read_limited_text(path: &Path, limit: u64, what: &str) -> Result<String> {
+    let mut raw = Vec::new();
+    read_limited(path, limit, what, &mut raw)?;
+    String::from_utf8(raw).map_err(|_| fail(format!("{what} {} is not UTF-8 text", path.display())))
+}
+
+/// A size limit for messages: "1 MiB", "16 GiB", "65536 bytes".
+fn size_text(limit: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(unit, _)| limit >= *unit && limit.is_multiple_of(*unit))
+        .map_or_else(
+            || format!("{limit} bytes"),
+            |(unit, name)| format!("{} {name}", limit / unit),
+        )
+}
+
 /// Read a small text file holding keys (identity or recipients file) into a
 /// buffer that is zeroized on drop.
 pub fn read_key_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
-    let describe = |e: io::Error| fail(format!("cannot read {what} {}: {e}", path.display()));
-    let mut file: Box<dyn Read> = if is_stdio(Some(path)) {
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(File::open(path).map_err(describe)?)
-    };
-    // Preallocated so that a key file of usual size is never copied by a
-    // reallocation (which would leave an unzeroized copy behind).
-    let mut limited = (&mut file).take(MAX_KEY_FILE + 1);
+    // Preallocated so that a key file of usual size read from a pipe is
+    // never copied by a reallocation (which would leave an unzeroized copy
+    // behind); a regular file is reserved for at once.
     let mut raw = Zeroizing::new(Vec::with_capacity(64 * 1024));
-    limited.read_to_end(&mut raw).map_err(describe)?;
+    read_limited(path, MAX_KEY_FILE, what, &mut raw)?;
     let mut text = Zeroizing::new(String::with_capacity(raw.len()));
-    if raw.len() as u64 > MAX_KEY_FILE {
-        return Err(fail(format!(
-            "{what} {} is too large to be a key file",
-            path.display()
-        )));
-    }
     match std::str::from_utf8(&raw) {
         Ok(s) => text.push_str(s),
         Err(_) => {

@@ -4,6 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{
+    AUDIT_KEYGEN_PSEUDONYM, audit_append_args, audit_checkpoint_args, audit_keygen_signing_args,
+    audit_verify_args, audit_verify_proof_args,
+};
+
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_caduceus"))
         .current_dir(dir)
@@ -24,27 +30,8 @@ fn stdout(o: &Output) -> String {
 }
 
 fn setup(d: &Path, n: usize) -> String {
-    assert!(
-        run(
-            d,
-            &["audit", "keygen", "--kind", "pseudonym", "-o", "a.key"]
-        )
-        .status
-        .success()
-    );
-    let k = run(
-        d,
-        &[
-            "audit",
-            "keygen",
-            "--kind",
-            "signing",
-            "--name",
-            "praxis.example/audit",
-            "-o",
-            "s.key",
-        ],
-    );
+    assert!(run(d, &AUDIT_KEYGEN_PSEUDONYM).status.success());
+    let k = run(d, &audit_keygen_signing_args("s.key"));
     assert!(k.status.success());
     let vkey = stdout(&k).trim().to_owned();
     append_entries(d, 0..n);
@@ -54,70 +41,26 @@ fn setup(d: &Path, n: usize) -> String {
 fn append_entries(d: &Path, range: std::ops::Range<usize>) {
     for i in range {
         let t = format!("{}", 1_763_800_000 + i);
-        let o = run(
-            d,
-            &[
-                "audit",
-                "append",
-                "--log",
-                "l.log",
-                "--origin",
-                "praxis.example/audit",
-                "--audit-key",
-                "a.key",
-                "--actor-id",
-                "dr.mueller",
-                "--role",
-                "doctor",
-                "--action",
-                "read",
-                "--subject-id",
-                "4711",
-                "--category",
-                "clinical-photos",
-                "--purpose",
-                "treatment",
-                "--source",
-                "pms",
-                "--time",
-                &t,
-            ],
-        );
+        let subject = [
+            "--subject-id",
+            "4711",
+            "--category",
+            "clinical-photos",
+            "--purpose",
+            "treatment",
+        ];
+        let o = run(d, &audit_append_args("l.log", &t, &subject));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
 
 /// `audit verify` of l.log against the checkpoint file `cp` and key `vkey`.
 fn verify(d: &Path, cp: &str, vkey: &str) -> Output {
-    run(
-        d,
-        &[
-            "audit",
-            "verify",
-            "--log",
-            "l.log",
-            "--checkpoint",
-            cp,
-            "--vkey",
-            vkey,
-        ],
-    )
+    run(d, &audit_verify_args(cp, vkey))
 }
 
 fn checkpoint(d: &Path, out: &str) {
-    let o = run(
-        d,
-        &[
-            "audit",
-            "checkpoint",
-            "--log",
-            "l.log",
-            "--key",
-            "s.key",
-            "-o",
-            out,
-        ],
-    );
+    let o = run(d, &audit_checkpoint_args(out));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -152,19 +95,7 @@ fn append_checkpoint_verify_prove_export() {
     assert_eq!(json["entry"].as_array().unwrap().len(), 5);
     assert_eq!(json["entry"][0]["resource"]["resourceType"], "AuditEvent");
     // Wrong verifier key: the checkpoint is refused.
-    let other = run(
-        &d,
-        &[
-            "audit",
-            "keygen",
-            "--kind",
-            "signing",
-            "--name",
-            "praxis.example/audit",
-            "-o",
-            "o.key",
-        ],
-    );
+    let other = run(&d, &audit_keygen_signing_args("o.key"));
     let v = verify(&d, "cp.txt", stdout(&other).trim());
     assert_eq!(v.status.code(), Some(1));
     std::fs::remove_dir_all(&d).unwrap();
@@ -236,16 +167,7 @@ fn proofs_print_base64_and_verify_against_checkpoints() {
         stdout(&o)
     };
     let verify = |proof: &str, extra: &[&str]| {
-        let mut args = vec![
-            "audit",
-            "verify-proof",
-            "--proof",
-            proof,
-            "--checkpoint",
-            "cp7.txt",
-            "--vkey",
-            &vkey,
-        ];
+        let mut args = audit_verify_proof_args(proof, "cp7.txt", &vkey).to_vec();
         args.extend_from_slice(extra);
         run(&d, &args)
     };
@@ -329,19 +251,7 @@ fn proofs_print_base64_and_verify_against_checkpoints() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stdout(&bad).starts_with("FAIL: "));
     // A proof against the wrong checkpoint (size 3 instead of 7).
-    let wrong = run(
-        &d,
-        &[
-            "audit",
-            "verify-proof",
-            "--proof",
-            "inc.txt",
-            "--checkpoint",
-            "cp3.txt",
-            "--vkey",
-            &vkey,
-        ],
-    );
+    let wrong = run(&d, &audit_verify_proof_args("inc.txt", "cp3.txt", &vkey));
     assert_eq!(wrong.status.code(), Some(1));
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -5,36 +5,14 @@
 use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 mod common;
-use common::{TempDir, p};
-
-const BIN: &str = env!("CARGO_BIN_EXE_caduceus");
+use common::{LABELS, TempDir, p, run_caduceus};
 
 fn run<S: AsRef<OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(data) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let data = data.to_vec();
-        // Write from a thread so a child that stops reading cannot deadlock us.
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-    }
-    child.wait_with_output().unwrap()
+    run_caduceus(None, args, stdin)
 }
 
 /// Run and require success; returns stdout.
@@ -95,19 +73,6 @@ fn keygen(dir: &TempDir, name: &str, kind: &str) -> (String, String) {
     assert_eq!(derived.trim(), public);
     (public, field("# key id: "))
 }
-
-const LABELS: [&str; 10] = [
-    "--label",
-    "subject=p-7f3a91",
-    "--label",
-    "category=xray",
-    "--label",
-    "purpose=treatment-communication",
-    "--label",
-    "content-type=image/png",
-    "--label",
-    "created-at=2025-01-31T12:00:00Z",
-];
 
 /// `seal --to KEY... LABELS`: from standard input to standard output.
 fn seal_args(to: &[&str]) -> Vec<String> {

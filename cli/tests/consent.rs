@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod common;
-use common::{TempDir, p};
+use common::{TempDir, consent_notice_args, consent_record_args, p};
 
 const BIN: &str = env!("CARGO_BIN_EXE_caduceus");
 const T0: i64 = 1_763_800_000;
@@ -45,49 +45,27 @@ fn setup(dir: &TempDir) -> PathBuf {
     ok(&["consent", "init", "-o", p(&ledger)]);
     let text = dir.path("hinweis.txt");
     fs::write(&text, "Datenschutzhinweis: ...").unwrap();
-    let out = ok(&[
-        "consent",
-        "notice",
-        "--ledger",
-        p(&ledger),
-        "--id",
-        "privacy-chat",
-        "--version",
-        "1",
-        "--language",
-        "de",
-        "--text-file",
-        p(&text),
-        "--at",
-        &t(0),
-    ]);
+    let out = ok(&consent_notice_args(p(&ledger), p(&text), &t(0)));
     assert!(out.contains("sha256 "), "{out}");
-    ok(&[
-        "consent",
-        "record",
-        "--ledger",
+    ok(&consent_record_args(
         p(&ledger),
-        "--id",
-        "e1",
-        "--subject",
-        "p-1",
-        "--purpose",
-        "treatment-communication",
-        "--purpose",
-        "marketing",
-        "--status",
-        "given",
-        "--method",
-        "qr-reception",
-        "--notice",
-        "privacy-chat:1:de",
-        "--channel",
-        "reception-qr",
-        "--recorded-by",
-        "staff-12",
-        "--at",
-        &t(60),
-    ]);
+        &[
+            "--purpose",
+            "marketing",
+            "--status",
+            "given",
+            "--method",
+            "qr-reception",
+            "--notice",
+            "privacy-chat:1:de",
+            "--channel",
+            "reception-qr",
+            "--recorded-by",
+            "staff-12",
+            "--at",
+            &t(60),
+        ],
+    ));
     ledger
 }
 

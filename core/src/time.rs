@@ -180,7 +180,9 @@ mod tests {
         assert_eq!(days_from_civil(0, 3, 1), -719_468);
         assert_eq!(days_from_civil(9999, 12, 31), 2_932_896);
         assert_eq!(civil_from_days(2_932_897), (10_000, 1, 1));
-        for z in -30_000..120_000 {
+        // Every day from 1887 to 2298 natively; every 101st under Miri
+        // (about 1000x slower).
+        for z in (-30_000..120_000).step_by(if cfg!(miri) { 101 } else { 1 }) {
             let (y, m, d) = civil_from_days(z);
             assert_eq!(days_from_civil(y, m, d), z);
         }

@@ -243,4 +243,12 @@ fn json_errors_do_not_quote_the_input() {
     let msg = parse_holds(&policy, leaky).unwrap_err().to_string();
     assert!(!msg.contains("Karies"), "{msg}");
     assert!(msg.contains("line 1"), "{msg}");
+    // Well-formed JSON with a value the policy does not know (found by the
+    // retention_json fuzz target, fuzz/regressions/retention_json/).
+    let unknown = r#"[{"id": 1, "subject": "p-1", "category": "HIV-Befund Mueller"}]"#;
+    let msg = caduceus_core::retention::parse_records(&policy, unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(!msg.contains("HIV"), "{msg}");
+    assert!(msg.contains("unknown category"), "{msg}");
 }

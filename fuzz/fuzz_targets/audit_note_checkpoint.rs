@@ -13,7 +13,9 @@ fn verifiers() -> &'static [note::NoteVerifier] {
     static V: OnceLock<Vec<note::NoteVerifier>> = OnceLock::new();
     V.get_or_init(|| {
         vec![
-            note::NoteSigner::from_seed("fuzz.example/log", &[7; 32]).expect("signer").verifier(),
+            note::NoteSigner::from_seed("fuzz.example/log", &[7; 32])
+                .expect("signer")
+                .verifier(),
             note::NoteVerifier::parse(
                 "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
             )
@@ -23,7 +25,9 @@ fn verifiers() -> &'static [note::NoteVerifier] {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(opened) = note::open(s, verifiers()) {
         assert!(!opened.verified_by.is_empty());
         assert!(s.starts_with(&opened.text));
@@ -37,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(again == v);
     }
     if let Ok(k) = note::NoteSigner::parse(s) {
-        let again = note::NoteSigner::parse(&k.to_secret_string()).expect("signer text parses back");
+        let again =
+            note::NoteSigner::parse(&k.to_secret_string()).expect("signer text parses back");
         assert!(again.verifier() == k.verifier());
     }
     if let Ok(p) = Pseudonym::parse(s) {

@@ -28,8 +28,20 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let _ = verify_inclusion(&input.leaf, input.index, input.size, &input.proof, &input.root_a);
-    let _ = verify_consistency(input.old_size, input.size, &input.root_a, &input.root_b, &input.proof);
+    let _ = verify_inclusion(
+        &input.leaf,
+        input.index,
+        input.size,
+        &input.proof,
+        &input.root_a,
+    );
+    let _ = verify_consistency(
+        input.old_size,
+        input.size,
+        &input.root_a,
+        &input.root_b,
+        &input.proof,
+    );
 
     let n = u64::from(input.tree_leaves % 300) + 1;
     let mut tree = MemoryTree::new();
@@ -46,24 +58,34 @@ fuzz_target!(|input: Input| {
         let mut bad = proof.clone();
         let k = usize::from(input.flip) % bad.len();
         bad[k][usize::from(input.flip) % 32] ^= 1;
-        assert!(verify_inclusion(&leaf, index, size, &bad, &root).is_err(), "tampered inclusion proof verified");
+        assert!(
+            verify_inclusion(&leaf, index, size, &bad, &root).is_err(),
+            "tampered inclusion proof verified"
+        );
     }
     if size > 1 {
         let other = (index + 1 + u64::from(input.flip) % (size - 1)) % size;
         if tree.leaves()[other as usize] != leaf {
-            assert!(verify_inclusion(&leaf, other, size, &proof, &root).is_err(), "proof verified at another index");
+            assert!(
+                verify_inclusion(&leaf, other, size, &proof, &root).is_err(),
+                "proof verified at another index"
+            );
         }
     }
 
     let old = u64::from(input.flip) % size + 1;
     let old_root = tree.root(old).expect("old root");
     let cproof = consistency_proof(&tree, old, size).expect("consistency proof");
-    verify_consistency(old, size, &old_root, &root, &cproof).expect("a real consistency proof verifies");
+    verify_consistency(old, size, &old_root, &root, &cproof)
+        .expect("a real consistency proof verifies");
     if !cproof.is_empty() {
         let mut bad = cproof.clone();
         let k = usize::from(input.pick_b) % bad.len();
         bad[k][usize::from(input.pick_a) % 32] ^= 0x80;
-        assert!(verify_consistency(old, size, &old_root, &root, &bad).is_err(), "tampered consistency proof verified");
+        assert!(
+            verify_consistency(old, size, &old_root, &root, &bad).is_err(),
+            "tampered consistency proof verified"
+        );
     }
     // Arbitrary hashes appended to a real proof never verify.
     if !input.proof.is_empty() {

@@ -51,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
     let other = other_identity();
     if let Ok(h) = envelope::inspect(bytes) {
         if !h.recipients.contains(&other.key_id()) {
-            assert!(envelope::open(bytes, &other).is_err(), "opened without being a recipient");
+            assert!(
+                envelope::open(bytes, &other).is_err(),
+                "opened without being a recipient"
+            );
         }
     } else {
         let _ = envelope::open(bytes, &other);

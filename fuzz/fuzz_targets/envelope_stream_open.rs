@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
         let mut rest = payload;
         let mut i = 0;
         while !rest.is_empty() {
-            let n = sizes.get(i % sizes.len().max(1)).copied().unwrap_or(rest.len()).max(1);
+            let n = sizes
+                .get(i % sizes.len().max(1))
+                .copied()
+                .unwrap_or(rest.len())
+                .max(1);
             let n = n.min(rest.len());
             opener.push(&rest[..n], &mut out)?;
             rest = &rest[n..];
@@ -35,34 +39,52 @@ fuzz_target!(|data: &[u8]| {
         opener.finish(&mut out)?;
         Ok(out)
     });
-    assert_eq!(pushed.is_ok(), one_shot.is_ok(), "push opener and open disagree");
+    assert_eq!(
+        pushed.is_ok(),
+        one_shot.is_ok(),
+        "push opener and open disagree"
+    );
     if let (Ok(a), Ok(b)) = (&pushed, &one_shot) {
         assert_eq!(a, b);
     }
 
     // Pull-style reader.
-    let reader = ChunkedReader { data: bytes, sizes: sizes.clone(), next: 0 };
-    let read = OpenReader::new(reader, &me).map_err(|_| ()).and_then(|mut r| {
-        let mut out = Vec::new();
-        // Read in the same random sizes from the caller side too.
-        let mut buf = vec![0u8; 200_000];
-        let mut i = 0;
-        loop {
-            let want = sizes.get(i % sizes.len().max(1)).copied().unwrap_or(buf.len()).max(1);
-            i += 1;
-            let want = want.min(buf.len());
-            match r.read(&mut buf[..want]) {
-                Ok(0) => break Ok(out),
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(_) => break Err(()),
+    let reader = ChunkedReader {
+        data: bytes,
+        sizes: sizes.clone(),
+        next: 0,
+    };
+    let read = OpenReader::new(reader, &me)
+        .map_err(|_| ())
+        .and_then(|mut r| {
+            let mut out = Vec::new();
+            // Read in the same random sizes from the caller side too.
+            let mut buf = vec![0u8; 200_000];
+            let mut i = 0;
+            loop {
+                let want = sizes
+                    .get(i % sizes.len().max(1))
+                    .copied()
+                    .unwrap_or(buf.len())
+                    .max(1);
+                i += 1;
+                let want = want.min(buf.len());
+                match r.read(&mut buf[..want]) {
+                    Ok(0) => break Ok(out),
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(_) => break Err(()),
+                }
+                // Every read but the last yields at least one byte.
+                if i > bytes.len() + 16 {
+                    panic!("OpenReader made no progress");
+                }
             }
-            // Every read but the last yields at least one byte.
-            if i > bytes.len() + 16 {
-                panic!("OpenReader made no progress");
-            }
-        }
-    });
-    assert_eq!(read.is_ok(), one_shot.is_ok(), "OpenReader and open disagree");
+        });
+    assert_eq!(
+        read.is_ok(),
+        one_shot.is_ok(),
+        "OpenReader and open disagree"
+    );
     if let (Ok(a), Ok(b)) = (&read, &one_shot) {
         assert_eq!(a, b);
     }

@@ -7,11 +7,17 @@ use caduceus_core::keys::{KeyId, PrivateKey, PublicKey};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(k) = s.parse::<PublicKey>() {
         let text = k.to_string();
         assert_eq!(text.parse::<PublicKey>().ok(), Some(k));
-        assert_eq!(text, s.trim().to_ascii_lowercase(), "public key text not canonical");
+        assert_eq!(
+            text,
+            s.trim().to_ascii_lowercase(),
+            "public key text not canonical"
+        );
     }
     if let Ok(k) = PrivateKey::from_secret_str(s) {
         let text = k.to_secret_string();

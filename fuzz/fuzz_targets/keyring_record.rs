@@ -9,7 +9,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(r) = KeyringRecord::from_bytes(data) {
-        assert_eq!(r.to_bytes(), data, "keyring record encoding is not canonical");
+        assert_eq!(
+            r.to_bytes(),
+            data,
+            "keyring record encoding is not canonical"
+        );
         let _ = r.recipients();
         let _ = r.public_key();
         let _ = r.unwrap(&identity());

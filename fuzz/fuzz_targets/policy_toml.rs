@@ -8,7 +8,9 @@ use caduceus_core::retention::{Date, Policy};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     match Policy::parse(s) {
         Ok(p) => {
             let _ = caduceus_core::retention::lint(&p);

@@ -18,8 +18,16 @@ use crate::time;
 
 /// Magic and version that start an audit log file.
 const FILE_MAGIC: &[u8; 5] = b"CDAL\x01";
-/// Largest log file read into memory.
+/// Largest log file read into memory (16 GiB).
 const MAX_LOG_FILE: u64 = 1 << 34;
+/// Largest checkpoint file read: a signed note longer than
+/// [`note::MAX_NOTE_LEN`] (1 MiB) is refused by the core anyway.
+const MAX_CHECKPOINT_FILE: u64 = note::MAX_NOTE_LEN as u64;
+/// Largest proof file read (64 KiB). A proof as `audit prove` prints it has
+/// four lines and at most [`merkle::MAX_PROOF_LEN`] (130) hashes of 64 hex
+/// digits: less than 9 KiB even with CRLF line ends; the rest leaves room
+/// for trailing white space and blank lines, which are ignored.
+const MAX_PROOF_FILE: u64 = 64 << 10;
 
 /// `caduceus audit`.
 #[derive(Debug, Args)]
@@ -248,13 +256,8 @@ struct LogFile {
 }
 
 fn read_log(path: &Path) -> Result<LogFile> {
-    let meta = fs::metadata(path)
-        .map_err(|e| fail(format!("cannot read log file {}: {e}", path.display())))?;
-    if meta.len() > MAX_LOG_FILE {
-        return Err(fail(format!("log file {} is too large", path.display())));
-    }
-    let data = fs::read(path)
-        .map_err(|e| fail(format!("cannot read log file {}: {e}", path.display())))?;
+    let mut data = Vec::new();
+    files::read_limited(path, MAX_LOG_FILE, "log file", &mut data)?;
     let bad = |what: &str| fail(format!("log file {} is damaged: {what}", path.display()));
     if data.get(..5) != Some(&FILE_MAGIC[..]) {
         return Err(bad("not a Caduceus audit log file (bad magic)"));
@@ -474,8 +477,7 @@ fn verify(args: VerifyArgs) -> Result<()> {
     let file = read_log(&args.log)?;
     let mut checkpoints = Vec::new();
     for path in &args.checkpoint {
-        let text = fs::read_to_string(path)
-            .map_err(|e| fail(format!("cannot read checkpoint {}: {e}", path.display())))?;
+        let text = files::read_limited_text(path, MAX_CHECKPOINT_FILE, "checkpoint")?;
         let cp = Checkpoint::open(&text, &verifiers)
             .map_err(|e| fail(format!("checkpoint {}: {e}", path.display())))?;
         if cp.origin != file.origin {
@@ -630,8 +632,7 @@ fn parse_proof(text: &str) -> std::result::Result<ProofText, String> {
 }
 
 fn open_checkpoint(path: &Path, verifiers: &[note::NoteVerifier]) -> Result<Checkpoint> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| fail(format!("cannot read checkpoint {}: {e}", path.display())))?;
+    let text = files::read_limited_text(path, MAX_CHECKPOINT_FILE, "checkpoint")?;
     Checkpoint::open(&text, verifiers)
         .map_err(|e| fail(format!("checkpoint {}: {e}", path.display())))
 }
@@ -641,8 +642,7 @@ fn verify_proof(args: VerifyProofArgs) -> Result<()> {
     for v in &args.vkey {
         verifiers.push(note::NoteVerifier::parse(v).map_err(|e| usage(format!("--vkey: {e}")))?);
     }
-    let text = fs::read_to_string(&args.proof)
-        .map_err(|e| fail(format!("cannot read proof {}: {e}", args.proof.display())))?;
+    let text = files::read_limited_text(&args.proof, MAX_PROOF_FILE, "proof")?;
     let proof = parse_proof(&text)
         .map_err(|e| fail(format!("proof {} is malformed: {e}", args.proof.display())))?;
     let cp = open_checkpoint(&args.checkpoint, &verifiers)?;

@@ -10,12 +10,13 @@ use caduceus_core::consent::{
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::error::{Result, fail, usage};
-use crate::files::{Output, OutputMode};
+use crate::files::{self, Output, OutputMode};
 use crate::time;
 
 /// Largest ledger file read (4 GiB).
 const MAX_LEDGER: u64 = 4 << 30;
-/// Largest notice text or subjects file read.
+/// Largest consent policy, notice text or subjects file read (64 MiB; the
+/// core's own limits then apply).
 const MAX_TEXT: u64 = 64 << 20;
 
 /// Ledger files hold pseudonyms: owner-only, and binary.
@@ -311,27 +312,13 @@ fn consent_err(e: ConsentError) -> crate::error::Failure {
     fail(e.to_string())
 }
 
-fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| fail(format!("cannot open {what} {}: {e}", path.display())))?;
-    let mut buf = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| fail(format!("cannot read {what} {}: {e}", path.display())))?;
-    if buf.len() as u64 > limit {
-        return Err(fail(format!("{what} {} is too large", path.display())));
-    }
-    Ok(buf)
-}
-
 fn read_text(path: &Path, what: &str) -> Result<String> {
-    String::from_utf8(read_limited(path, MAX_TEXT, what)?)
-        .map_err(|_| fail(format!("{what} {} is not UTF-8 text", path.display())))
+    files::read_limited_text(path, MAX_TEXT, what)
 }
 
 fn load(path: &Path) -> Result<Ledger> {
-    let bytes = read_limited(path, MAX_LEDGER, "ledger file")?;
+    let mut bytes = Vec::new();
+    files::read_limited(path, MAX_LEDGER, "ledger file", &mut bytes)?;
     Ledger::from_bytes(&bytes).map_err(|e| fail(format!("ledger file {}: {e}", path.display())))
 }
 

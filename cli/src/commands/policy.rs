@@ -3,8 +3,7 @@
 //! requests, start the breach clock, and answer access-role questions
 //! (docs/POLICY.md).
 
-use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use caduceus_core::access::{self, Operation};
@@ -15,10 +14,11 @@ use caduceus_core::retention::{
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::error::{Result, fail, usage};
-use crate::files::{Output, OutputMode};
+use crate::files::{self, Output, OutputMode};
 use crate::time;
 
-/// Largest policy, records or holds file read.
+/// Largest policy, records or holds file read (1 GiB; the core's own limits
+/// then apply).
 const MAX_INPUT: u64 = 1 << 30;
 
 /// `caduceus policy`.
@@ -380,20 +380,7 @@ fn request(a: RequestArgs, erasure: bool) -> Result<()> {
 
 /// Read a text input file (or standard input for `-`).
 fn read_text(path: &Path, what: &str) -> Result<String> {
-    let mut raw = Vec::new();
-    let res = if path.as_os_str() == "-" {
-        std::io::stdin()
-            .lock()
-            .take(MAX_INPUT + 1)
-            .read_to_end(&mut raw)
-    } else {
-        fs::File::open(path).and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut raw))
-    };
-    res.map_err(|e| fail(format!("cannot read {what} {}: {e}", path.display())))?;
-    if raw.len() as u64 > MAX_INPUT {
-        return Err(fail(format!("{what} {} is too large", path.display())));
-    }
-    String::from_utf8(raw).map_err(|_| fail(format!("{what} {} is not UTF-8 text", path.display())))
+    files::read_limited_text(path, MAX_INPUT, what)
 }
 
 /// Load and validate the policy; returns its display name and the policy.

@@ -29,23 +29,27 @@ use crate::suite;
 
 /// Signature type byte of Ed25519 (C2SP signed-note).
 pub const ALG_ED25519: u8 = 0x01;
-/// Most signature lines accepted in one note (the spec requires at least 16).
+/// Most signature lines in one note: [`open`] refuses a note with more, and
+/// [`sign`] refuses more signers (the spec requires at least 16).
 pub const MAX_SIGNATURES: usize = 100;
 /// Longest note accepted, in bytes.
 pub const MAX_NOTE_LEN: usize = 1 << 20;
+/// Longest key name of a signer or verifier key, and of a signature line,
+/// in bytes.
+pub const MAX_KEY_NAME_LEN: usize = 256;
 const EM_DASH_SPACE: &str = "\u{2014} ";
 
 /// Key name rules: non-empty, no Unicode white space, no `+`, no control
 /// characters.
 fn check_name(name: &str) -> Result<(), AuditError> {
     if name.is_empty()
-        || name.len() > 256
+        || name.len() > MAX_KEY_NAME_LEN
         || name
             .chars()
             .any(|c| c.is_whitespace() || c == '+' || c.is_control())
     {
         return Err(AuditError::MalformedKey(
-            "key name must be non-empty, without spaces, '+' or control characters",
+            "key name must be 1 to 256 bytes, without spaces, '+' or control characters",
         ));
     }
     Ok(())
@@ -275,7 +279,8 @@ fn check_text(text: &str) -> Result<(), AuditError> {
 }
 
 /// Sign `text` (which must end in a newline) with each signer; returns the
-/// signed note: text, blank line, one signature line per signer.
+/// signed note: text, blank line, one signature line per signer. At most
+/// [`MAX_SIGNATURES`] signers, so that [`open`] accepts the note.
 pub fn sign(text: &str, signers: &[&NoteSigner]) -> Result<String, AuditError> {
     check_text(text)?;
     if !text.ends_with('\n') {
@@ -285,6 +290,11 @@ pub fn sign(text: &str, signers: &[&NoteSigner]) -> Result<String, AuditError> {
     }
     if signers.is_empty() {
         return Err(AuditError::MalformedNote("no signer given"));
+    }
+    if signers.len() > MAX_SIGNATURES {
+        return Err(AuditError::MalformedNote(
+            "more than 100 signers: a note carries at most 100 signatures (MAX_SIGNATURES); sign with fewer keys",
+        ));
     }
     let mut out = String::with_capacity(text.len() + 1 + signers.len() * 120);
     out.push_str(text);

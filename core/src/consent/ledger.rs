@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::event::{EVENT_MAGIC, MAX_EVENT_LEN};
-use super::notice::{NoticeWire, RetireWire, check_notice};
+use super::notice::{MAX_NOTICES, NoticeWire, RetireWire, check_notice};
 use super::policy::PolicyWire;
 use super::{
     ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, EventHash, LegalBasis,
@@ -21,8 +21,10 @@ pub const LEDGER_VERSION: u8 = 1;
 const NONE: u32 = u32::MAX;
 /// Largest number of events or subjects (indices stay below [`NONE`]).
 const MAX_ITEMS: usize = (u32::MAX - 1) as usize;
-/// Largest ledger entry body.
-const MAX_ENTRY: usize = 1024 * 1024;
+/// Largest body in bytes of a policy, notice or retirement entry of a ledger
+/// file, checked before the body is read (an event entry's body is at most
+/// [`MAX_EVENT_LEN`]).
+pub const MAX_LEDGER_ENTRY: usize = 1024 * 1024;
 
 const TAG_POLICY: u8 = 1;
 const TAG_NOTICE: u8 = 2;
@@ -446,7 +448,7 @@ impl Ledger {
                 language: notice.language,
             });
         }
-        if self.notices.len() >= MAX_ITEMS {
+        if self.notices.len() >= MAX_NOTICES {
             return Err(ConsentError::LedgerFull);
         }
         let r = notice.reference();
@@ -1038,7 +1040,7 @@ fn split_entry(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), ConsentError> {
     let max = if tag == TAG_EVENT {
         MAX_EVENT_LEN
     } else {
-        MAX_ENTRY
+        MAX_LEDGER_ENTRY
     };
     if len > max {
         return Err(ConsentError::MalformedLedger(

@@ -58,13 +58,13 @@ pub use event::{
     MAX_EVENT_LEN, MAX_EVENT_PURPOSES, MAX_TIME, NoticeRef,
 };
 pub use ledger::{
-    Decision, EventRef, LEDGER_MAGIC, LEDGER_VERSION, Ledger, OptOutOutcome, OptOutRequest,
-    RecordedEvent, Refusal, SubjectId,
+    Decision, EventRef, LEDGER_MAGIC, LEDGER_VERSION, Ledger, MAX_LEDGER_ENTRY, OptOutOutcome,
+    OptOutRequest, RecordedEvent, Refusal, SubjectId,
 };
-pub use notice::{MAX_NOTICE_TEXT, Notice};
+pub use notice::{MAX_LANGUAGE_TAG_LEN, MAX_NOTICE_TEXT, MAX_NOTICES, Notice};
 pub use policy::{
-    Art6Basis, Art9Condition, ConsentPolicy, DEFAULT_POLICY_TOML, LegalBasis, MAX_PURPOSES,
-    PurposeConfig,
+    Art6Basis, Art9Condition, ConsentPolicy, DEFAULT_POLICY_TOML, LegalBasis, MAX_KEYWORDS,
+    MAX_POLICY_TOML_LEN, MAX_PURPOSES, PurposeConfig,
 };
 
 /// Errors of the consent module. Messages say what was wrong and what to do;
@@ -210,9 +210,10 @@ pub enum ConsentError {
     /// The record was written by an unknown format version.
     #[error("unsupported consent format version {0}; upgrade Caduceus")]
     UnsupportedVersion(u8),
-    /// The ledger cannot hold more events or subjects.
+    /// The ledger cannot hold more events, subjects or notices (at most
+    /// 2^32 - 2 events and subjects, [`MAX_NOTICES`] notices).
     #[error(
-        "the consent ledger is full (at most 2^32 - 2 events and subjects); archive it and start a new one"
+        "the consent ledger is full (at most 2^32 - 2 events and subjects and {MAX_NOTICES} notices); archive it and start a new one"
     )]
     LedgerFull,
 }

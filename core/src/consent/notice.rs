@@ -7,6 +7,12 @@ use crate::{label, suite};
 
 /// Maximum length of a notice text in bytes.
 pub const MAX_NOTICE_TEXT: usize = 64 * 1024;
+/// Most notices (id, version, language) one ledger holds. Each registration
+/// and each event's notice reference is checked against every notice, so
+/// the count is bounded to keep loading a ledger file linear in its size.
+pub const MAX_NOTICES: usize = 4096;
+/// Longest language tag of a notice, in characters (the shortest is 2).
+pub const MAX_LANGUAGE_TAG_LEN: usize = 35;
 
 /// A registered notice: the exact text shown to patients. Its SHA-256 binds
 /// consents to the wording; changed wording is a new version.
@@ -39,10 +45,10 @@ impl Notice {
     }
 }
 
-/// Language tags: 2 to 35 ASCII letters, digits and hyphens, starting with
-/// a letter (a practical subset of BCP 47).
+/// Language tags: 2 to [`MAX_LANGUAGE_TAG_LEN`] ASCII letters, digits and
+/// hyphens, starting with a letter (a practical subset of BCP 47).
 pub(crate) fn check_language(tag: &str) -> Result<(), ConsentError> {
-    let ok = (2..=35).contains(&tag.len())
+    let ok = (2..=MAX_LANGUAGE_TAG_LEN).contains(&tag.len())
         && tag.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !tag.ends_with('-');

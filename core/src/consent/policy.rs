@@ -8,8 +8,11 @@ use crate::label;
 
 /// Maximum number of purposes in a policy.
 pub const MAX_PURPOSES: usize = 64;
-/// Maximum number of opt-out keywords.
-const MAX_KEYWORDS: usize = 32;
+/// Longest policy TOML text accepted, in bytes (the TOML parser allocates
+/// a multiple of its input before the purposes can be counted).
+pub const MAX_POLICY_TOML_LEN: usize = 64 * 1024;
+/// Maximum number of opt-out keywords in a consent policy.
+pub const MAX_KEYWORDS: usize = 32;
 /// Largest allowed clock skew (one day).
 const MAX_SKEW: i64 = 86_400;
 
@@ -345,8 +348,15 @@ pub(crate) fn normalize_keyword(text: &str) -> String {
 
 impl ConsentPolicy {
     /// Parse a policy from TOML (format in docs/CONSENT.md, section 2) and
-    /// validate it.
+    /// validate it. A text longer than [`MAX_POLICY_TOML_LEN`] bytes is
+    /// refused before parsing.
     pub fn from_toml(text: &str) -> Result<Self, ConsentError> {
+        if text.len() > MAX_POLICY_TOML_LEN {
+            return Err(ConsentError::InvalidPolicy(format!(
+                "the policy file has {} bytes; at most {MAX_POLICY_TOML_LEN} are accepted",
+                text.len()
+            )));
+        }
         let parsed: PolicyToml = toml::from_str(text).map_err(|e| {
             ConsentError::InvalidPolicy(format!("not a valid policy file: {}", e.message()))
         })?;

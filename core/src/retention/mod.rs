@@ -61,7 +61,8 @@ pub use erasure::{
 pub use lint::{Finding, Severity, lint, nominal_days};
 pub use policy::{
     ANCHOR_COUNT, Action, Activity, Anchor, Art6, Art9, Category, EEA, Ground, Location,
-    MAX_CATEGORIES, MAX_PERIOD_YEARS, Policy, PolicyError, PolicyMeta, Processor, Role, Rule,
+    MAX_CATEGORIES, MAX_PERIOD_YEARS, MAX_POLICY_LEN, MAX_RULES_PER_CATEGORY, Policy, PolicyError,
+    PolicyMeta, Processor, Role, Rule,
 };
 pub use records::{RecordSet, RecordsError, parse_holds, parse_records};
 
@@ -85,6 +86,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "parsing and linting the 16 KB shipped policy takes minutes under Miri; consent::policy's TOML tests cover the toml crate there"
+    )]
     fn default_policy_parses_and_lints_clean() {
         let p = Policy::parse(DEFAULT_POLICY).unwrap();
         let findings = lint(&p);

@@ -16,6 +16,12 @@ use crate::suite;
 pub const MAX_PERIOD_YEARS: u32 = 150;
 /// Most categories a policy may define (category ids are `u16`).
 pub const MAX_CATEGORIES: usize = 1024;
+/// Most retention rules on one category (the sweep evaluates every rule of
+/// a record's category; the lint compares them pairwise).
+pub const MAX_RULES_PER_CATEGORY: usize = 16;
+/// Longest policy text accepted, in bytes (the shipped policy has about
+/// 16 KB; the TOML parser allocates a multiple of its input).
+pub const MAX_POLICY_LEN: usize = 1 << 20;
 
 /// Where something is in the policy text: 1-based line and column (column
 /// in characters).
@@ -612,13 +618,86 @@ pub struct Policy {
     pub(crate) compiled: super::engine::Compiled,
 }
 
+/// Bytes per block of [`LineIndex::chars`].
+const CHAR_BLOCK: usize = 1024;
+
+/// Where the lines of a policy text start and how many characters precede
+/// each block of [`CHAR_BLOCK`] bytes, so that a [`Location`] costs a
+/// binary search and at most one block scan instead of a scan from the
+/// start of the text (a policy has a location per category, rule, role
+/// and reference, which made parsing quadratic in the text's length).
+struct LineIndex {
+    /// Byte offset of the start of each line (the first is 0).
+    starts: Vec<usize>,
+    /// Characters before byte `i * CHAR_BLOCK`, for every block and the end.
+    chars: Vec<usize>,
+}
+
+/// Characters in `bytes`, which start and end at character boundaries.
+fn char_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xc0 != 0x80).count()
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        starts.extend(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        let mut chars = Vec::with_capacity(bytes.len() / CHAR_BLOCK + 2);
+        let mut n = 0;
+        for block in bytes.chunks(CHAR_BLOCK) {
+            chars.push(n);
+            n += char_count(block);
+        }
+        chars.push(n);
+        Self { starts, chars }
+    }
+
+    /// Characters of `text` before byte `offset` (a character boundary).
+    fn chars_before(&self, text: &str, offset: usize) -> usize {
+        let block = offset / CHAR_BLOCK;
+        let base = self.chars.get(block).copied().unwrap_or(0);
+        let rest = text
+            .as_bytes()
+            .get(block * CHAR_BLOCK..offset)
+            .unwrap_or_default();
+        base + char_count(rest)
+    }
+
+    /// The same as [`Location::of`]`(text, offset)`.
+    fn location(&self, text: &str, offset: usize) -> Location {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let line_start = self
+            .starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = self.chars_before(text, offset) - self.chars_before(text, line_start) + 1;
+        Location {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        }
+    }
+}
+
 struct Ctx<'a> {
     text: &'a str,
+    lines: LineIndex,
 }
 
 impl Ctx<'_> {
     fn loc(&self, span: &core::ops::Range<usize>) -> Location {
-        Location::of(self.text, span.start)
+        self.lines.location(self.text, span.start)
     }
 
     fn invalid(&self, span: &core::ops::Range<usize>, message: impl Into<String>) -> PolicyError {
@@ -729,13 +808,26 @@ impl Policy {
     /// Malformed TOML, unknown keys, unknown categories, roles or
     /// processors, duplicate ids, negative or absurd durations and rules
     /// without a duration are errors with a line and column; nothing of a
-    /// refused policy is used.
+    /// refused policy is used. A text longer than [`MAX_POLICY_LEN`] bytes
+    /// is refused before parsing ([`PolicyError::Invalid`] at line 1).
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        if text.len() > MAX_POLICY_LEN {
+            return Err(PolicyError::Invalid {
+                location: Location { line: 1, column: 1 },
+                message: format!(
+                    "the policy has {} bytes; at most {MAX_POLICY_LEN} are accepted",
+                    text.len()
+                ),
+            });
+        }
         let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError::Syntax {
             location: Location::of(text, e.span().map_or(0, |s| s.start)),
             message: toml_message(e.message()),
         })?;
-        let ctx = Ctx { text };
+        let ctx = Ctx {
+            text,
+            lines: LineIndex::new(text),
+        };
         let meta_span = raw.policy.span();
         let m = raw.policy.into_inner();
 
@@ -769,6 +861,7 @@ impl Policy {
 
         // Retention rules.
         let mut rules = Vec::with_capacity(raw.retention.len());
+        let mut rules_per_category = std::collections::BTreeMap::<&str, usize>::new();
         for r in &raw.retention {
             let span = r.span();
             let r = r.get_ref();
@@ -778,6 +871,19 @@ impl Policy {
                     format!(
                         "unknown category '{}': {cat_fix}",
                         printable(r.category.get_ref())
+                    ),
+                ));
+            }
+            let n = rules_per_category
+                .entry(r.category.get_ref().as_str())
+                .or_default();
+            *n += 1;
+            if *n > MAX_RULES_PER_CATEGORY {
+                return Err(ctx.invalid(
+                    &span,
+                    format!(
+                        "too many retention rules on category '{}': at most {MAX_RULES_PER_CATEGORY}; merge rules with the same anchor (the longest one decides)",
+                        r.category.get_ref()
                     ),
                 ));
             }
@@ -1175,4 +1281,41 @@ fn toml_message(m: &str) -> String {
         .collect::<Vec<_>>()
         .join("; ");
     format!("{one} (see docs/POLICY.md for the keys a policy may have)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_locations_equal_location_of() {
+        let long_line = format!("a = [{}]\n", "\"é\", ".repeat(600));
+        // Under Miri (about 1000x slower) the shipped policy is left out:
+        // each `Location::of` scans it from the start, minutes in all.
+        let shipped = if cfg!(miri) {
+            ""
+        } else {
+            super::super::DEFAULT_POLICY
+        };
+        for text in [
+            shipped,
+            "",
+            "\n",
+            "x",
+            "ä\nöü\r\n\n€ x\n",
+            long_line.as_str(),
+        ] {
+            let index = LineIndex::new(text);
+            // Every offset natively; under Miri (about 1000x slower) every
+            // 61st, which still crosses lines, blocks and multi-byte chars.
+            let step = if cfg!(miri) { 61 } else { 1 };
+            for offset in (0..=text.len() + 2).step_by(step) {
+                assert_eq!(
+                    index.location(text, offset),
+                    Location::of(text, offset),
+                    "offset {offset}"
+                );
+            }
+        }
+    }
 }

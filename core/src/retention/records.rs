@@ -105,12 +105,11 @@ pub fn parse_records(policy: &Policy, json: &str) -> Result<RecordSet, RecordsEr
             index: i + 1,
             message,
         };
-        let category = policy.category_id(&r.category).ok_or_else(|| {
-            invalid(format!(
-                "unknown category '{}': use a category id of the policy",
-                r.category.chars().take(64).collect::<String>()
-            ))
-        })?;
+        // The value is not quoted: records come from the practice's
+        // database, and an error must never carry what they contain.
+        let category = policy
+            .category_id(&r.category)
+            .ok_or_else(|| invalid("unknown category: use a category id of the policy".into()))?;
         if crate::label::check(&r.subject).is_err() {
             return Err(invalid(
                 "subject must be a pseudonym of 1 to 128 printable ASCII characters".into(),
