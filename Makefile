@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean deny dist fuzz fuzz-smoke miri
+.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean deny dist fuzz fuzz-smoke miri fuzz-and-miri
 
 all: build
 
@@ -10,7 +10,7 @@ build:
 	$(CARGO) build --workspace --release
 
 ## Every check CI runs: formatting, lints, all tests, documentation.
-test: fmt-check clippy deny fhir-deps unit ctest fuzz-smoke miri doc
+test: fmt-check clippy deny fhir-deps unit ctest fuzz-and-miri doc
 	@python3 scripts/test-summary.py target/test-output.log target/c-tests.log target/fuzz.log target/miri.log
 
 fmt-check:
@@ -71,6 +71,11 @@ fuzz:
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=20
+
+## The fuzz smoke run and Miri each keep one core busy once built: run them
+## side by side (each one's output is printed when it ends).
+fuzz-and-miri:
+	$(MAKE) --no-print-directory -j2 --output-sync=target fuzz-smoke miri
 
 ## caduceus-core's unit tests under Miri (undefined behaviour in the unsafe
 ## code of core's dependencies), with a pinned nightly used for Miri only
