@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean deny dist fuzz fuzz-smoke miri fuzz-and-miri
+.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean deny dist fuzz fuzz-smoke miri fuzz-and-miri test-start
 
 all: build
 
@@ -10,8 +10,15 @@ build:
 	$(CARGO) build --workspace --release
 
 ## Every check CI runs: formatting, lints, all tests, documentation.
-test: fmt-check clippy deny fhir-deps unit ctest fuzz-and-miri doc
-	@python3 scripts/test-summary.py target/test-output.log target/c-tests.log target/fuzz.log target/miri.log
+test: test-start fmt-check clippy deny fhir-deps unit ctest fuzz-and-miri doc
+	@python3 scripts/test-summary.py --not-run target/not-run.log Rust=target/test-output.log \
+	  C=target/c-tests.log "fuzz targets=target/fuzz.log" "Rust under Miri=target/miri.log"
+
+## Checks that cannot run on a machine (no route to the RustSec database or
+## to the Rust toolchain server) add a line to target/not-run.log; the
+## summary prints them.
+test-start:
+	@mkdir -p target && rm -f target/not-run.log
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -73,9 +80,9 @@ fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
 ## The fuzz smoke run and Miri each keep one core busy once built: run them
-## side by side (each one's output is printed when it ends).
+## side by side (their output lines interleave).
 fuzz-and-miri:
-	$(MAKE) --no-print-directory -j2 --output-sync=target fuzz-smoke miri
+	$(MAKE) --no-print-directory -j2 --output-sync=line fuzz-smoke miri
 
 ## caduceus-core's unit tests under Miri (undefined behaviour in the unsafe
 ## code of core's dependencies), with a pinned nightly used for Miri only

@@ -31,7 +31,16 @@ cd fuzz
 export RUSTC_BOOTSTRAP=1
 ./seeds.sh
 cargo fuzz build
-if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo fuzz list); fi
+if [ "$#" -gt 0 ]; then
+  targets=("$@")
+else
+  list=$(cargo fuzz list) # not in a process substitution: a failure must stop the script
+  mapfile -t targets <<<"$list"
+fi
+if [ "${#targets[@]}" -eq 0 ] || [ -z "${targets[0]}" ]; then
+  echo "fuzz.sh: no fuzz targets found" >&2
+  exit 1
+fi
 bin_dir=target/x86_64-unknown-linux-gnu/release
 mkdir -p target/fuzz-logs
 

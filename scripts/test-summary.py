@@ -1,25 +1,59 @@
 #!/usr/bin/env python3
-"""Sum cargo's per-binary "test result:" lines into one closing line.
+"""Add up the results of `make test` into one closing line.
 
-Usage: test-summary.py LOG... Also counts the C tests' "name: N passed, N failed"
-lines. Prints "tests: N passed, M failed, K ignored" and
-exits non-zero if nothing ran or anything failed.
+Usage: test-summary.py [--not-run FILE] LABEL=LOG...
+
+Counts cargo's per-binary "test result:" lines and the C checks' and fuzz
+targets' "name: N passed, N failed" lines of each LOG, and prints
+
+    tests: N passed, M failed (Rust 290, C 8963, fuzz targets 15, Rust under Miri 34)
+
+then one line per check that could not run here (listed in the --not-run
+file by scripts/deny.sh and scripts/miri.sh). Exits non-zero if anything
+failed, if nothing ran, or if a LOG is missing.
 """
 import re
 import sys
 
+args = sys.argv[1:]
+not_run_path = None
+if len(args) >= 2 and args[0] == "--not-run":
+    not_run_path = args[1]
+    args = args[2:]
+
 passed = failed = ignored = 0
-for path in sys.argv[1:]:
+parts = []
+missing = []
+for arg in args:
+    label, _, path = arg.partition("=")
     try:
         text = open(path, encoding="utf-8", errors="replace").read()
     except FileNotFoundError:
+        missing.append(path)
         continue
+    p = f = 0
     for m in re.finditer(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", text):
-        passed += int(m.group(1))
-        failed += int(m.group(2))
+        p += int(m.group(1))
+        f += int(m.group(2))
         ignored += int(m.group(3))
     for m in re.finditer(r"^[\w-]+: (\d+) passed, (\d+) failed$", text, re.M):
-        passed += int(m.group(1))
-        failed += int(m.group(2))
-print(f"tests: {passed} passed, {failed} failed" + (f", {ignored} skipped" if ignored else ""))
-sys.exit(1 if failed or passed == 0 else 0)
+        p += int(m.group(1))
+        f += int(m.group(2))
+    passed += p
+    failed += f
+    parts.append(f"{label} {p}" + (f" ({f} failed)" if f else ""))
+
+line = f"tests: {passed} passed, {failed} failed"
+if ignored:
+    line += f", {ignored} skipped"
+print(f"{line} ({', '.join(parts)})")
+for path in missing:
+    print(f"MISSING LOG: {path}")
+if not_run_path:
+    try:
+        for entry in open(not_run_path, encoding="utf-8"):
+            if entry.strip():
+                print(f"NOT RUN: {entry.strip()}")
+    except FileNotFoundError:
+        pass
+sys.exit(1 if failed or missing or passed == 0 else 0)

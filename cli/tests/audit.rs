@@ -255,3 +255,17 @@ fn proofs_print_base64_and_verify_against_checkpoints() {
     assert_eq!(wrong.status.code(), Some(1));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn append_refuses_standard_input_as_the_log() {
+    let d = tmp("append-stdin");
+    assert!(run(&d, &AUDIT_KEYGEN_PSEUDONYM).status.success());
+    let before = std::fs::read_dir(&d).unwrap().count();
+    let o = run(&d, &audit_append_args("-", "1763800000", &[]));
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--log -"), "{err}");
+    // Nothing written: no file named "-", no other new file.
+    assert!(!d.join("-").exists());
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), before);
+}

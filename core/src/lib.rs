@@ -41,6 +41,7 @@ pub mod retention;
 pub mod suite;
 pub mod testing;
 pub mod time;
+mod toml_depth;
 
 pub use label::MAX_LABEL_LEN;
 pub use rand_core;

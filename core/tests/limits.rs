@@ -38,8 +38,8 @@ use caduceus_core::keys::{
     PublicKey,
 };
 use caduceus_core::retention::{
-    self, MAX_CATEGORIES, MAX_PERIOD_YEARS, MAX_POLICY_LEN, MAX_RULES_PER_CATEGORY, Policy,
-    PolicyError, RecordsError,
+    self, MAX_CATEGORIES, MAX_PERIOD_YEARS, MAX_POLICY_LEN, MAX_POLICY_NESTING,
+    MAX_RULES_PER_CATEGORY, Policy, PolicyError, RecordsError,
 };
 use caduceus_core::suite::sha256;
 use caduceus_core::testing::DeterministicRng;
@@ -851,45 +851,234 @@ fn consent_policy_text_at_and_past_max_policy_toml_len() {
     ));
 }
 
+/// The `toml` crate's depth limit: 80 levels of arrays and inline tables
+/// (counted together), and 80 parts of a dotted key or a table header.
+const TOML_DEPTH: usize = 80;
+
 /// `key = ` and `depth` nested TOML arrays.
 fn nested_toml(key: &str, depth: usize) -> String {
     format!("{key} = {}{}\n", "[".repeat(depth), "]".repeat(depth))
 }
 
+/// `key = ` and `depth` nested inline tables: `{a = {a = {}}}` is 3.
+fn nested_inline_tables(key: &str, depth: usize) -> String {
+    format!(
+        "{key} = {}{{}}{}\n",
+        "{a = ".repeat(depth - 1),
+        "}".repeat(depth - 1)
+    )
+}
+
+/// `key = ` and `depth` levels of inline tables and arrays in turn:
+/// `{a = [{a = []}]}` is 4.
+fn nested_tables_and_arrays(key: &str, depth: usize) -> String {
+    let (open, close): (Vec<&str>, Vec<&str>) = (0..depth)
+        .map(|i| {
+            if i % 2 == 0 {
+                ("{a = ", "}")
+            } else {
+                ("[", "]")
+            }
+        })
+        .unzip();
+    let mut s = format!("{key} = {}", open[..depth - 1].concat());
+    s.push_str(if depth % 2 == 1 { "{}" } else { "[]" });
+    close[..depth - 1].iter().rev().for_each(|c| s.push_str(c));
+    s.push('\n');
+    s
+}
+
+/// `key.a.a... = 1`, a dotted key of `parts` parts.
+fn dotted_key(key: &str, parts: usize) -> String {
+    format!("{key}{} = 1\n", ".a".repeat(parts - 1))
+}
+
+/// `[key.a.a...]`, a table header of `parts` parts.
+fn table_header(key: &str, parts: usize) -> String {
+    format!("[{key}{}]\n", ".a".repeat(parts - 1))
+}
+
+/// The deepest table the `toml` crate accepts: a table header of 80 parts,
+/// in it a dotted key of 80 parts, whose value is 80 nested inline tables,
+/// each holding the next under a dotted key of 80 parts: some 6 500 nested
+/// tables in 13 KB.
+fn deepest_toml(key: &str) -> String {
+    let path = |first: &str| format!("{first}{}", ".a".repeat(TOML_DEPTH - 1));
+    let mut s = format!("[{}]\n{} = ", path(key), path("a"));
+    s.push_str(&format!("{{{} = ", path("a")).repeat(TOML_DEPTH - 1));
+    s.push_str("{}");
+    s.push_str(&"}".repeat(TOML_DEPTH - 1));
+    s.push('\n');
+    s
+}
+
 #[test]
 fn toml_nesting_at_and_past_the_parsers_depth_limit() {
-    // Inherited from the `toml` crate: 80 levels of arrays or inline tables.
-    const TOML_DEPTH: usize = 80;
-    assert!(toml::from_str::<toml::Table>(&nested_toml("a", TOML_DEPTH)).is_ok());
-    assert!(toml::from_str::<toml::Table>(&nested_toml("a", TOML_DEPTH + 1)).is_err());
+    type Nest = fn(&str, usize) -> String;
+    let nestings: [(&str, Nest); 5] = [
+        ("arrays", nested_toml),
+        ("inline tables", nested_inline_tables),
+        ("inline tables and arrays", nested_tables_and_arrays),
+        ("dotted key", dotted_key),
+        ("table header", table_header),
+    ];
+    for (what, nest) in nestings {
+        let table = |depth| toml::from_str::<toml::Table>(&nest("a", depth));
+        assert!(table(TOML_DEPTH).is_ok(), "{what}");
+        assert!(table(TOML_DEPTH + 1).is_err(), "{what}");
 
-    // Consent policy: refused either way (no key takes nested arrays), but
-    // one level more is refused by the parser's depth limit.
-    let at = ConsentPolicy::from_toml(&nested_toml("opt-out-keywords", TOML_DEPTH)).unwrap_err();
-    let past =
-        ConsentPolicy::from_toml(&nested_toml("opt-out-keywords", TOML_DEPTH + 1)).unwrap_err();
-    assert!(matches!(at, ConsentError::InvalidPolicy(_)));
-    assert!(matches!(past, ConsentError::InvalidPolicy(_)));
-    assert_ne!(at, past);
+        // Both policies refuse it either way (no key takes values nested
+        // this deep): by their own nesting limit (row 42), before the
+        // parser's.
+        let key = if what == "table header" {
+            "x"
+        } else {
+            "opt-out-keywords"
+        };
+        for depth in [TOML_DEPTH, TOML_DEPTH + 1] {
+            assert!(
+                matches!(
+                    ConsentPolicy::from_toml(&nest(key, depth)).unwrap_err(),
+                    ConsentError::InvalidPolicy(_)
+                ),
+                "{what}"
+            );
+        }
+        let key = if what == "table header" { "x" } else { "dpo" };
+        let policy = |depth| format!("{MINIMAL_POLICY}{}", nest(key, depth));
+        assert!(
+            matches!(
+                Policy::parse(&policy(TOML_DEPTH)).unwrap_err(),
+                PolicyError::Invalid { .. }
+            ),
+            "{what}"
+        );
+        assert!(
+            matches!(
+                Policy::parse(&policy(TOML_DEPTH + 1)).unwrap_err(),
+                PolicyError::Syntax { .. } | PolicyError::Invalid { .. }
+            ),
+            "{what}"
+        );
+    }
+
     // Far deeper nesting (as deep as the size limit allows) is refused the
     // same way, without exhausting the stack.
-    let deep = nested_toml("opt-out-keywords", MAX_POLICY_TOML_LEN / 2 - 20);
-    assert!(matches!(
-        ConsentPolicy::from_toml(&deep).unwrap_err(),
-        ConsentError::InvalidPolicy(_)
-    ));
+    for nest in [nested_toml, nested_inline_tables, dotted_key] {
+        let deep = nest("opt-out-keywords", MAX_POLICY_TOML_LEN / 7);
+        assert!(deep.len() <= MAX_POLICY_TOML_LEN);
+        assert!(matches!(
+            ConsentPolicy::from_toml(&deep).unwrap_err(),
+            ConsentError::InvalidPolicy(_)
+        ));
+        let deep = format!("{MINIMAL_POLICY}{}", nest("dpo", MAX_POLICY_LEN / 7));
+        assert!(deep.len() <= MAX_POLICY_LEN);
+        assert!(matches!(
+            Policy::parse(&deep).unwrap_err(),
+            PolicyError::Syntax { .. } | PolicyError::Invalid { .. }
+        ));
+    }
+}
 
-    // Retention policy: the same.
-    let policy = |depth| format!("{MINIMAL_POLICY}{}", nested_toml("dpo", depth));
-    let at = Policy::parse(&policy(TOML_DEPTH)).unwrap_err();
-    let past = Policy::parse(&policy(TOML_DEPTH + 1)).unwrap_err();
-    assert!(matches!(at, PolicyError::Syntax { .. }));
-    assert!(matches!(past, PolicyError::Syntax { .. }));
-    assert_ne!(at, past);
-    assert!(matches!(
-        Policy::parse(&policy(MAX_POLICY_LEN / 2 - 100)).unwrap_err(),
-        PolicyError::Syntax { .. }
-    ));
+/// Whether the consent error is the nesting limit's.
+fn is_consent_nesting_error(e: &ConsentError) -> bool {
+    matches!(e, ConsentError::InvalidPolicy(m) if m.contains("levels deep"))
+}
+
+/// Whether the retention error is the nesting limit's.
+fn is_retention_nesting_error(e: &PolicyError) -> bool {
+    matches!(e, PolicyError::Invalid { message, .. } if message.contains("levels deep"))
+}
+
+#[test]
+fn policy_nesting_at_and_past_max_policy_nesting() {
+    assert_eq!(MAX_POLICY_NESTING, 32);
+    // Each shape is `depth` levels deep under the unknown top-level key `x`
+    // (a dotted key of n parts nests n - 1 tables, its last part names the
+    // value). At the limit the depth check passes and the typed parse
+    // refuses the unknown key; one level more is refused by the depth check.
+    type Nest = fn(&str, usize) -> String;
+    let shapes: [(&str, Nest); 5] = [
+        ("arrays", nested_toml),
+        ("inline tables", nested_inline_tables),
+        ("inline tables and arrays", nested_tables_and_arrays),
+        ("dotted key", |key, depth| dotted_key(key, depth + 1)),
+        ("table header", table_header),
+    ];
+    for (what, nest) in shapes {
+        for (depth, refused_for_depth) in
+            [(MAX_POLICY_NESTING, false), (MAX_POLICY_NESTING + 1, true)]
+        {
+            let consent = ConsentPolicy::from_toml(&nest("x", depth)).unwrap_err();
+            assert!(matches!(consent, ConsentError::InvalidPolicy(_)), "{what}");
+            assert_eq!(
+                is_consent_nesting_error(&consent),
+                refused_for_depth,
+                "{what} {depth}: {consent}"
+            );
+            // The retention policy: `x` at the top level, before `[policy]`.
+            let retention =
+                Policy::parse(&format!("{}{MINIMAL_POLICY}", nest("x", depth))).unwrap_err();
+            if refused_for_depth {
+                assert!(
+                    is_retention_nesting_error(&retention),
+                    "{what}: {retention}"
+                );
+            } else {
+                assert!(
+                    matches!(retention, PolicyError::Syntax { .. }),
+                    "{what}: {retention}"
+                );
+            }
+        }
+    }
+    // The location is that of the first value too deep: `x = ` and 32 `[`.
+    let past = Policy::parse(&format!(
+        "{}{MINIMAL_POLICY}",
+        nested_toml("x", MAX_POLICY_NESTING + 1)
+    ))
+    .unwrap_err();
+    assert_eq!((past.location().line, past.location().column), (1, 37));
+    // The shipped policies stay far below the limit.
+    assert_eq!(
+        ConsentPolicy::from_toml(consent::DEFAULT_POLICY_TOML).unwrap(),
+        ConsentPolicy::default()
+    );
+    Policy::parse(retention::DEFAULT_POLICY).unwrap();
+}
+
+/// Stack for parsing `deepest_toml`. Before the nesting limit, parsing it
+/// took about 1 MiB of stack (almost all of it for dropping the parsed
+/// tables) and overflowed this one; the depth check takes the tree apart
+/// without recursion.
+const STACK_FOR_DEEPEST_TOML: usize = 256 << 10;
+
+#[test]
+fn toml_deepest_accepted_nesting_is_refused_within_a_256_kib_stack() {
+    // The `toml` crate's limits combine: a header, a dotted key and inline
+    // tables holding dotted keys nest some 6 500 tables, which the parser
+    // accepts and builds without recursion. Both policies refuse it by
+    // their nesting limit (docs/LIMITS.md, row 42), on a thread with a
+    // small stack, so that a host thread's stack suffices.
+    let deepest = deepest_toml("x");
+    assert!(deepest.len() < MAX_POLICY_TOML_LEN / 4, "{}", deepest.len());
+    let run = move || {
+        let consent = ConsentPolicy::from_toml(&deepest).unwrap_err();
+        assert!(is_consent_nesting_error(&consent), "{consent}");
+        let retention = Policy::parse(&format!("{MINIMAL_POLICY}{deepest}")).unwrap_err();
+        assert!(is_retention_nesting_error(&retention), "{retention}");
+        // With a syntax error after it (the parser recovers and hands back
+        // what it built): refused the same way.
+        let broken = format!("{deepest}y = \n");
+        let consent = ConsentPolicy::from_toml(&broken).unwrap_err();
+        assert!(is_consent_nesting_error(&consent), "{consent}");
+    };
+    std::thread::Builder::new()
+        .stack_size(STACK_FOR_DEEPEST_TOML)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
 }
 
 // --------------------------------------------------------------------- audit
@@ -986,22 +1175,57 @@ fn signed_note_at_and_past_max_note_len() {
     let s = signer("praxis.example/audit", 1);
     let overhead = note::sign("a\n", &[&s]).unwrap().len() - 2;
     let text = |len: usize| format!("{}\n", "a".repeat(len - 1));
+    // `sign` writes a note of exactly MAX_NOTE_LEN, text and signature
+    // included, and `open` accepts it.
     let at = note::sign(&text(MAX_NOTE_LEN - overhead), &[&s]).unwrap();
     assert_eq!(at.len(), MAX_NOTE_LEN);
     assert_eq!(
         note::open(&at, &[s.verifier()]).unwrap().verified_by,
         ["praxis.example/audit"]
     );
-    let past = note::sign(&text(MAX_NOTE_LEN - overhead + 1), &[&s]).unwrap();
-    assert_eq!(past.len(), MAX_NOTE_LEN + 1);
-    assert!(matches!(
-        note::open(&past, &[s.verifier()]).unwrap_err(),
-        AuditError::MalformedNote(_)
-    ));
+    // One byte more of text would make a note of MAX_NOTE_LEN + 1: `sign`
+    // refuses to write it, so it never writes a note that `open` refuses.
+    let past = note::sign(&text(MAX_NOTE_LEN - overhead + 1), &[&s]).unwrap_err();
+    assert!(matches!(past, AuditError::MalformedNote(_)), "{past:?}");
+    assert!(past.to_string().contains("longer than 1 MiB"), "{past}");
+    // The signature lines count, not only the text: a text that fits with
+    // one signer is refused with two.
+    let two = signer("praxis.example/witness", 2);
+    assert_eq!(
+        note::sign(&text(MAX_NOTE_LEN - overhead), &[&s, &two]).unwrap_err(),
+        past
+    );
+    // A text of MAX_NOTE_LEN + 1 bytes is refused before anything else.
     assert!(matches!(
         note::sign(&text(MAX_NOTE_LEN + 1), &[&s]).unwrap_err(),
         AuditError::MalformedNote(_)
     ));
+    // `open` refuses a note of MAX_NOTE_LEN + 1 bytes, built by hand (one
+    // more byte of text), by its length: without the length check its
+    // signature would fail (`BadSignature`).
+    let mut forged = at.clone();
+    forged.insert(0, 'a');
+    assert_eq!(forged.len(), MAX_NOTE_LEN + 1);
+    assert!(matches!(
+        note::open(&forged, &[s.verifier()]).unwrap_err(),
+        AuditError::MalformedNote(_)
+    ));
+    // The same through a checkpoint, padded with an extension line: signed
+    // at exactly MAX_NOTE_LEN, refused one byte past it.
+    let mut cp =
+        caduceus_core::audit::Checkpoint::new("praxis.example/audit", 0, merkle::empty_root())
+            .unwrap();
+    cp.extensions = vec!["x".to_owned()];
+    let base = cp.sign(&[&s]).unwrap().len();
+    cp.extensions = vec!["x".repeat(1 + MAX_NOTE_LEN - base)];
+    let signed = cp.sign(&[&s]).unwrap();
+    assert_eq!(signed.len(), MAX_NOTE_LEN);
+    assert_eq!(
+        caduceus_core::audit::Checkpoint::open(&signed, &[s.verifier()]).unwrap(),
+        cp
+    );
+    cp.extensions[0].push('x');
+    assert_eq!(cp.sign(&[&s]).unwrap_err(), past);
 }
 
 #[test]
@@ -1081,49 +1305,129 @@ fn note_key_name_at_and_past_max_key_name_len() {
 
 #[test]
 fn inclusion_proof_length_at_and_past_the_tree_height() {
-    assert_eq!(merkle::MAX_PROOF_LEN, 130);
     // Leaf 0 of a tree of u64::MAX leaves: 64 levels, so 64 proof hashes
     // (the longest inclusion proof there is), all right siblings.
     let leaf = merkle::leaf_hash(b"entry");
     let proof: Vec<[u8; 32]> = (0..64u8).map(|i| [i; 32]).collect();
     let root = proof.iter().fold(leaf, |acc, p| merkle::node_hash(&acc, p));
     merkle::verify_inclusion(&leaf, 0, u64::MAX, &proof, &root).unwrap();
+    // One hash more is refused, even with the root that it folds to: the
+    // walk has reached the root after 64 hashes.
     let mut longer = proof.clone();
     longer.push([64; 32]);
-    assert_eq!(
-        merkle::verify_inclusion(&leaf, 0, u64::MAX, &longer, &root).unwrap_err(),
-        AuditError::BadProof
-    );
-    // MAX_PROOF_LEN is a cheap bound checked first; no valid proof reaches
-    // it, so a proof of that length is refused as well.
-    for len in [merkle::MAX_PROOF_LEN, merkle::MAX_PROOF_LEN + 1] {
-        let long = vec![[0u8; 32]; len];
+    let longer_root = merkle::node_hash(&root, &[64; 32]);
+    for root in [root, longer_root] {
         assert_eq!(
-            merkle::verify_inclusion(&leaf, 0, u64::MAX, &long, &root).unwrap_err(),
-            AuditError::BadProof
-        );
-        assert_eq!(
-            merkle::verify_consistency(1, u64::MAX, &root, &root, &long).unwrap_err(),
+            merkle::verify_inclusion(&leaf, 0, u64::MAX, &longer, &root).unwrap_err(),
             AuditError::BadProof
         );
     }
 }
 
 #[test]
+fn proof_length_past_max_proof_len() {
+    // MAX_PROOF_LEN is a cheap bound checked before the walk (and, for a
+    // consistency proof, before the path is copied). The walk refuses every
+    // proof longer than the path of (index, size) or (old size, new size),
+    // at most 64 and 65 hashes, with the same error, so the bound cannot be
+    // observed at its limit: a proof of MAX_PROOF_LEN hashes is refused too
+    // (docs/LIMITS.md, row 31 and section 10). One hash past it is refused
+    // with `BadProof`, for both kinds of proof.
+    assert_eq!(merkle::MAX_PROOF_LEN, 130);
+    let leaf = merkle::leaf_hash(b"entry");
+    let root = [0u8; 32];
+    for len in [merkle::MAX_PROOF_LEN + 1, 100_000] {
+        let long = vec![[0u8; 32]; len];
+        assert_eq!(
+            merkle::verify_inclusion(&leaf, 0, u64::MAX, &long, &root).unwrap_err(),
+            AuditError::BadProof
+        );
+        assert_eq!(
+            merkle::verify_consistency(3, u64::MAX, &root, &root, &long).unwrap_err(),
+            AuditError::BadProof
+        );
+    }
+}
+
+/// The roots that a consistency proof from 3 leaves to `2^k` or
+/// `2^64 - 1` leaves proves (RFC 9162 2.1.4.2): its hashes are leaf 2,
+/// leaf 3, the node over leaves 0 and 1, then one right sibling per level
+/// above.
+fn roots_from_3(proof: &[[u8; 32]]) -> ([u8; 32], [u8; 32]) {
+    let (l2, l3, l01) = (proof[0], proof[1], proof[2]);
+    let old = merkle::node_hash(&l01, &l2);
+    let new = proof[3..].iter().fold(
+        merkle::node_hash(&l01, &merkle::node_hash(&l2, &l3)),
+        |acc, p| merkle::node_hash(&acc, p),
+    );
+    (old, new)
+}
+
+#[test]
 fn consistency_proof_length_at_and_past_the_tree_height() {
+    // A real tree: the proof from 3 to 8 leaves has 4 hashes, and
+    // `roots_from_3` gives the trees' roots from it.
     let mut tree = MemoryTree::new();
-    for i in 0..1000u32 {
+    for i in 0..8u32 {
         tree.push(merkle::leaf_hash(&i.to_be_bytes()));
     }
-    let (old, new) = (tree.root(333).unwrap(), tree.root(1000).unwrap());
-    let proof = merkle::consistency_proof(&tree, 333, 1000).unwrap();
-    merkle::verify_consistency(333, 1000, &old, &new, &proof).unwrap();
+    let proof = merkle::consistency_proof(&tree, 3, 8).unwrap();
+    assert_eq!(proof.len(), 4);
+    let (old, new) = roots_from_3(&proof);
+    assert_eq!((old, new), (tree.root(3).unwrap(), tree.root(8).unwrap()));
+    merkle::verify_consistency(3, 8, &old, &new, &proof).unwrap();
+
+    // Claimed: from 3 to 2^64 - 1 leaves, 65 hashes, the longest a
+    // consistency proof can be (the first hash, which starts both roots,
+    // and one per level of the walk up the new tree: at most 64). One hash
+    // more is refused, even with the roots that it folds to.
+    let proof: Vec<[u8; 32]> = (0..65u8).map(|i| [i; 32]).collect();
+    let (old, new) = roots_from_3(&proof);
+    merkle::verify_consistency(3, u64::MAX, &old, &new, &proof).unwrap();
     let mut longer = proof.clone();
-    longer.push([0; 32]);
+    longer.push([65; 32]);
+    let (longer_old, longer_new) = roots_from_3(&longer);
+    assert_eq!(longer_old, old);
+    for new in [new, longer_new] {
+        assert_eq!(
+            merkle::verify_consistency(3, u64::MAX, &old, &new, &longer).unwrap_err(),
+            AuditError::BadProof
+        );
+    }
+    // ... and one hash fewer.
+    let (_, shorter_new) = roots_from_3(&proof[..64]);
     assert_eq!(
-        merkle::verify_consistency(333, 1000, &old, &new, &longer).unwrap_err(),
+        merkle::verify_consistency(3, u64::MAX, &old, &shorter_new, &proof[..64]).unwrap_err(),
         AuditError::BadProof
     );
+
+    // A proof is exactly its path's length, whatever the sizes: in a tree
+    // of 1 000 leaves, from every old size, one hash more or fewer is
+    // refused.
+    for i in 8..1000u32 {
+        tree.push(merkle::leaf_hash(&i.to_be_bytes()));
+    }
+    let new = tree.root(1000).unwrap();
+    for old_size in 1..1000 {
+        let old = tree.root(old_size).unwrap();
+        let proof = merkle::consistency_proof(&tree, old_size, 1000).unwrap();
+        merkle::verify_consistency(old_size, 1000, &old, &new, &proof).unwrap();
+        let mut longer = proof.clone();
+        longer.push([0; 32]);
+        assert_eq!(
+            merkle::verify_consistency(old_size, 1000, &old, &new, &longer).unwrap_err(),
+            AuditError::BadProof,
+            "{old_size}"
+        );
+        if !proof.is_empty() {
+            assert_eq!(
+                merkle::verify_consistency(old_size, 1000, &old, &new, &proof[..proof.len() - 1])
+                    .unwrap_err(),
+                AuditError::BadProof,
+                "{old_size}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -1323,7 +1627,9 @@ fn messagepack_nesting_beyond_each_records_shape_is_refused() {
 #[test]
 fn messagepack_lengths_are_bounded_by_the_enclosing_record() {
     // A str 32 / bin 32 / array 32 claiming 4 GiB inside a 16 KiB header is
-    // refused as truncated: nothing is allocated for the claimed length.
+    // refused as truncated: rmp-serde reads strings and byte strings from
+    // the record's slice and checks the bytes present before it takes any,
+    // and serde preallocates at most 1 MiB for a claimed array length.
     for marker in [0xc6u8, 0xdb, 0xdd] {
         let body = [0x94, marker, 0xff, 0xff, 0xff, 0xff];
         assert!(matches!(
@@ -1342,5 +1648,67 @@ fn messagepack_lengths_are_bounded_by_the_enclosing_record() {
     assert!(matches!(
         AuditEntry::from_bytes(&audit_entry(&body)).unwrap_err(),
         AuditError::MalformedBody { .. }
+    ));
+
+    // The consent event (at most 8 KiB): a str 32 / bin 32 id, and an
+    // array 32 of purposes, claiming 4 GiB.
+    for marker in [0xc6u8, 0xdb] {
+        let body = [0x9b, marker, 0xff, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            ConsentEvent::from_bytes(&event_record(&body)).unwrap_err(),
+            ConsentError::MalformedEvent(_)
+        ));
+    }
+    let body = [0x9b, 0xa1, b'e', 0xa1, b'p', 0xdd, 0xff, 0xff, 0xff, 0xff];
+    assert!(matches!(
+        ConsentEvent::from_bytes(&event_record(&body)).unwrap_err(),
+        ConsentError::MalformedEvent(_)
+    ));
+
+    // Ledger entries (at most 1 MiB): a policy entry whose purposes (array
+    // 32) claim 2^32 - 1 entries; a notice entry whose text (str 32) claims
+    // 4 GiB, and one whose text claims exactly the bytes left in the file
+    // after the entry (the end entry): an entry is read from its own bytes
+    // only.
+    let invalid_entry = |entries: &[(u8, Vec<u8>)], at: u64| {
+        let err = Ledger::from_bytes(&ledger_file(entries)).unwrap_err();
+        match err {
+            ConsentError::InvalidEntry { index, source } => {
+                assert_eq!(index, at);
+                assert!(
+                    matches!(*source, ConsentError::MalformedLedger(_)),
+                    "{source:?}"
+                );
+            }
+            e => panic!("{e:?}"),
+        }
+    };
+    invalid_entry(&[(1, vec![0x93, 0xdd, 0xff, 0xff, 0xff, 0xff])], 0);
+    let bytes = Ledger::new(ConsentPolicy::default()).unwrap().to_bytes();
+    let policy_entry = ledger_entries(&bytes).remove(0);
+    let notice = |len: u32| {
+        let mut body = vec![0x95, 0xa1, b'n', 0x01, 0xa2, b'd', b'e', 0xdb];
+        body.extend_from_slice(&len.to_be_bytes());
+        (2, body)
+    };
+    invalid_entry(&[policy_entry.clone(), notice(u32::MAX)], 1);
+    let end_entry_len = ledger_file(&[policy_entry.clone(), notice(0)]).len()
+        - ledger_start(&[policy_entry.clone(), notice(0)]).len();
+    invalid_entry(
+        &[policy_entry, notice(u32::try_from(end_entry_len).unwrap())],
+        1,
+    );
+
+    // At the limit: the end entry ends in a bin 8 (the checksum) whose
+    // length is exactly the rest of the entry, and is accepted; claiming
+    // one byte more than the entry holds is refused.
+    Ledger::from_bytes(&bytes).unwrap();
+    let len_at = bytes.len() - 32 - 1;
+    assert_eq!(bytes[len_at - 1..=len_at], [0xc4, 0x20]);
+    let mut past = bytes.clone();
+    past[len_at] = 0x21;
+    assert!(matches!(
+        Ledger::from_bytes(&past).unwrap_err(),
+        ConsentError::MalformedLedger(_)
     ));
 }

@@ -11,6 +11,10 @@
 //!   accepted at that length (up to 2 061 bytes, size 2^64 − 1), refused
 //!   with `CADUCEUS_AUDIT_BAD_PROOF` one byte longer or shorter.
 //!
+//! And two of the core's limits as the C ABI applies them: serde_json's
+//! depth limit on the JSON arguments read as `serde_json::Value` (row 44),
+//! and records JSON refused by type at any depth (row 43).
+//!
 //! On every failure the out-parameters are left untouched.
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -217,4 +221,144 @@ fn edge_lengths_at_and_past_the_size_bits() {
         caduceus_result::CADUCEUS_AUDIT_BAD_PROOF
     );
     assert_eq!(log, sentinel());
+}
+
+/// `{"time": [[...]]}`: an object and `depth - 1` nested arrays, `depth`
+/// levels in all.
+fn nested_event_json(depth: usize) -> std::ffi::CString {
+    let json = format!(
+        r#"{{"time": {}{}}}"#,
+        "[".repeat(depth - 1),
+        "]".repeat(depth - 1)
+    );
+    std::ffi::CString::new(json).unwrap()
+}
+
+/// serde_json's depth limit (docs/LIMITS.md, row 44) through the exports
+/// that read their JSON argument as a `serde_json::Value`: an event JSON
+/// 127 levels deep is parsed (and refused for its content), 128 levels and
+/// more are refused as not valid JSON, without exhausting the stack. Both
+/// are `CADUCEUS_INVALID_ARGUMENT`; the last error tells them apart. This
+/// also fails if anything in the C ABI's build enables serde_json's
+/// `unbounded_depth` feature.
+#[test]
+fn json_arguments_nesting_at_and_past_serde_jsons_depth_limit() {
+    const JSON_DEPTH: usize = 127;
+    let mut log: *mut caduceus_audit_log = ptr::null_mut();
+    // SAFETY: `ORIGIN` is NUL-terminated, `log` valid for a write.
+    let r = unsafe { caduceus_audit_log_new(ORIGIN.as_ptr(), &mut log) };
+    assert_eq!(r, caduceus_result::CADUCEUS_OK);
+    let mut ledger: *mut caduceus_consent_ledger = ptr::null_mut();
+    // SAFETY: `ledger` valid for a write.
+    let r = unsafe { caduceus_consent_ledger_new(&mut ledger) };
+    assert_eq!(r, caduceus_result::CADUCEUS_OK);
+
+    for depth in [JSON_DEPTH, JSON_DEPTH + 1, JSON_DEPTH + 2, 100_000] {
+        let json = nested_event_json(depth);
+        let mut entry: *mut caduceus_bytes = sentinel();
+        // SAFETY: a live log, a NUL-terminated string, `entry` valid for a
+        // write; the optional out-parameters are NULL.
+        let r = unsafe {
+            caduceus_audit_log_append(
+                log,
+                json.as_ptr(),
+                &mut entry,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(r, caduceus_result::CADUCEUS_INVALID_ARGUMENT, "{depth}");
+        assert_eq!(entry, sentinel());
+        let audit_error = last_error();
+
+        // SAFETY: a live ledger and a NUL-terminated string; the optional
+        // out-parameters are NULL.
+        let r = unsafe {
+            caduceus_consent_record(
+                ledger,
+                json.as_ptr(),
+                1_763_800_000,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(r, caduceus_result::CADUCEUS_INVALID_ARGUMENT, "{depth}");
+        let consent_error = last_error();
+
+        for error in [audit_error, consent_error] {
+            if depth <= JSON_DEPTH {
+                assert!(!error.contains("not valid JSON"), "{depth}: {error}");
+            } else {
+                assert!(
+                    error.contains("not valid JSON (Syntax error"),
+                    "{depth}: {error}"
+                );
+            }
+        }
+    }
+    let mut size = 1u64;
+    // SAFETY: a live log, `size` valid for a write.
+    let r = unsafe { caduceus_audit_log_size(log, &mut size) };
+    assert_eq!((r, size), (caduceus_result::CADUCEUS_OK, 0));
+    // SAFETY: handles from this library, each freed once.
+    unsafe {
+        caduceus_audit_log_free(log);
+        caduceus_consent_ledger_free(ledger);
+    }
+}
+
+/// The records JSON of a sweep is decoded into fixed types (row 43): a
+/// nested value is refused by type, at any depth, as
+/// `CADUCEUS_POLICY_BAD_RECORDS`, and `due` is left untouched.
+#[test]
+fn records_json_nesting_is_refused_through_the_sweep() {
+    let mut policy: *mut caduceus_policy = ptr::null_mut();
+    // SAFETY: `policy` valid for a write.
+    let r = unsafe { caduceus_policy_default(&mut policy) };
+    assert_eq!(r, caduceus_result::CADUCEUS_OK);
+    let sweep = |records: &str| {
+        let records = std::ffi::CString::new(records).unwrap();
+        let mut due = usize::MAX;
+        // SAFETY: a live policy, a NUL-terminated string, `due` valid for a
+        // write; no holds, no report.
+        let r = unsafe {
+            caduceus_policy_sweep(
+                policy,
+                records.as_ptr(),
+                ptr::null(),
+                1_763_800_000,
+                &mut due,
+                ptr::null_mut(),
+            )
+        };
+        (r, due)
+    };
+    // A flat record is swept.
+    let (r, due) = sweep(
+        r#"[{"id": 1, "subject": "p-1", "category": "chat-messages", "created": "2025-01-01"}]"#,
+    );
+    assert_eq!(r, caduceus_result::CADUCEUS_OK, "{}", last_error());
+    assert_ne!(due, usize::MAX);
+    // A category nested `depth - 2` arrays deep (`depth` levels in all).
+    for depth in [3, 127, 128, 129, 100_000] {
+        let records = format!(
+            r#"[{{"id": 1, "subject": "p-1", "category": {}"x"{}}}]"#,
+            "[".repeat(depth - 2),
+            "]".repeat(depth - 2)
+        );
+        assert_eq!(
+            sweep(&records),
+            (caduceus_result::CADUCEUS_POLICY_BAD_RECORDS, usize::MAX),
+            "{depth}"
+        );
+        // A bare nested array where the array of records belongs.
+        let bare = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(
+            sweep(&bare),
+            (caduceus_result::CADUCEUS_POLICY_BAD_RECORDS, usize::MAX),
+            "{depth}"
+        );
+    }
+    // SAFETY: a policy from this library, freed once.
+    unsafe { caduceus_policy_free(policy) };
 }

@@ -2,13 +2,14 @@
 //! (push in chunks, then finish) and `OpenReader` over a reader that hands
 //! out random chunk sizes. Properties: no panic; each agrees with one-shot
 //! `open` (same plaintext when it succeeds, failure when it fails); a
-//! mutated fixed message never streams out as complete.
+//! mutated fixed message never streams out as complete; a key that is not
+//! a recipient never unlocks and gets no plaintext byte.
 #![no_main]
 
 use std::io::Read;
 
 use caduceus_core::envelope::{self, OpenReader};
-use caduceus_fuzz::{ChunkedReader, chunk_sizes, envelope_input, identity};
+use caduceus_fuzz::{ChunkedReader, chunk_sizes, envelope_input, identity, staff_identity};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -91,5 +92,29 @@ fuzz_target!(|data: &[u8]| {
     if let (Some(base), Ok(p)) = (input.base, &one_shot) {
         assert_eq!(bytes, &base.sealed, "a modified envelope opened");
         assert_eq!(p, &base.plaintext);
+    }
+
+    // Without the right key: a key that is not among the header's recipients
+    // never unlocks, neither push- nor pull-style.
+    let stranger = staff_identity();
+    let listed = envelope::inspect(bytes)
+        .map(|h| h.recipients.contains(&stranger.key_id()))
+        .unwrap_or(false);
+    if !listed {
+        assert!(
+            envelope::unlock(bytes, &stranger).is_err(),
+            "a non-recipient unlocked an envelope"
+        );
+        let reader = ChunkedReader {
+            data: bytes,
+            sizes,
+            next: 0,
+        };
+        let mut sink = Vec::new();
+        let opened = OpenReader::new(reader, &stranger)
+            .map_err(|_| ())
+            .and_then(|mut r| r.read_to_end(&mut sink).map_err(|_| ()));
+        assert!(opened.is_err(), "a non-recipient streamed an envelope open");
+        assert!(sink.is_empty(), "a non-recipient got plaintext bytes");
     }
 });

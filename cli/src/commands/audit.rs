@@ -342,6 +342,13 @@ fn key_line(path: &Path, what: &str) -> Result<zeroize::Zeroizing<String>> {
 }
 
 fn append(args: AppendArgs) -> Result<()> {
+    // Append reads the log and extends the same file: "-" (standard input)
+    // would chain the entry onto one log and write it to another.
+    if args.log.as_os_str() == "-" {
+        return Err(usage(
+            "--log -: append reads the log file and extends it in place; give the log file's path",
+        ));
+    }
     let key = AuditKey::parse(&key_line(&args.audit_key, "audit key file")?)
         .map_err(|e| fail(format!("audit key file {}: {e}", args.audit_key.display())))?;
     let time_s = match &args.time {

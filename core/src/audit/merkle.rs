@@ -27,8 +27,10 @@ use super::AuditError;
 /// A SHA-256 hash: a leaf hash, an inner node hash or a root.
 pub type Hash = [u8; 32];
 
-/// Longest proof accepted by the verifiers (a tree of 2^64 leaves needs 64
-/// hashes for an inclusion proof, 2 * 64 for a consistency proof).
+/// Longest proof accepted by the verifiers: a cheap bound, checked before
+/// the walk. Valid proofs are shorter (in trees of up to 2^64 - 1 leaves, at
+/// most 64 hashes for an inclusion proof and 65 for a consistency proof),
+/// and the walk refuses any proof longer than its path with the same error.
 pub const MAX_PROOF_LEN: usize = 130;
 
 /// A hash as C2SP tlog tooling writes it (checkpoints, tlog-proof): RFC 4648

@@ -32,12 +32,15 @@ pub const ALG_ED25519: u8 = 0x01;
 /// Most signature lines in one note: [`open`] refuses a note with more, and
 /// [`sign`] refuses more signers (the spec requires at least 16).
 pub const MAX_SIGNATURES: usize = 100;
-/// Longest note accepted, in bytes.
+/// Longest signed note, in bytes: [`open`] refuses a longer note, and
+/// [`sign`] refuses to write one.
 pub const MAX_NOTE_LEN: usize = 1 << 20;
 /// Longest key name of a signer or verifier key, and of a signature line,
 /// in bytes.
 pub const MAX_KEY_NAME_LEN: usize = 256;
 const EM_DASH_SPACE: &str = "\u{2014} ";
+/// Base64 (with padding) of a 4-byte key id and a 64-byte signature.
+const SIGNATURE_B64_LEN: usize = (4 + 64usize).div_ceil(3) * 4;
 
 /// Key name rules: non-empty, no Unicode white space, no `+`, no control
 /// characters.
@@ -244,6 +247,12 @@ impl NoteSigner {
         self.id
     }
 
+    /// Length in bytes of this signer's signature line, newline included:
+    /// em dash and space, key name, space, base64 of key id and signature.
+    fn signature_line_len(&self) -> usize {
+        EM_DASH_SPACE.len() + self.name.len() + 1 + SIGNATURE_B64_LEN + 1
+    }
+
     fn signature_line(&self, text: &str) -> String {
         let sig = self.key.sign(text.as_bytes());
         let mut raw = Vec::with_capacity(68);
@@ -280,7 +289,9 @@ fn check_text(text: &str) -> Result<(), AuditError> {
 
 /// Sign `text` (which must end in a newline) with each signer; returns the
 /// signed note: text, blank line, one signature line per signer. At most
-/// [`MAX_SIGNATURES`] signers, so that [`open`] accepts the note.
+/// [`MAX_SIGNATURES`] signers, and the signed note (not only the text) at
+/// most [`MAX_NOTE_LEN`] bytes, so that [`open`] accepts every note `sign`
+/// writes; both are checked before anything is signed.
 pub fn sign(text: &str, signers: &[&NoteSigner]) -> Result<String, AuditError> {
     check_text(text)?;
     if !text.ends_with('\n') {
@@ -296,12 +307,26 @@ pub fn sign(text: &str, signers: &[&NoteSigner]) -> Result<String, AuditError> {
             "more than 100 signers: a note carries at most 100 signatures (MAX_SIGNATURES); sign with fewer keys",
         ));
     }
-    let mut out = String::with_capacity(text.len() + 1 + signers.len() * 120);
+    // The text is at most MAX_NOTE_LEN and there are at most MAX_SIGNATURES
+    // lines of at most MAX_KEY_NAME_LEN + 98 bytes: the sum cannot overflow.
+    let len = text.len()
+        + 1
+        + signers
+            .iter()
+            .map(|s| s.signature_line_len())
+            .sum::<usize>();
+    if len > MAX_NOTE_LEN {
+        return Err(AuditError::MalformedNote(
+            "the signed note would be longer than 1 MiB (MAX_NOTE_LEN), which open refuses; shorten the text (a checkpoint's extension lines) or sign with fewer keys",
+        ));
+    }
+    let mut out = String::with_capacity(len);
     out.push_str(text);
     out.push('\n');
     for s in signers {
         out.push_str(&s.signature_line(text));
     }
+    debug_assert_eq!(out.len(), len);
     Ok(out)
 }
 

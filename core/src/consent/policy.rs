@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConsentError;
 use crate::label;
+use crate::retention::MAX_POLICY_NESTING;
 
 /// Maximum number of purposes in a policy.
 pub const MAX_PURPOSES: usize = 64;
@@ -349,12 +350,19 @@ pub(crate) fn normalize_keyword(text: &str) -> String {
 impl ConsentPolicy {
     /// Parse a policy from TOML (format in docs/CONSENT.md, section 2) and
     /// validate it. A text longer than [`MAX_POLICY_TOML_LEN`] bytes is
-    /// refused before parsing.
+    /// refused before parsing, and one nesting tables or arrays more than
+    /// [`MAX_POLICY_NESTING`] levels deep before the typed parse.
     pub fn from_toml(text: &str) -> Result<Self, ConsentError> {
         if text.len() > MAX_POLICY_TOML_LEN {
             return Err(ConsentError::InvalidPolicy(format!(
                 "the policy file has {} bytes; at most {MAX_POLICY_TOML_LEN} are accepted",
                 text.len()
+            )));
+        }
+        if let Err(deep) = crate::toml_depth::check_nesting(text, MAX_POLICY_NESTING) {
+            return Err(ConsentError::InvalidPolicy(format!(
+                "the policy nests tables or arrays {} levels deep; at most {MAX_POLICY_NESTING} are accepted (a consent policy needs at most 3)",
+                deep.depth
             )));
         }
         let parsed: PolicyToml = toml::from_str(text).map_err(|e| {

@@ -61,8 +61,8 @@ pub use erasure::{
 pub use lint::{Finding, Severity, lint, nominal_days};
 pub use policy::{
     ANCHOR_COUNT, Action, Activity, Anchor, Art6, Art9, Category, EEA, Ground, Location,
-    MAX_CATEGORIES, MAX_PERIOD_YEARS, MAX_POLICY_LEN, MAX_RULES_PER_CATEGORY, Policy, PolicyError,
-    PolicyMeta, Processor, Role, Rule,
+    MAX_CATEGORIES, MAX_PERIOD_YEARS, MAX_POLICY_LEN, MAX_POLICY_NESTING, MAX_RULES_PER_CATEGORY,
+    Policy, PolicyError, PolicyMeta, Processor, Role, Rule,
 };
 pub use records::{RecordSet, RecordsError, parse_holds, parse_records};
 

@@ -22,6 +22,14 @@ pub const MAX_RULES_PER_CATEGORY: usize = 16;
 /// Longest policy text accepted, in bytes (the shipped policy has about
 /// 16 KB; the TOML parser allocates a multiple of its input).
 pub const MAX_POLICY_LEN: usize = 1 << 20;
+/// Deepest nesting of tables and arrays accepted in a policy text, the
+/// retention policy's and the consent policy's
+/// ([`ConsentPolicy::from_toml`](crate::consent::ConsentPolicy::from_toml)):
+/// a top-level table or array is level 1. The policy formats need at most
+/// 3 levels (`[[category]]` is an array of tables, 2; a list in it, 3). Checked before the
+/// typed parse, without recursion: the `toml` crate's own limits allow some
+/// 6 500 nested tables, whose drop would need about 1 MiB of stack.
+pub const MAX_POLICY_NESTING: usize = 32;
 
 /// Where something is in the policy text: 1-based line and column (column
 /// in characters).
@@ -809,7 +817,10 @@ impl Policy {
     /// processors, duplicate ids, negative or absurd durations and rules
     /// without a duration are errors with a line and column; nothing of a
     /// refused policy is used. A text longer than [`MAX_POLICY_LEN`] bytes
-    /// is refused before parsing ([`PolicyError::Invalid`] at line 1).
+    /// is refused before parsing ([`PolicyError::Invalid`] at line 1), and
+    /// tables or arrays nested more than [`MAX_POLICY_NESTING`] levels deep
+    /// are refused before the typed parse ([`PolicyError::Invalid`] at the
+    /// first one too deep).
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
         if text.len() > MAX_POLICY_LEN {
             return Err(PolicyError::Invalid {
@@ -817,6 +828,15 @@ impl Policy {
                 message: format!(
                     "the policy has {} bytes; at most {MAX_POLICY_LEN} are accepted",
                     text.len()
+                ),
+            });
+        }
+        if let Err(deep) = crate::toml_depth::check_nesting(text, MAX_POLICY_NESTING) {
+            return Err(PolicyError::Invalid {
+                location: Location::of(text, deep.span.start),
+                message: format!(
+                    "tables or arrays nested {} levels deep; at most {MAX_POLICY_NESTING} are accepted",
+                    deep.depth
                 ),
             });
         }
