@@ -5,10 +5,16 @@ use std::io;
 use caduceus_core::envelope::EnvelopeError;
 use caduceus_core::keys::KeyError;
 
-/// Exit code of a failed operation.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code of a malformed command line.
+/// Exit code of a negative answer: a decision that refuses, a verification
+/// that fails. The command itself worked.
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit code of a malformed command line (nothing was read or written).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a failed operation (bad or damaged input, I/O, no access).
+pub const EXIT_FAILURE: u8 = 3;
+/// Exit code when a state file is locked by another process past the
+/// bounded wait (nothing was changed; try again).
+pub const EXIT_BUSY: u8 = 4;
 
 /// Why a command did not complete. Messages are one line and never hold key
 /// material or plaintext.
@@ -18,6 +24,11 @@ pub enum Failure {
     Usage(String),
     /// The operation failed (I/O, a damaged envelope, no access).
     Failed(String),
+    /// The command worked and its answer is "no" (refused, verification
+    /// failed); the message says why.
+    Refused(String),
+    /// A state file is locked by another process.
+    Busy(String),
 }
 
 /// Result of a command.
@@ -27,7 +38,7 @@ impl Failure {
     /// The message, without the `caduceus: error:` prefix.
     pub fn message(&self) -> String {
         let m = match self {
-            Failure::Usage(m) | Failure::Failed(m) => m,
+            Failure::Usage(m) | Failure::Failed(m) | Failure::Refused(m) | Failure::Busy(m) => m,
         };
         // One line, whatever an underlying library put in its message.
         m.split(['\n', '\r'])
@@ -41,6 +52,8 @@ impl Failure {
         match self {
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Failed(_) => EXIT_FAILURE,
+            Failure::Refused(_) => EXIT_REFUSED,
+            Failure::Busy(_) => EXIT_BUSY,
         }
     }
 }
@@ -48,6 +61,11 @@ impl Failure {
 /// A usage error.
 pub fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(msg.into())
+}
+
+/// A negative answer (exit code 1).
+pub fn refused(msg: impl Into<String>) -> Failure {
+    Failure::Refused(msg.into())
 }
 
 /// An operational failure.

@@ -226,7 +226,9 @@ impl Output {
                 tmp,
                 dest,
             }) => {
-                let done = file.flush().and_then(|()| {
+                // Synced before the rename, so a crash leaves the old file
+                // or the whole new one, never a named partial file.
+                let done = file.flush().and_then(|()| file.sync_all()).and_then(|()| {
                     drop(file);
                     fs::rename(&tmp, &dest)
                 });

@@ -2,9 +2,12 @@
 //! rewrap envelopes of patient messages and images, streaming from standard
 //! input to standard output (or files) in constant memory.
 //!
-//! Exit codes: 0 success, 1 failure (the operation did not complete; no
-//! output file was left behind), 2 usage error (the command line is wrong;
-//! nothing was read or written). Every error is one line on standard error,
+//! Exit codes, the same for every command: 0 success (allowed, verified), 1
+//! refused (a decision that says no, a verification that fails), 2 usage
+//! error (the command line is wrong; nothing was read or written), 3 failure
+//! (the operation did not complete: bad or damaged input, I/O, no access; no
+//! output file was left behind), 4 busy (a state file is locked by another
+//! process past the bounded wait; nothing was changed). Every error is one line on standard error,
 //! `caduceus: error: ...`, and never contains key material or plaintext.
 
 mod args;
@@ -12,6 +15,7 @@ mod commands;
 mod error;
 mod files;
 mod progress;
+mod state;
 mod time;
 
 use std::io::Write;
@@ -47,7 +51,12 @@ fn main() -> ExitCode {
 /// Print one error line and map the failure to its exit code.
 fn report(failure: &Failure) -> ExitCode {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "caduceus: error: {}", failure.message());
+    let word = match failure {
+        Failure::Refused(_) => "refused",
+        Failure::Busy(_) => "busy",
+        _ => "error",
+    };
+    let _ = writeln!(stderr, "caduceus: {word}: {}", failure.message());
     ExitCode::from(failure.exit_code())
 }
 

@@ -141,7 +141,7 @@ fn verify_reports_the_first_bad_index() {
             "pms",
         ],
     );
-    assert_eq!(a.status.code(), Some(1));
+    assert_eq!(a.status.code(), Some(3));
     // Truncation relative to the checkpoint.
     std::fs::write(d.join("l.log"), &bytes[..6 + 20 + 4 + len0]).unwrap();
     let v = verify(&d, "cp.txt", &vkey);

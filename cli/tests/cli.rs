@@ -123,7 +123,7 @@ fn open_file_args(dir: &TempDir, identity: &str, input: &str, output: &str) -> V
 /// Open `input` into `output` (files in `dir`) and require failure with exit
 /// code 1 and `needle` in the error line; returns that line.
 fn open_fails(dir: &TempDir, identity: &str, input: &str, output: &str, needle: &str) -> String {
-    fails(&open_file_args(dir, identity, input, output), 1, needle)
+    fails(&open_file_args(dir, identity, input, output), 3, needle)
 }
 
 /// `rewrap --identity IDENTITY CHANGE KEY -i INPUT -o OUTPUT` (files in
@@ -351,7 +351,7 @@ fn tampering_fails_and_removes_partial_output() {
     // Not an envelope at all.
     fails(
         &["inspect", "-i", p(&dir.path("in.bin"))],
-        1,
+        3,
         "not a Caduceus envelope",
     );
 }
@@ -392,20 +392,36 @@ fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
         assert_eq!(out.stdout, plain);
     }
 
-    // Remove the staff key by its key id, rewriting the file in place.
+    // Rewriting the input in place is refused (exit 2, nothing changed):
+    // no command writes to one of its inputs.
+    let before = fs::read(dir.path("b.cdu")).unwrap();
+    fails(
+        &rewrap_args(
+            &dir,
+            "practice.key",
+            "--remove",
+            &staff_id,
+            "b.cdu",
+            "b.cdu",
+        ),
+        2,
+        "refusing to overwrite an input",
+    );
+    assert_eq!(fs::read(dir.path("b.cdu")).unwrap(), before);
+    // Remove the staff key by its key id, into a new file.
     ok(&rewrap_args(
         &dir,
         "practice.key",
         "--remove",
         &staff_id,
         "b.cdu",
-        "b.cdu",
+        "c.cdu",
     ));
-    let c = fs::read(dir.path("b.cdu")).unwrap();
-    let hc = header_len(&dir.path("b.cdu"));
+    let c = fs::read(dir.path("c.cdu")).unwrap();
+    let hc = header_len(&dir.path("c.cdu"));
     assert_eq!(&c[hc..], &a[ha..]);
-    let refused = open_with("staff.key", "b.cdu");
-    assert_eq!(refused.status.code(), Some(1));
+    let refused = open_with("staff.key", "c.cdu");
+    assert_eq!(refused.status.code(), Some(3));
     assert!(refused.stdout.is_empty());
     assert!(
         String::from_utf8(refused.stderr)
@@ -418,7 +434,7 @@ fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
     // recipient is refused; nothing is written in either case.
     fails(
         &rewrap_args(&dir, "staff.key", "--add", &staff, "a.cdu", "d.cdu"),
-        1,
+        3,
         "is a recipient of this envelope",
     );
     fails(
@@ -430,7 +446,7 @@ fn rewrap_adds_and_removes_recipients_without_touching_the_payload() {
             "a.cdu",
             "d.cdu",
         ),
-        1,
+        3,
         "at least one recipient",
     );
     assert!(!dir.path("d.cdu").exists());
@@ -448,7 +464,7 @@ fn keygen_refuses_to_overwrite() {
     let before = fs::read(dir.path("k.key")).unwrap();
     fails(
         &["keygen", "-o", p(&dir.path("k.key"))],
-        1,
+        3,
         "refusing to overwrite",
     );
     assert_eq!(fs::read(dir.path("k.key")).unwrap(), before);
@@ -492,7 +508,7 @@ fn bad_key_text_and_bad_usage_give_clear_errors() {
     fs::write(dir.path("pub.txt"), format!("{staff}\n")).unwrap();
     fails(
         &open_args(&dir, "pub.txt", "in.bin"),
-        1,
+        3,
         "expected a secret key but found a public key",
     );
 

@@ -29,7 +29,11 @@ fn err(args: &[&str], code: i32) -> String {
     let out = run(args);
     assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.starts_with("caduceus: error: "), "{stderr}");
+    let word = if code == 1 { "refused" } else { "error" };
+    assert!(
+        stderr.starts_with(&format!("caduceus: {word}: ")),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     stderr
 }
@@ -84,7 +88,16 @@ fn record_decide_stop_history_export() {
         if json {
             args.push("--json");
         }
-        ok(&args)
+        // Exit 0 when every subject is allowed, 1 when any is refused.
+        let out = run(&args);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let any_refused = stdout.contains("refused") || stdout.contains("\"allowed\":false");
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(any_refused)),
+            "{args:?}: {stdout}"
+        );
+        stdout
     };
     // p-1's reply `reply` (WhatsApp message `message_id`) as event `id`.
     let stop = |id: &str, reply: &str, message_id: &str, at: i64| {
@@ -273,7 +286,7 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
     ];
     for (args, want) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let msg = err(&args, 1);
+        let msg = err(&args, 3);
         assert!(msg.contains(want), "{args:?}: {msg}");
         assert!(!msg.contains("p-1"), "pseudonym in error: {msg}");
         assert_eq!(
@@ -296,7 +309,7 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
     fs::write(&ledger, &damaged).unwrap();
     let msg = err(
         &["consent", "history", "--ledger", l, "--subject", "p-1"],
-        1,
+        3,
     );
     assert!(
         msg.contains("malformed consent ledger") || msg.contains("consent ledger entry"),
@@ -314,12 +327,12 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
             "--subject",
             "p-1",
         ],
-        1,
+        3,
     );
     assert!(msg.contains("malformed consent ledger"), "{msg}");
     // init refuses to overwrite.
     fs::write(&ledger, &before).unwrap();
-    err(&["consent", "init", "-o", l], 1);
+    err(&["consent", "init", "-o", l], 3);
     assert_eq!(fs::read(&ledger).unwrap(), before);
     // No temporary files are left behind.
     let leftovers: Vec<_> = dir
@@ -371,7 +384,7 @@ fn custom_policy_and_default_policy() {
             "-o",
             p(&dir.path("m")),
         ],
-        1,
+        3,
     );
     assert!(msg.contains("invalid consent policy"), "{msg}");
 }

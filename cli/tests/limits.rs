@@ -66,11 +66,11 @@ fn too_large(what: &str, path: &str, limit: &str) -> String {
     format!("{what} {path} is too large (more than {limit})")
 }
 
-/// Require that `out` failed with exit code 1, one error line holding
+/// Require that `out` failed with exit code 3, one error line holding
 /// `needle`, and nothing on standard output.
 fn refused(out: &Output, needle: &str) {
     let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(err.starts_with("caduceus: error: "), "{err:?}");
     assert!(err.contains(needle), "{err:?} lacks {needle:?}");

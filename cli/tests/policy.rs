@@ -53,9 +53,9 @@ fn lint_reports_findings_and_parse_errors_with_location() {
         "country = \"US\"\nnote-transfer = ",
     );
     fs::write(&bad, &text).unwrap();
-    // Unknown key: a parse error with file, line and column; exit 1.
+    // Unknown key: a parse error with file, line and column; exit 3.
     let out = run(&["policy", "lint", "-p", bad.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.starts_with("caduceus: error: ") && err.contains("bad.toml:"),
@@ -177,7 +177,7 @@ fn sweep_erasure_access_breach() {
     )
     .unwrap();
     let out = run(&["policy", "sweep", "--records", r, "--date", "2026-01-31"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("records entry 1: unknown category"));
     // A bad date is a usage error.
     let out = run(&["policy", "sweep", "--records", r, "--date", "2026-02-30"]);

@@ -18,6 +18,8 @@
 //! * [`retention`]: the retention policy, sweep, legal holds, erasure plans,
 //!   breach clock and Art. 30 register; [`access`]: roles, key recipients,
 //!   access and portability plans.
+//! * [`pseudonym`]: the only forms a person or record may be named in:
+//!   keyed-hash pseudonyms with a check character, and restricted identifiers.
 //! * [`suite`]: the cipher suite's primitives exactly as the formats call them.
 //! * [`time`]: civil dates and RFC 3339 timestamps (UTC), integer arithmetic
 //!   only, shared by the exports and the command line.
@@ -37,6 +39,7 @@ pub mod consent;
 pub mod envelope;
 pub mod keys;
 mod label;
+pub mod pseudonym;
 pub mod retention;
 pub mod suite;
 pub mod testing;

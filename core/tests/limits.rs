@@ -1642,7 +1642,7 @@ fn messagepack_lengths_are_bounded_by_the_enclosing_record() {
         ));
     }
     // The audit entry reader: a str 32 role claiming 4 GiB.
-    let mut body = vec![0x99, 0x00, 0x92, 0xd9, 36];
+    let mut body = vec![0x99, 0x00, 0x92, 0xd9, 37];
     body.extend_from_slice(actor().as_str().as_bytes());
     body.extend_from_slice(&[0xdb, 0xff, 0xff, 0xff, 0xff]);
     assert!(matches!(

@@ -800,7 +800,7 @@ fn audit_texts(data: &[u8], null_case: bool) {
         } else {
             "stf-"
         };
-        assert!(p.starts_with(prefix) && p.len() == 36, "pseudonym {p}");
+        assert!(p.starts_with(prefix) && p.len() == 37, "pseudonym {p}");
     }
 
     let mut verifier = ptr::null_mut();

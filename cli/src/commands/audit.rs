@@ -1,7 +1,7 @@
 //! `caduceus audit`: append to, checkpoint, verify, prove and export a
 //! tamper-evident audit log file (format: docs/AUDIT.md section 8).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,8 +12,9 @@ use caduceus_core::audit::{
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::system_rng;
-use crate::error::{Result, fail, usage};
+use crate::error::{Result, fail, refused, usage};
 use crate::files::{self, Output, OutputMode};
+use crate::state::{self, LockedFile};
 use crate::time;
 
 /// Magic and version that start an audit log file.
@@ -87,10 +88,12 @@ pub struct KeygenArgs {
     /// Kind of key.
     #[arg(long, value_enum)]
     pub kind: AuditKeyKind,
-    /// Key name for a signing key (RECOMMENDED: the log origin, e.g. praxis.example/audit).
+    /// Key name of a signing key, required with --kind signing (use the log
+    /// origin, e.g. praxis.example/audit).
     #[arg(long, required_if_eq("kind", "signing"))]
     pub name: Option<String>,
-    /// Write the key to FILE (mode 0600, never overwritten).
+    /// Write the key to FILE (mode 0600, never overwritten; not standard
+    /// output: a secret key goes only to a file).
     #[arg(short, long, value_name = "FILE", required = true)]
     pub output: PathBuf,
 }
@@ -304,6 +307,11 @@ fn keygen(args: KeygenArgs) -> Result<()> {
             )
         }
     };
+    if args.output.as_os_str() == "-" {
+        return Err(usage(
+            "-o -: a secret key is written only to a new file (mode 0600), never to standard output",
+        ));
+    }
     let mut file = files::create_new(&args.output, true).map_err(|e| {
         fail(format!(
             "cannot create {} (it must not exist yet): {e}",
@@ -392,7 +400,11 @@ fn append(args: AppendArgs) -> Result<()> {
         event = event.correlation(c).map_err(field)?;
     }
 
-    let exists = args.log.exists();
+    // One writer at a time: the lock is held from reading the log to the
+    // synced append, so concurrent appends chain correctly. An empty file is
+    // a log being created (or whose creation failed): it is created anew.
+    let mut locked = lock_or_create_log(&args.log)?;
+    let exists = locked.len()? > 0;
     let mut log = if exists {
         let file = read_log(&args.log)?;
         if let Some(o) = &args.origin
@@ -431,20 +443,30 @@ fn append(args: AppendArgs) -> Result<()> {
     let len = u32::try_from(appended.bytes.len()).map_err(|_| fail("entry too large"))?;
     record.extend_from_slice(&len.to_be_bytes());
     record.extend_from_slice(&appended.bytes);
-    let mut opts = OpenOptions::new();
-    if exists {
-        opts.append(true);
-    } else {
-        opts.write(true).create_new(true);
-    }
-    let mut f = opts
-        .open(&args.log)
-        .map_err(|e| fail(format!("cannot open log file {}: {e}", args.log.display())))?;
-    f.write_all(&record)
-        .and_then(|()| f.sync_data())
-        .map_err(|e| fail(format!("cannot write log file {}: {e}", args.log.display())))?;
+    state::append_whole(
+        locked.file(),
+        &record,
+        &format!("log file {}", args.log.display()),
+    )?;
     println!("appended entry {} (size {})", appended.index, log.size());
     Ok(())
+}
+
+/// Lock the log file at `path`, creating it (empty, locked) if it does not
+/// exist. Two processes creating the same log agree on one file.
+fn lock_or_create_log(path: &Path) -> Result<LockedFile> {
+    loop {
+        match LockedFile::open(path, "log file") {
+            Ok(l) => return Ok(l),
+            Err(e) if path.exists() => return Err(e),
+            Err(_) => {}
+        }
+        match LockedFile::create_new(path, "log file", false) {
+            Ok(l) => return Ok(l),
+            Err(_) if path.exists() => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn rebuild(file: &LogFile) -> Result<AuditLog> {
@@ -457,6 +479,9 @@ fn rebuild(file: &LogFile) -> Result<AuditLog> {
 }
 
 fn checkpoint(args: CheckpointArgs) -> Result<()> {
+    let mut inputs: Vec<&Path> = vec![&args.log];
+    inputs.extend(args.key.iter().map(PathBuf::as_path));
+    state::ensure_not_input(args.output.as_deref(), &inputs)?;
     let file = read_log(&args.log)?;
     let log = rebuild(&file)?;
     let mut signers = Vec::new();
@@ -484,11 +509,9 @@ fn verify(args: VerifyArgs) -> Result<()> {
     let file = read_log(&args.log)?;
     let mut checkpoints = Vec::new();
     for path in &args.checkpoint {
-        let text = files::read_limited_text(path, MAX_CHECKPOINT_FILE, "checkpoint")?;
-        let cp = Checkpoint::open(&text, &verifiers)
-            .map_err(|e| fail(format!("checkpoint {}: {e}", path.display())))?;
+        let cp = open_checkpoint(path, &verifiers)?;
         if cp.origin != file.origin {
-            return Err(fail(format!(
+            return Err(refused(format!(
                 "checkpoint {} is for origin '{}', not this log's '{}'",
                 path.display(),
                 cp.origin,
@@ -519,7 +542,7 @@ fn verify(args: VerifyArgs) -> Result<()> {
         }
         Some(f) => {
             println!("FAIL: first bad index {}: {f}", f.first_bad_index());
-            Err(fail(format!(
+            Err(refused(format!(
                 "audit log verification failed at index {}",
                 f.first_bad_index()
             )))
@@ -640,8 +663,10 @@ fn parse_proof(text: &str) -> std::result::Result<ProofText, String> {
 
 fn open_checkpoint(path: &Path, verifiers: &[note::NoteVerifier]) -> Result<Checkpoint> {
     let text = files::read_limited_text(path, MAX_CHECKPOINT_FILE, "checkpoint")?;
+    // A checkpoint that does not open with the verifier keys is a failed
+    // verification (exit code 1), not a broken command.
     Checkpoint::open(&text, verifiers)
-        .map_err(|e| fail(format!("checkpoint {}: {e}", path.display())))
+        .map_err(|e| refused(format!("checkpoint {}: {e}", path.display())))
 }
 
 fn verify_proof(args: VerifyProofArgs) -> Result<()> {
@@ -655,7 +680,7 @@ fn verify_proof(args: VerifyProofArgs) -> Result<()> {
     let cp = open_checkpoint(&args.checkpoint, &verifiers)?;
     let refuse = |why: String| {
         println!("FAIL: {why}");
-        fail(format!(
+        refused(format!(
             "the proof in {} does not verify",
             args.proof.display()
         ))
@@ -731,6 +756,7 @@ fn verify_proof(args: VerifyProofArgs) -> Result<()> {
 }
 
 fn export(args: ExportArgs) -> Result<()> {
+    state::ensure_not_input(args.output.as_deref(), &[&args.log])?;
     let file = read_log(&args.log)?;
     rebuild(&file)?;
     let mut resources = Vec::new();

@@ -9,8 +9,9 @@ use caduceus_core::consent::{
 };
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::error::{Result, fail, usage};
+use crate::error::{Result, fail, refused, usage};
 use crate::files::{self, Output, OutputMode};
+use crate::state::{self, LockedFile};
 use crate::time;
 
 /// Largest ledger file read (4 GiB).
@@ -322,6 +323,14 @@ fn load(path: &Path) -> Result<Ledger> {
     Ledger::from_bytes(&bytes).map_err(|e| fail(format!("ledger file {}: {e}", path.display())))
 }
 
+/// Load the ledger for a change: the returned lock is held until the
+/// caller's change is saved, so concurrent writers never lose an event.
+fn load_locked(path: &Path) -> Result<(LockedFile, Ledger)> {
+    let lock = LockedFile::open(path, "ledger file")?;
+    let ledger = load(path)?;
+    Ok((lock, ledger))
+}
+
 fn save(path: &Path, ledger: &Ledger) -> Result<()> {
     let mut out = Output::create(Some(path), LEDGER_MODE)?;
     out.write_all(&ledger.to_bytes())
@@ -384,7 +393,7 @@ fn init(a: InitArgs) -> Result<()> {
 fn notice(a: NoticeArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
     let text = read_text(&a.text_file, "notice text file")?;
-    let mut ledger = load(&a.ledger)?;
+    let (_lock, mut ledger) = load_locked(&a.ledger)?;
     let r = ledger
         .register_notice(&a.id, a.version, &a.language, &text, at, now)
         .map_err(consent_err)?;
@@ -400,7 +409,7 @@ fn notice(a: NoticeArgs) -> Result<()> {
 
 fn retire(a: RetireArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
-    let mut ledger = load(&a.ledger)?;
+    let (_lock, mut ledger) = load_locked(&a.ledger)?;
     ledger
         .retire_notice(&a.id, a.version, at, now)
         .map_err(consent_err)?;
@@ -455,7 +464,7 @@ fn record(a: RecordArgs) -> Result<()> {
         Some(s) => Some(when(Some(s), "--expires")?),
     };
     let now = time::now()?;
-    let mut ledger = load(&a.ledger)?;
+    let (_lock, mut ledger) = load_locked(&a.ledger)?;
     let notice = match a.notice.as_deref() {
         None => None,
         Some(spec) => Some(parse_notice(&ledger, spec, a.notice_sha256.as_deref())?),
@@ -496,7 +505,7 @@ fn record(a: RecordArgs) -> Result<()> {
 
 fn stop(a: StopArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
-    let mut ledger = load(&a.ledger)?;
+    let (_lock, mut ledger) = load_locked(&a.ledger)?;
     let outcome = ledger
         .opt_out(
             OptOutRequest {
@@ -611,7 +620,18 @@ fn decide(a: DecideArgs) -> Result<()> {
         text.push_str(&describe(s, &a.purpose, d, a.json));
         text.push('\n');
     }
-    print(&text)
+    print(&text)?;
+    // `decide ... && send` must never send to a refused subject: any refusal
+    // makes the exit code 1 (docs/CONSENT.md section 8).
+    let refused_count = decisions.iter().filter(|d| !d.allowed).count();
+    if refused_count > 0 {
+        return Err(refused(format!(
+            "{refused_count} of {} subjects may not be contacted for purpose {}",
+            decisions.len(),
+            a.purpose
+        )));
+    }
+    Ok(())
 }
 
 fn history(a: HistoryArgs) -> Result<()> {
@@ -678,6 +698,7 @@ fn history(a: HistoryArgs) -> Result<()> {
 }
 
 fn export(a: ExportArgs) -> Result<()> {
+    state::ensure_not_input(a.output.as_deref(), &[&a.ledger])?;
     let ledger = load(&a.ledger)?;
     let json = match a.format {
         FormatArg::Fhir => ledger.export_fhir(&a.subject),

@@ -78,6 +78,7 @@ pub fn pubkey(args: PubkeyArgs) -> Result<()> {
 }
 
 fn print_public_keys(identity: &Path, output: Option<&Path>) -> Result<()> {
+    crate::state::ensure_not_input(output, &[identity])?;
     let keys = load_identities(&[identity.to_path_buf()])?;
     let mut text = String::new();
     for key in &keys {

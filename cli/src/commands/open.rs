@@ -10,6 +10,9 @@ use crate::progress::Progress;
 
 /// Open the envelope with the first identity that is a recipient.
 pub fn open(args: OpenArgs) -> Result<()> {
+    let mut inputs: Vec<&std::path::Path> = args.identity.iter().map(|p| p.as_path()).collect();
+    inputs.extend(args.input.as_deref());
+    crate::state::ensure_not_input(args.output.as_deref(), &inputs)?;
     let identities = load_identities(&args.identity)?;
     let EnvelopeInput {
         mut input,

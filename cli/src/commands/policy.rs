@@ -13,7 +13,7 @@ use caduceus_core::retention::{
 };
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::error::{Result, fail, usage};
+use crate::error::{Result, fail, refused, usage};
 use crate::files::{self, Output, OutputMode};
 use crate::time;
 
@@ -259,7 +259,7 @@ pub fn policy(args: PolicyArgs) -> Result<()> {
             if d.allowed {
                 Ok(())
             } else {
-                Err(fail(format!("access denied: {}", d.reason)))
+                Err(refused(format!("access denied: {}", d.reason)))
             }
         }
         PolicyCommand::Recipients(a) => {
@@ -326,7 +326,7 @@ fn lint_cmd(a: LintArgs) -> Result<()> {
     };
     print(&text)?;
     if errors > 0 {
-        Err(fail(format!(
+        Err(refused(format!(
             "policy {name} has {errors} error finding(s); fix them before use"
         )))
     } else {

@@ -16,6 +16,9 @@ use crate::progress::Progress;
 
 /// Add and remove recipients, copying the payload unchanged.
 pub fn rewrap(args: RewrapArgs) -> Result<()> {
+    let mut inputs: Vec<&std::path::Path> = args.identity.iter().map(|p| p.as_path()).collect();
+    inputs.extend(args.input.as_deref());
+    crate::state::ensure_not_input(args.output.as_deref(), &inputs)?;
     let mut add: Vec<PublicKey> = Vec::new();
     for text in &args.add {
         add.push(parse_public_key(text, "--add")?);

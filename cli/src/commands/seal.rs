@@ -16,6 +16,9 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// Seal the input to the recipients.
 pub fn seal(args: SealArgs) -> Result<()> {
+    let mut inputs: Vec<&std::path::Path> = args.to_file.iter().map(|p| p.as_path()).collect();
+    inputs.extend(args.input.as_deref());
+    crate::state::ensure_not_input(args.output.as_deref(), &inputs)?;
     // Everything on the command line is checked before anything is read or written.
     let labels = parse_labels(&args.label)?;
     let mut recipients: Vec<PublicKey> = Vec::new();

@@ -44,9 +44,9 @@ impl PseudonymKind {
     }
 }
 
-/// A pseudonym: `sbj-` or `stf-` and 32 lowercase hex digits, the first 128
-/// bits of HMAC-SHA256 under the practice's [`AuditKey`] (see
-/// docs/AUDIT.md). Only this form is accepted where an entry names a person,
+/// A pseudonym: `sbj-` or `stf-`, 32 lowercase hex digits (the first 128
+/// bits of HMAC-SHA256 under the practice's [`AuditKey`]) and one hex check
+/// character (Luhn mod 16, see [`crate::pseudonym`] and docs/AUDIT.md). Only this form is accepted where an entry names a person,
 /// so a real name, phone number or patient id cannot end up in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pseudonym(String);
@@ -73,17 +73,19 @@ impl Pseudonym {
     }
 }
 
-/// The kind of a pseudonym text, or `None` if it is not a pseudonym.
-fn pseudonym_kind(text: &str) -> Option<PseudonymKind> {
-    let (kind, hex) = if let Some(hex) = text.strip_prefix("sbj-") {
-        (PseudonymKind::Subject, hex)
+/// The kind of a pseudonym text, or `None` if it is not a pseudonym (wrong
+/// prefix, length or alphabet, or a wrong check character).
+pub(crate) fn pseudonym_kind(text: &str) -> Option<PseudonymKind> {
+    let (kind, rest) = if let Some(rest) = text.strip_prefix("sbj-") {
+        (PseudonymKind::Subject, rest)
     } else {
         (PseudonymKind::Staff, text.strip_prefix("stf-")?)
     };
-    let ok = hex.len() == PSEUDONYM_HEX
-        && hex
+    let ok = rest.len() == PSEUDONYM_HEX + 1
+        && rest
             .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && crate::pseudonym::check_character_valid(rest);
     ok.then_some(kind)
 }
 
@@ -162,7 +164,8 @@ impl AuditKey {
 
     /// The pseudonym of a real identifier (patient id, phone number, staff
     /// login): HMAC-SHA256(key, "caduceus/v1 audit pseudonym" || 0x00 ||
-    /// prefix || 0x00 || identifier), first 16 bytes, in hex.
+    /// prefix || 0x00 || identifier), first 16 bytes, in hex, followed by a
+    /// check character.
     pub fn pseudonym(&self, kind: PseudonymKind, identifier: &str) -> Pseudonym {
         let mac = suite::hmac_sha256(
             &self.0,
@@ -174,7 +177,7 @@ impl AuditKey {
                 identifier.as_bytes(),
             ],
         );
-        let mut s = String::with_capacity(4 + PSEUDONYM_HEX);
+        let mut s = String::with_capacity(5 + PSEUDONYM_HEX);
         s.push_str(kind.prefix());
         for b in mac.iter().take(PSEUDONYM_HEX / 2) {
             s.push(char::from(
@@ -190,6 +193,8 @@ impl AuditKey {
                     .unwrap_or(b'0'),
             ));
         }
+        let check = crate::pseudonym::check_character(s.get(4..).unwrap_or_default());
+        s.push(check);
         Pseudonym(s)
     }
 }
@@ -799,7 +804,10 @@ mod tests {
     }
 
     fn pseudonym(prefix: &'static str) -> impl Strategy<Value = Pseudonym> {
-        "[0-9a-f]{32}".prop_map(move |h| Pseudonym(format!("{prefix}{h}")))
+        "[0-9a-f]{32}".prop_map(move |h| {
+            let check = crate::pseudonym::check_character(&h);
+            Pseudonym(format!("{prefix}{h}{check}"))
+        })
     }
 
     prop_compose! {

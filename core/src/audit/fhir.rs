@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use caduceus_core::audit::{Action, AuditEntry, AuditEvent, Pseudonym, fhir};
-//! let actor = Pseudonym::parse("stf-00112233445566778899aabbccddeeff").unwrap();
+//! let actor = Pseudonym::parse("stf-00112233445566778899aabbccddeeff0").unwrap();
 //! let event = AuditEvent::new(1_763_800_000_000, actor, "doctor", Action::Read, "pms").unwrap();
 //! let entry = AuditEntry { sequence: 0, prev_leaf: [0; 32], event };
 //! let json = fhir::audit_event(&entry, "praxis.example/audit");

@@ -70,7 +70,7 @@ pub enum AuditError {
     InvalidField(&'static str),
     /// A pseudonym does not have the pseudonym form.
     #[error(
-        "not a pseudonym: expected 'sbj-' or 'stf-' followed by 32 lowercase hex digits; derive pseudonyms with AuditKey::pseudonym, never pass a real identifier"
+        "not a pseudonym: expected 'sbj-' or 'stf-' followed by 32 lowercase hex digits and a check character; derive pseudonyms with AuditKey::pseudonym, never pass a real identifier"
     )]
     InvalidPseudonym,
     /// The time is outside 0001..9999 or negative.

@@ -1,0 +1,308 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! State files under concurrency and operator mistakes (issue 11): many
+//! processes writing one consent ledger or audit log lose nothing and break
+//! nothing; no command overwrites one of its inputs; refusals exit 1.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+mod common;
+use common::{
+    AUDIT_KEYGEN_PSEUDONYM, TempDir, audit_append_args, audit_checkpoint_args,
+    audit_keygen_signing_args, consent_notice_args, p, run_caduceus,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_caduceus");
+const T0: i64 = 1_763_800_000;
+
+fn spawn(dir: &Path, args: &[String]) -> Child {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run_caduceus(Some(dir), args, None);
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+/// Run all commands at once; every one must succeed.
+fn all_at_once(dir: &Path, commands: Vec<Vec<String>>) {
+    let children: Vec<Child> = commands.iter().map(|c| spawn(dir, c)).collect();
+    for (c, child) in commands.iter().zip(children) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{c:?}: {out:?}");
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A ledger with notice privacy-chat v1 (de).
+fn ledger_with_notice(dir: &TempDir) {
+    ok(&dir.0, &["consent", "init", "-o", "c.ledger"]);
+    fs::write(dir.path("hinweis.txt"), "Datenschutzhinweis: ...").unwrap();
+    ok(
+        &dir.0,
+        &consent_notice_args("c.ledger", "hinweis.txt", &T0.to_string()),
+    );
+}
+
+fn record_args(i: usize, purpose: &str) -> Vec<String> {
+    strings(&[
+        "consent",
+        "record",
+        "--ledger",
+        "c.ledger",
+        "--id",
+        &format!("rec-{purpose}-{i}"),
+        "--subject",
+        &format!("p-{i}"),
+        "--purpose",
+        purpose,
+        "--status",
+        "given",
+        "--method",
+        "qr-reception",
+        "--notice",
+        "privacy-chat:1:de",
+        "--channel",
+        "reception-qr",
+        "--recorded-by",
+        "staff-12",
+        "--at",
+        &(T0 + 60).to_string(),
+    ])
+}
+
+fn decide(dir: &Path, subject: &str, purpose: &str) -> Output {
+    run_caduceus(
+        Some(dir),
+        &[
+            "consent",
+            "decide",
+            "--ledger",
+            "c.ledger",
+            "--purpose",
+            purpose,
+            "--subject",
+            subject,
+            "--at",
+            &(T0 + 600).to_string(),
+        ],
+        None,
+    )
+}
+
+#[test]
+fn forty_concurrent_consent_records_all_survive() {
+    let dir = TempDir::new("state", "records");
+    ledger_with_notice(&dir);
+    all_at_once(
+        &dir.0,
+        (0..40)
+            .map(|i| record_args(i, "treatment-communication"))
+            .collect(),
+    );
+    for i in 0..40 {
+        let out = decide(&dir.0, &format!("p-{i}"), "treatment-communication");
+        assert_eq!(code(&out), 0, "p-{i}: {out:?}");
+        let history = ok(
+            &dir.0,
+            &[
+                "consent",
+                "history",
+                "--ledger",
+                "c.ledger",
+                "--subject",
+                &format!("p-{i}"),
+            ],
+        );
+        assert!(
+            history.contains(&format!("rec-treatment-communication-{i}")),
+            "{history}"
+        );
+    }
+}
+
+#[test]
+fn ten_concurrent_stop_replies_all_withdraw_marketing() {
+    let dir = TempDir::new("state", "stops");
+    ledger_with_notice(&dir);
+    for i in 0..10 {
+        let args = record_args(i, "marketing");
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&dir.0, &refs);
+        assert_eq!(code(&decide(&dir.0, &format!("p-{i}"), "marketing")), 0);
+    }
+    all_at_once(
+        &dir.0,
+        (0..10)
+            .map(|i| {
+                strings(&[
+                    "consent",
+                    "stop",
+                    "--ledger",
+                    "c.ledger",
+                    "--id",
+                    &format!("stop-{i}"),
+                    "--subject",
+                    &format!("p-{i}"),
+                    "--reply",
+                    "STOP",
+                    "--message-id",
+                    &format!("wamid.stop{i}"),
+                    "--at",
+                    &(T0 + 120).to_string(),
+                ])
+            })
+            .collect(),
+    );
+    for i in 0..10 {
+        let out = decide(&dir.0, &format!("p-{i}"), "marketing");
+        // Refused is exit code 1, so `decide ... && send` never sends.
+        assert_eq!(code(&out), 1, "p-{i} still allowed: {out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("refused"), "{stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("caduceus: refused: "), "{stderr}");
+    }
+}
+
+#[test]
+fn forty_concurrent_audit_appends_chain_into_one_verifiable_log() {
+    let dir = TempDir::new("state", "audit");
+    ok(&dir.0, &AUDIT_KEYGEN_PSEUDONYM);
+    ok(&dir.0, &audit_keygen_signing_args("s.key"));
+    // The first append creates the log concurrently with the others.
+    let times: Vec<String> = (0..40).map(|i| (T0 + i).to_string()).collect();
+    all_at_once(
+        &dir.0,
+        times
+            .iter()
+            .map(|t| strings(&audit_append_args("l.log", t, &[])))
+            .collect(),
+    );
+    ok(&dir.0, &audit_checkpoint_args("cp.txt"));
+    let cp = fs::read_to_string(dir.path("cp.txt")).unwrap();
+    let size = cp.lines().nth(1).unwrap();
+    assert_eq!(size, "40", "{cp}");
+    // And the log still takes appends.
+    ok(&dir.0, &audit_append_args("l.log", &T0.to_string(), &[]));
+}
+
+#[test]
+fn a_busy_state_file_fails_with_exit_code_4_and_changes_nothing() {
+    let dir = TempDir::new("state", "busy");
+    ledger_with_notice(&dir);
+    let before = fs::read(dir.path("c.ledger")).unwrap();
+    // Hold the ledger's lock in this process, as another writer would.
+    let held = fs::File::open(dir.path("c.ledger")).unwrap();
+    held.lock().unwrap();
+    let args = record_args(1, "treatment-communication");
+    let out = Command::new(BIN)
+        .current_dir(&dir.0)
+        .args(&args)
+        .env("CADUCEUS_LOCK_TIMEOUT_MS", "200")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 4, "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("caduceus: busy: "), "{stderr}");
+    held.unlock().unwrap();
+    assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), before);
+}
+
+#[test]
+fn no_command_overwrites_one_of_its_inputs() {
+    let dir = TempDir::new("state", "inputs");
+    let d = &dir.0;
+    ledger_with_notice(&dir);
+    ok(d, &AUDIT_KEYGEN_PSEUDONYM);
+    ok(d, &audit_keygen_signing_args("s.key"));
+    ok(d, &audit_append_args("l.log", &T0.to_string(), &[]));
+    ok(d, &["keygen", "--kind", "practice", "-o", "practice.key"]);
+    let cases: [&[&str]; 7] = [
+        &[
+            "consent",
+            "export",
+            "--ledger",
+            "c.ledger",
+            "--subject",
+            "p-1",
+            "--format",
+            "fhir",
+            "-o",
+            "c.ledger",
+        ],
+        &["audit", "export-fhir", "--log", "l.log", "-o", "./l.log"],
+        &["pubkey", "-i", "practice.key", "-o", "practice.key"],
+        &[
+            "open",
+            "--identity",
+            "practice.key",
+            "-i",
+            "l.log",
+            "-o",
+            "practice.key",
+        ],
+        &[
+            "audit",
+            "checkpoint",
+            "--log",
+            "l.log",
+            "--key",
+            "s.key",
+            "-o",
+            "s.key",
+        ],
+        &[
+            "audit",
+            "checkpoint",
+            "--log",
+            "l.log",
+            "--key",
+            "s.key",
+            "-o",
+            "l.log",
+        ],
+        &["audit", "keygen", "--kind", "pseudonym", "-o", "-"],
+    ];
+    let names = ["c.ledger", "l.log", "practice.key", "s.key", "a.key"];
+    let before: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| fs::read(dir.path(n)).unwrap())
+        .collect();
+    for args in cases {
+        let out = run_caduceus(Some(d), args, None);
+        assert_eq!(code(&out), 2, "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?} printed {:?}", out.stdout);
+    }
+    // A hard link is the same file under another name.
+    fs::hard_link(dir.path("practice.key"), dir.path("link.key")).unwrap();
+    let out = run_caduceus(
+        Some(d),
+        &["pubkey", "-i", "practice.key", "-o", "link.key"],
+        None,
+    );
+    assert_eq!(code(&out), 2, "{out:?}");
+    for (n, b) in names.iter().zip(&before) {
+        assert_eq!(&fs::read(dir.path(n)).unwrap(), b, "{n} changed");
+    }
+    assert!(!dir.path("-").exists(), "a file named '-' was written");
+    // The same commands with a fresh output file work.
+    ok(d, &["pubkey", "-i", "practice.key", "-o", "practice.pub"]);
+    let _ = p(&dir.path("practice.pub"));
+}
