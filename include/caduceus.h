@@ -342,8 +342,9 @@ caduceus_result caduceus_audit_key_parse(const char *key_text, caduceus_audit_ke
 // `key` a live audit key; `out` valid for a write.
 caduceus_result caduceus_audit_key_to_text(const caduceus_audit_key *key, caduceus_bytes **out);
 
-// The pseudonym (text, `sbj-` or `stf-` and 32 hex digits) of a real
-// identifier (patient id, phone number, staff login; non-empty UTF-8).
+// The pseudonym (text, `sbj-` or `stf-`, 32 hex digits and a check
+// character: 37 characters) of a real identifier (patient id, phone
+// number, staff login; non-empty UTF-8).
 // `kind` is `CADUCEUS_PSEUDONYM_SUBJECT` or `CADUCEUS_PSEUDONYM_STAFF`.
 //
 // # Safety

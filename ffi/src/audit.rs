@@ -370,8 +370,9 @@ pub unsafe extern "C" fn caduceus_audit_key_to_text(
     })
 }
 
-/// The pseudonym (text, `sbj-` or `stf-` and 32 hex digits) of a real
-/// identifier (patient id, phone number, staff login; non-empty UTF-8).
+/// The pseudonym (text, `sbj-` or `stf-`, 32 hex digits and a check
+/// character: 37 characters) of a real identifier (patient id, phone
+/// number, staff login; non-empty UTF-8).
 /// `kind` is `CADUCEUS_PSEUDONYM_SUBJECT` or `CADUCEUS_PSEUDONYM_STAFF`.
 ///
 /// # Safety
