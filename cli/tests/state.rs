@@ -306,3 +306,83 @@ fn no_command_overwrites_one_of_its_inputs() {
     ok(d, &["pubkey", "-i", "practice.key", "-o", "practice.pub"]);
     let _ = p(&dir.path("practice.pub"));
 }
+
+/// Record in target/not-run.log (printed by `make test`'s summary) that a
+/// check could not run on this machine.
+fn not_run(what: &str) {
+    use std::io::Write;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/not-run.log");
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{what}: NOT RUN (needs root to mount a small tmpfs)");
+    }
+    eprintln!("NOT RUN: {what} (needs root to mount a small tmpfs)");
+}
+
+#[test]
+fn audit_append_on_a_full_disk_leaves_the_log_byte_identical() {
+    let dir = TempDir::new("state", "full");
+    let mnt = dir.path("small");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", p(&mnt)])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        not_run("audit append on a full disk");
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        ok(&mnt, &AUDIT_KEYGEN_PSEUDONYM);
+        for i in 0..3 {
+            ok(
+                &mnt,
+                &audit_append_args("l.log", &(T0 + i).to_string(), &[]),
+            );
+        }
+        // Fill the file system to the last byte.
+        let mut filler = fs::File::create(mnt.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+        while std::io::Write::write_all(&mut filler, &block[..1]).is_ok() {}
+        drop(filler);
+        // Appends fill the log's last page, then one fails part-way
+        // (ENOSPC): it and every later one must leave the log as it was.
+        let mut failures = 0;
+        let mut appended = 0;
+        for i in 0..200 {
+            let before = fs::read(mnt.join("l.log")).unwrap();
+            let out = run_caduceus(
+                Some(&mnt),
+                &audit_append_args("l.log", &(T0 + 10 + i).to_string(), &[]),
+                None,
+            );
+            if out.status.success() {
+                assert_eq!(failures, 0, "an append succeeded after the disk was full");
+                appended += 1;
+                continue;
+            }
+            assert_eq!(code(&out), 3, "{out:?}");
+            assert_eq!(fs::read(mnt.join("l.log")).unwrap(), before, "log changed");
+            failures += 1;
+            if failures == 3 {
+                break;
+            }
+        }
+        assert_eq!(failures, 3, "the disk never filled up");
+        // Space returns: appends work again and the log verifies.
+        fs::remove_file(mnt.join("filler")).unwrap();
+        ok(
+            &mnt,
+            &audit_append_args("l.log", &(T0 + 20).to_string(), &[]),
+        );
+        ok(&mnt, &audit_keygen_signing_args("s.key"));
+        ok(&mnt, &audit_checkpoint_args("cp.txt"));
+        let cp = fs::read_to_string(mnt.join("cp.txt")).unwrap();
+        let size = (4 + appended).to_string();
+        assert_eq!(cp.lines().nth(1), Some(size.as_str()), "{cp}");
+    });
+    let _ = Command::new("umount").arg(p(&mnt)).output();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
