@@ -85,6 +85,10 @@ fn append_checkpoint_verify_prove_export() {
     assert!(p.status.success() && stdout(&p).starts_with("inclusion proof\nindex 2\nsize 5\n"));
     let c = run(&d, &["audit", "prove", "--log", "l.log", "--old-size", "3"]);
     assert!(c.status.success() && stdout(&c).starts_with("consistency proof\nold-size 3\n"));
+    // A proof from size 0 is refused, as docs/AUDIT.md says, and none is printed.
+    let z = run(&d, &["audit", "prove", "--log", "l.log", "--old-size", "0"]);
+    assert_eq!(z.status.code(), Some(2));
+    assert!(z.stdout.is_empty());
     let e = run(
         &d,
         &["audit", "export-fhir", "--log", "l.log", "-o", "f.json"],

@@ -584,6 +584,12 @@ fn prove(args: ProveArgs) -> Result<()> {
             text.push_str(&format!("{}\n", enc(&h)));
         }
     } else if let Some(old) = args.old_size {
+        if old == 0 {
+            return Err(usage(
+                "--old-size 0: a consistency proof from the empty tree proves nothing and is \
+                 refused by verifiers (docs/AUDIT.md section 4); give an old size of at least 1",
+            ));
+        }
         let proof =
             merkle::consistency_proof(&tree, old, size).map_err(|e| usage(e.to_string()))?;
         let old_root = tree.root(old).map_err(|e| usage(e.to_string()))?;
