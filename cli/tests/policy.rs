@@ -169,6 +169,17 @@ fn sweep_erasure_access_breach() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["deadline"], "2026-02-03T08:15:00Z");
     assert_eq!(v["seconds-left"], 71 * 3600);
+    // A detection a day in the future is refused (it would move the deadline).
+    let future = run(&[
+        "policy",
+        "breach",
+        "--detected",
+        "2026-02-01T09:15:00Z",
+        "--now",
+        "2026-01-31T09:15:00Z",
+    ]);
+    assert_eq!(future.status.code(), Some(2));
+    assert!(future.stdout.is_empty());
 
     // Bad records: an unknown category, with the entry number.
     fs::write(

@@ -238,6 +238,14 @@ pub fn policy(args: PolicyArgs) -> Result<()> {
                 Some(t) => parse_time(t, "--now")?,
                 None => time::now()?,
             };
+            // A detection in the future (beyond 5 minutes of clock skew)
+            // would push the Art. 33 deadline out: a typing mistake.
+            if detected > now.saturating_add(300) {
+                return Err(usage(
+                    "--detected lies in the future: give the time the breach was detected \
+                     (the 72-hour clock starts then), or --now if this machine's clock is wrong",
+                ));
+            }
             let clock = BreachClock::start(detected);
             print(&format!("{:#}\n", clock.to_json(Some(now))))
         }
