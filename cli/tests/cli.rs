@@ -492,6 +492,13 @@ fn bad_key_text_and_bad_usage_give_clear_errors() {
     typo[i] = if typo[i] == 'q' { 'p' } else { 'q' };
     let typo: String = typo.into_iter().collect();
     fails(&seal_to(&typo), 2, "--to: not a valid Caduceus key");
+    // The same recipient twice: a usage error, nothing written.
+    fails(
+        &seal_file_args(&[staff.as_str(), staff.as_str()], &input, &out),
+        2,
+        "more than once",
+    );
+    assert!(!out.exists());
 
     // A secret key pasted where a public key belongs is refused, not echoed.
     let identity = fs::read_to_string(dir.path("staff.key")).unwrap();

@@ -33,6 +33,16 @@ pub fn seal(args: SealArgs) -> Result<()> {
     for path in &args.to_file {
         recipients.extend(load_recipients_file(path)?);
     }
+    // The same key twice is a mistake on the command line (exit 2), caught
+    // before anything is read or written.
+    for (i, r) in recipients.iter().enumerate() {
+        if recipients.iter().take(i).any(|q| q.key_id() == r.key_id()) {
+            return Err(usage(format!(
+                "recipient {} is given more than once (--to / --to-file); name each key once",
+                r.key_id()
+            )));
+        }
+    }
     let mut rng = system_rng()?;
 
     let mut input = files::open_input(args.input.as_deref())?;
