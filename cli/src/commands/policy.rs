@@ -29,7 +29,7 @@ without it, the built-in default for German practices
 (policies/de-practice.toml). Errors in a policy are reported as
 FILE:LINE:COLUMN: message, and nothing is done.
 
-Records and holds are JSON arrays (docs/POLICY.md, 'Records and holds'):
+Records and holds are JSON arrays (docs/POLICY.md, section 3 'The sweep'):
   [{\"id\": 1, \"subject\": \"p-7f3a91\", \"category\": \"chat-messages\",
     \"created\": \"2023-04-01\"}]
   [{\"subject\": \"p-7f3a91\", \"reason\": \"case 3 O 12/26\", \"until\": \"2027-01-01\"}]
