@@ -280,16 +280,32 @@ fn no_command_overwrites_one_of_its_inputs() {
         ],
         &["audit", "keygen", "--kind", "pseudonym", "-o", "-"],
     ];
-    let names = ["c.ledger", "l.log", "practice.key", "s.key", "a.key"];
+    let names = ["c.ledger", "practice.key", "s.key", "a.key"];
     let before: Vec<Vec<u8>> = names
         .iter()
         .map(|n| fs::read(dir.path(n)).unwrap())
         .collect();
+    let log_at_start = fs::read(dir.path("l.log")).unwrap();
     for args in cases {
         let out = run_caduceus(Some(d), args, None);
         assert_eq!(code(&out), 2, "{args:?}: {out:?}");
         assert!(out.stdout.is_empty(), "{args:?} printed {:?}", out.stdout);
     }
+    assert_eq!(fs::read(dir.path("l.log")).unwrap(), log_at_start);
+    // Free text as an audit record id is refused, and the log is unchanged.
+    let bad = audit_append_args(
+        "l.log",
+        "1763800000",
+        &["--record", "Max Mustermann HIV positiv"],
+    );
+    let out = run_caduceus(Some(d), &bad, None);
+    assert_eq!(code(&out), 2, "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Mustermann"));
+    ok(
+        d,
+        &audit_append_args("l.log", "1763800000", &["--record", "env-4711"]),
+    );
+    let before_log = fs::read(dir.path("l.log")).unwrap();
     // A hard link is the same file under another name.
     fs::hard_link(dir.path("practice.key"), dir.path("link.key")).unwrap();
     let out = run_caduceus(
@@ -302,6 +318,7 @@ fn no_command_overwrites_one_of_its_inputs() {
         assert_eq!(&fs::read(dir.path(n)).unwrap(), b, "{n} changed");
     }
     assert!(!dir.path("-").exists(), "a file named '-' was written");
+    assert_eq!(fs::read(dir.path("l.log")).unwrap(), before_log);
     // The same commands with a fresh output file work.
     ok(d, &["pubkey", "-i", "practice.key", "-o", "practice.pub"]);
     let _ = p(&dir.path("practice.pub"));

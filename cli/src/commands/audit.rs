@@ -128,7 +128,8 @@ pub struct AppendArgs {
     /// Data category, e.g. clinical-photos.
     #[arg(long)]
     pub category: Option<String>,
-    /// Record or envelope id.
+    /// Record or envelope id: a pseudonym or a restricted identifier
+    /// (a-z 0-9 . _ : -, at most 5 digits in a row), never free text.
     #[arg(long)]
     pub record: Option<String>,
     /// Purpose of processing.
@@ -382,6 +383,9 @@ fn append(args: AppendArgs) -> Result<()> {
         event = event.category(c).map_err(field)?;
     }
     if let Some(r) = &args.record {
+        // A record id, never free text: "Max Mustermann HIV positiv" is refused.
+        caduceus_core::pseudonym::check_identifier(r)
+            .map_err(|e| usage(format!("--record: {e}")))?;
         event = event.record(r).map_err(field)?;
     }
     if let Some(p) = &args.purpose {
