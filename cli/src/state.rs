@@ -67,19 +67,11 @@ impl LockedFile {
         }
     }
 
-    /// Create the state file `path`, which must not exist, and lock it.
-    /// Files are created owner-only (0600) when `private`.
+    /// Create the state file `path`, which must not exist, and lock it
+    /// (opened for writing only). Files are created owner-only (0600) when
+    /// `private`.
     pub fn create_new(path: &Path, what: &str, private: bool) -> Result<Self> {
-        let mut opts = OpenOptions::new();
-        opts.read(true).write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(if private { 0o600 } else { 0o644 });
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        let file = opts.open(path).map_err(|e| {
+        let file = crate::files::create_new(path, private).map_err(|e| {
             if e.kind() == io::ErrorKind::AlreadyExists {
                 usage(format!(
                     "{what} {} already exists; refusing to overwrite it",

@@ -258,26 +258,8 @@ fn no_command_overwrites_one_of_its_inputs() {
             "-o",
             "practice.key",
         ],
-        &[
-            "audit",
-            "checkpoint",
-            "--log",
-            "l.log",
-            "--key",
-            "s.key",
-            "-o",
-            "s.key",
-        ],
-        &[
-            "audit",
-            "checkpoint",
-            "--log",
-            "l.log",
-            "--key",
-            "s.key",
-            "-o",
-            "l.log",
-        ],
+        &audit_checkpoint_args("s.key"),
+        &audit_checkpoint_args("l.log"),
         &["audit", "keygen", "--kind", "pseudonym", "-o", "-"],
     ];
     let names = ["c.ledger", "practice.key", "s.key", "a.key"];

@@ -33,22 +33,19 @@ pub fn seal(args: SealArgs) -> Result<()> {
     for path in &args.to_file {
         recipients.extend(load_recipients_file(path)?);
     }
-    // The same key twice is a mistake on the command line (exit 2), caught
-    // before anything is read or written.
-    for (i, r) in recipients.iter().enumerate() {
-        if recipients.iter().take(i).any(|q| q.key_id() == r.key_id()) {
-            return Err(usage(format!(
-                "recipient {} is given more than once (--to / --to-file); name each key once",
-                r.key_id()
-            )));
-        }
-    }
     let mut rng = system_rng()?;
+    // The header is built before any input is read or output created, so a
+    // bad recipient set (the same key twice) leaves nothing behind.
+    let (header, sealer) =
+        envelope::begin_seal(&recipients, &labels, None, &mut rng).map_err(|e| match e {
+            EnvelopeError::DuplicateRecipient => {
+                usage("a recipient is given more than once (--to / --to-file); name each key once")
+            }
+            other => write_failure(other),
+        })?;
 
     let mut input = files::open_input(args.input.as_deref())?;
     let mut out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
-    let (header, sealer) =
-        envelope::begin_seal(&recipients, &labels, None, &mut rng).map_err(write_failure)?;
     out.write_all(&header)
         .map_err(|e| write_failure(EnvelopeError::Io(e.kind())))?;
     let mut progress = Progress::new("sealing", input.size);
