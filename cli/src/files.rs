@@ -110,7 +110,7 @@ pub fn read_limited_text(path: &Path, limit: u64, what: &str) -> Result<String> 
 }
 
 /// A size limit for messages: "1 MiB", "16 GiB", "65536 bytes".
-fn size_text(limit: u64) -> String {
+pub fn size_text(limit: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     UNITS
         .iter()

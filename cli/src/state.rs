@@ -16,7 +16,7 @@
 //!   `-o ./x`, `-o x` and a hard link all count as the input `x`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -51,14 +51,25 @@ impl LockedFile {
 
     /// As [`LockedFile::open`], with an explicit bound on the wait.
     pub fn open_with(path: &Path, what: &str, timeout: Duration) -> Result<Self> {
+        Self::open_mode(path, what, timeout, Lock::Exclusive)
+    }
+
+    /// Open the existing state file `path` for reading only, holding a
+    /// shared lock: readers run side by side, and never while a writer
+    /// holds the exclusive lock (so they never see a half-written append).
+    pub fn open_shared(path: &Path, what: &str) -> Result<Self> {
+        Self::open_mode(path, what, lock_timeout(), Lock::Shared)
+    }
+
+    fn open_mode(path: &Path, what: &str, timeout: Duration, lock: Lock) -> Result<Self> {
         let deadline = Instant::now() + timeout;
         loop {
             let file = OpenOptions::new()
                 .read(true)
-                .write(true)
+                .write(lock == Lock::Exclusive)
                 .open(path)
                 .map_err(|e| fail(format!("cannot open {what} {}: {e}", path.display())))?;
-            lock_bounded(&file, path, what, deadline)?;
+            lock_bounded(&file, path, what, deadline, lock)?;
             // The path may have been replaced (rename) while we waited: then
             // the lock we hold is on a file nobody reads any more.
             if same_inode(&file, path)? {
@@ -81,13 +92,67 @@ impl LockedFile {
                 fail(format!("cannot create {what} {}: {e}", path.display()))
             }
         })?;
-        lock_bounded(&file, path, what, Instant::now() + lock_timeout())?;
+        lock_bounded(
+            &file,
+            path,
+            what,
+            Instant::now() + lock_timeout(),
+            Lock::Exclusive,
+        )?;
         Ok(Self { file })
     }
 
     /// The open file (positioned wherever the last operation left it).
     pub fn file(&mut self) -> &mut File {
         &mut self.file
+    }
+
+    /// Read the whole file from its start in chunks of 64 KiB, handing each
+    /// to `f`: memory stays bounded whatever the file's size. A file longer
+    /// than `limit` is refused before anything is read.
+    pub fn read_chunks(
+        &mut self,
+        path: &Path,
+        what: &str,
+        limit: u64,
+        mut f: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let describe = |e: io::Error| fail(format!("cannot read {what} {}: {e}", path.display()));
+        if self.len()? > limit {
+            return Err(fail(format!(
+                "{what} {} is too large (more than {})",
+                path.display(),
+                crate::files::size_text(limit)
+            )));
+        }
+        self.file.seek(SeekFrom::Start(0)).map_err(describe)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = match self.file.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(describe(e)),
+            };
+            total += n as u64;
+            if total > limit {
+                return Err(fail(format!(
+                    "{what} {} is too large (more than {})",
+                    path.display(),
+                    crate::files::size_text(limit)
+                )));
+            }
+            f(buf.get(..n).unwrap_or_default())?;
+        }
+    }
+
+    /// Cut the file to `len` bytes and sync it.
+    pub fn truncate(&mut self, len: u64, what: &str) -> Result<()> {
+        self.file
+            .set_len(len)
+            .and_then(|()| self.file.sync_all())
+            .map_err(|e| fail(format!("cannot cut {what}: {e}")))
     }
 
     /// The file's current length.
@@ -99,10 +164,20 @@ impl LockedFile {
     }
 }
 
-fn lock_bounded(file: &File, path: &Path, what: &str, deadline: Instant) -> Result<()> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    Shared,
+    Exclusive,
+}
+
+fn lock_bounded(file: &File, path: &Path, what: &str, deadline: Instant, lock: Lock) -> Result<()> {
     let mut pause = Duration::from_millis(1);
     loop {
-        match file.try_lock() {
+        let attempt = match lock {
+            Lock::Shared => file.try_lock_shared(),
+            Lock::Exclusive => file.try_lock(),
+        };
+        match attempt {
             Ok(()) => return Ok(()),
             Err(std::fs::TryLockError::WouldBlock) => {
                 let now = Instant::now();

@@ -329,7 +329,7 @@ fn bad_input_fails_cleanly_and_leaves_the_ledger_unchanged() {
         ],
         3,
     );
-    assert!(msg.contains("malformed consent ledger"), "{msg}");
+    assert!(msg.contains("ends in an incomplete entry"), "{msg}");
     // init refuses to overwrite.
     fs::write(&ledger, &before).unwrap();
     err(&["consent", "init", "-o", l], 3);

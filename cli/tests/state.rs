@@ -385,3 +385,68 @@ fn audit_append_on_a_full_disk_leaves_the_log_byte_identical() {
         std::panic::resume_unwind(e);
     }
 }
+
+fn ledger_cmd(dir: &Path, sub: &str) -> Output {
+    run_caduceus(Some(dir), &["consent", sub, "--ledger", "c.ledger"], None)
+}
+
+#[test]
+fn a_torn_consent_ledger_is_refused_until_repair_cuts_only_the_torn_entry() {
+    let dir = TempDir::new("state", "torn-ledger");
+    let d = &dir.0;
+    ledger_with_notice(&dir);
+    for i in 0..3 {
+        ok(d, &to_strs(&record_args(i, "marketing")));
+    }
+    let complete = fs::read(dir.path("c.ledger")).unwrap();
+    // An append is exactly one entry more: the file before it is a prefix.
+    ok(d, &to_strs(&record_args(3, "marketing")));
+    let four = fs::read(dir.path("c.ledger")).unwrap();
+    assert!(four.starts_with(&complete));
+    // A crash part-way through the fourth append: cut it anywhere inside.
+    for cut in [1, 5, 20, four.len() - complete.len() - 1] {
+        let torn = &four[..complete.len() + cut];
+        fs::write(dir.path("c.ledger"), torn).unwrap();
+        // Every command refuses it (exit 3), naming the repair, and changes nothing.
+        let out = run_caduceus(Some(d), &to_strs(&record_args(9, "marketing")), None);
+        assert_eq!(code(&out), 3, "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("incomplete entry") && err.contains("consent repair"),
+            "{err}"
+        );
+        assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), torn);
+        assert_eq!(code(&decide(d, "p-0", "marketing")), 3);
+        // Repair cuts exactly the torn entry and says so.
+        let out = ledger_cmd(d, "repair");
+        assert_eq!(code(&out), 0, "{out:?}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains(&format!("cut {cut} bytes")), "{said}");
+        assert!(said.contains("(3 events)"), "{said}");
+        assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), complete);
+        for i in 0..3 {
+            assert_eq!(code(&decide(d, &format!("p-{i}"), "marketing")), 0);
+        }
+    }
+    // An intact ledger: nothing cut.
+    let out = ledger_cmd(d, "repair");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact (3 events); nothing cut"));
+    assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), complete);
+    // A damaged complete entry is never cut: repair refuses, the file stays.
+    let mut damaged = complete.clone();
+    let at = damaged.len() - 40;
+    damaged[at] ^= 1;
+    fs::write(dir.path("c.ledger"), &damaged).unwrap();
+    let out = ledger_cmd(d, "repair");
+    assert_eq!(code(&out), 3, "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("restore it from a backup"));
+    assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), damaged);
+    // After the repair appends work again.
+    fs::write(dir.path("c.ledger"), &complete).unwrap();
+    ok(d, &to_strs(&record_args(3, "marketing")));
+    assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), four);
+}
+
+fn to_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

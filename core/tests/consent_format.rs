@@ -4,7 +4,8 @@
 //! strict parsing of malformed or truncated input.
 
 use caduceus_core::consent::{
-    ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Ledger, NoticeRef,
+    ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, LEDGER_CHAIN_LEN,
+    Ledger, LedgerReader, NoticeRef,
 };
 use caduceus_core::suite::sha256;
 
@@ -143,12 +144,58 @@ fn event_record_matches_the_documented_example() {
     assert_eq!(ConsentEvent::from_bytes(&bytes).unwrap(), e);
 }
 
+/// The end offsets of the entries of a version-2 ledger file.
+fn entry_ends(bytes: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut at = 5;
+    while at < bytes.len() {
+        let len = u32::from_be_bytes(bytes[at + 1..at + 5].try_into().unwrap()) as usize;
+        at += 5 + len + LEDGER_CHAIN_LEN;
+        ends.push(at);
+    }
+    assert_eq!(at, bytes.len());
+    ends
+}
+
 #[test]
-fn truncated_or_extended_ledgers_are_refused() {
+fn a_cut_inside_an_entry_is_a_torn_tail_and_a_cut_between_entries_a_shorter_ledger() {
     let l = sample_ledger();
     let bytes = l.to_bytes();
+    let ends = entry_ends(&bytes);
+    let policy_end = ends[0];
     for cut in 0..bytes.len() {
-        assert!(Ledger::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+        let r = Ledger::from_bytes(&bytes[..cut]);
+        if ends.contains(&cut) {
+            // An append-only file cut at an entry boundary is the ledger as
+            // it was then (docs/CONSENT.md 5.2: the audit log's references
+            // to event hashes reveal lost events).
+            let shorter = r.unwrap();
+            assert_eq!(shorter.to_bytes(), &bytes[..cut], "cut at {cut}");
+        } else if cut > policy_end {
+            let keep = *ends.iter().rev().find(|&&e| e < cut).unwrap();
+            assert_eq!(
+                r.unwrap_err(),
+                ConsentError::TornTail {
+                    keep_len: keep as u64,
+                    cut_len: (cut - keep) as u64
+                },
+                "cut at {cut}"
+            );
+            // Repairing keeps exactly the complete entries.
+            let mut reader = LedgerReader::new();
+            reader.feed(&bytes[..cut]).unwrap();
+            let (kept, torn) = reader.finish_repairing().unwrap();
+            assert_eq!(torn.unwrap().keep_len, keep as u64);
+            assert_eq!(kept.to_bytes(), &bytes[..keep]);
+        } else {
+            assert!(
+                matches!(r, Err(ConsentError::MalformedLedger(_))),
+                "cut at {cut}: {r:?}"
+            );
+            let mut reader = LedgerReader::new();
+            let fed = reader.feed(&bytes[..cut]);
+            assert!(fed.is_err() || reader.finish_repairing().is_err());
+        }
     }
     let mut trailing = bytes.clone();
     trailing.push(0);
@@ -163,13 +210,157 @@ fn truncated_or_extended_ledgers_are_refused() {
         Err(ConsentError::MalformedLedger(_))
     ));
     let mut v = bytes.clone();
-    v[4] = 2;
+    v[4] = 3;
     assert_eq!(
         Ledger::from_bytes(&v),
-        Err(ConsentError::UnsupportedVersion(2))
+        Err(ConsentError::UnsupportedVersion(3))
     );
     assert!(Ledger::from_bytes(b"").is_err());
-    assert!(Ledger::from_bytes(b"CDCL\x01").is_err(), "no policy entry");
+    assert!(Ledger::from_bytes(b"CDCL\x01").is_err(), "no end entry");
+    assert!(Ledger::from_bytes(b"CDCL\x02").is_err(), "no policy entry");
+}
+
+#[test]
+fn feeding_in_chunks_of_any_size_reads_the_same_ledger() {
+    let l = sample_ledger();
+    let bytes = l.to_bytes();
+    for chunk in [1, 2, 7, 64, bytes.len()] {
+        let mut r = LedgerReader::new();
+        for c in bytes.chunks(chunk) {
+            r.feed(c).unwrap();
+        }
+        assert_eq!(r.complete_len(), bytes.len() as u64);
+        assert_eq!(r.finish().unwrap(), l);
+    }
+}
+
+#[test]
+fn saving_appends_only_the_new_entries() {
+    let mut l = Ledger::new(ConsentPolicy::default()).unwrap();
+    // A new ledger is saved whole.
+    let first = l.unsaved();
+    assert!(!first.is_append());
+    assert_eq!(first.bytes(), l.to_bytes());
+    l.mark_saved(&first).unwrap();
+    let mut file = first.bytes().to_vec();
+    assert!(l.unsaved().is_empty());
+    // Then each change is appended; the file always equals to_bytes.
+    let n = l
+        .register_notice("privacy", 1, "de", "Hinweis", T0, T0)
+        .unwrap();
+    let save = l.unsaved();
+    assert!(save.is_append());
+    file.extend_from_slice(save.bytes());
+    l.mark_saved(&save).unwrap();
+    for i in 0..20 {
+        let e = ConsentEvent::new(
+            &format!("e{i}"),
+            &format!("p-{i}"),
+            &["marketing"],
+            ConsentStatus::Given,
+            ConsentMethod::QrReception,
+            Some(n.clone()),
+            "qr",
+            "staff-1",
+            T0 + i,
+        )
+        .unwrap();
+        l.append(e, T0 + i).unwrap();
+        let save = l.unsaved();
+        assert!(save.is_append());
+        assert_eq!(
+            save.bytes().len(),
+            entry_ends(&l.to_bytes()).last().unwrap() - file.len()
+        );
+        file.extend_from_slice(save.bytes());
+        l.mark_saved(&save).unwrap();
+        assert_eq!(file, l.to_bytes());
+        // A save is marked once: marking it again is refused.
+        assert_eq!(l.mark_saved(&save), Err(ConsentError::SaveOutOfOrder));
+    }
+    let back = Ledger::from_bytes(&file).unwrap();
+    assert_eq!(back, l);
+    // A ledger read from its file appends to it.
+    let mut back = back;
+    back.retire_notice("privacy", 1, T0 + 100, T0 + 100)
+        .unwrap();
+    let save = back.unsaved();
+    assert!(save.is_append());
+    file.extend_from_slice(save.bytes());
+    assert_eq!(file, back.to_bytes());
+    // A save that was never marked is not lost: the next one includes it.
+    let e = marketing_withdrawn("w1", None, "ingest", T0 + 200);
+    let mut other = Ledger::from_bytes(&file).unwrap();
+    other
+        .append(
+            ConsentEvent {
+                subject: "p-3".into(),
+                ..e
+            },
+            T0 + 200,
+        )
+        .unwrap();
+    let unsent = other.unsaved();
+    other
+        .append(
+            marketing_withdrawn("w2", None, "ingest", T0 + 201),
+            T0 + 201,
+        )
+        .unwrap();
+    let both = other.unsaved();
+    assert!(both.bytes().starts_with(unsent.bytes()));
+    file.extend_from_slice(both.bytes());
+    other.mark_saved(&both).unwrap();
+    assert_eq!(Ledger::from_bytes(&file).unwrap(), other);
+}
+
+#[test]
+fn a_version_1_file_is_read_and_saved_again_whole_as_version_2() {
+    let l = sample_ledger();
+    let v2 = l.to_bytes();
+    // Build the version-1 form: the policy, notices, retirements, events,
+    // then the end entry [count, SHA-256 of everything before it].
+    let mut entries: Vec<(u8, Vec<u8>)> = Vec::new();
+    let mut at = 5;
+    while at < v2.len() {
+        let len = u32::from_be_bytes(v2[at + 1..at + 5].try_into().unwrap()) as usize;
+        entries.push((v2[at], v2[at + 5..at + 5 + len].to_vec()));
+        at += 5 + len + LEDGER_CHAIN_LEN;
+    }
+    entries.sort_by_key(|(tag, _)| *tag);
+    let mut v1 = b"CDCL\x01".to_vec();
+    for (tag, body) in &entries {
+        v1.push(*tag);
+        v1.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        v1.extend_from_slice(body);
+    }
+    let mut end = vec![0x92, entries.len() as u8, 0xc4, 0x20];
+    end.extend_from_slice(&sha256(&[&v1]));
+    v1.push(5);
+    v1.extend_from_slice(&(end.len() as u32).to_be_bytes());
+    v1.extend_from_slice(&end);
+    let mut read = Ledger::from_bytes(&v1).unwrap();
+    for subject in ["p-1", "p-2"] {
+        assert_eq!(read.history(subject), l.history(subject));
+        for at in [T0 + 10, T0 + 60, T0 + 2000] {
+            assert_eq!(
+                read.decide(subject, "marketing", at),
+                l.decide(subject, "marketing", at)
+            );
+        }
+    }
+    // Its first save is a whole version-2 file, read back the same.
+    let save = read.unsaved();
+    assert!(!save.is_append());
+    assert_eq!(save.bytes()[4], 2);
+    read.mark_saved(&save).unwrap();
+    let again = Ledger::from_bytes(save.bytes()).unwrap();
+    assert_eq!(again.history("p-1"), l.history("p-1"));
+    assert!(read.unsaved().is_empty());
+    // A version-1 file cut anywhere is refused (its end entry is missing).
+    for cut in 0..v1.len() {
+        assert!(Ledger::from_bytes(&v1[..cut]).is_err(), "cut at {cut}");
+    }
 }
 
 #[test]
@@ -186,46 +377,59 @@ fn every_single_byte_flip_is_refused() {
     }
 }
 
-/// Re-seal a ledger whose entries were edited: recompute the end entry.
-fn reseal(mut bytes_without_end: Vec<u8>, entries: u64) -> Vec<u8> {
-    let digest = sha256(&[&bytes_without_end]);
-    let mut body = vec![0x92];
-    assert!(entries < 128);
-    body.push(entries as u8);
-    body.extend_from_slice(&[0xc4, 0x20]);
-    body.extend_from_slice(&digest);
-    bytes_without_end.push(5);
-    bytes_without_end.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    bytes_without_end.extend_from_slice(&body);
-    bytes_without_end
+/// Append an entry with a correct chain hash (the file's last 32 bytes are
+/// the chain hash of its last entry).
+fn append_entry(bytes: &[u8], tag: u8, body: &[u8]) -> Vec<u8> {
+    let head = &bytes[bytes.len() - LEDGER_CHAIN_LEN..];
+    let len = (body.len() as u32).to_be_bytes();
+    let mut out = bytes.to_vec();
+    out.push(tag);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(body);
+    out.extend_from_slice(&sha256(&[head, &[tag], &len, body]));
+    out
 }
 
 #[test]
 fn replayed_files_are_validated_like_appends() {
     let l = sample_ledger();
     let bytes = l.to_bytes();
+    // The chain hash of each entry is SHA-256(previous || tag || L || body),
+    // from SHA-256("CDCL" || 0x02): the file reproduces exactly.
+    let mut rebuilt = bytes[..5].to_vec();
+    let mut head = sha256(&[&bytes[..5]]);
+    let mut at = 5;
+    while at < bytes.len() {
+        let len = &bytes[at + 1..at + 5];
+        let body_len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
+        let body = &bytes[at + 5..at + 5 + body_len];
+        head = sha256(&[&head, &bytes[at..at + 1], len, body]);
+        rebuilt.extend_from_slice(&bytes[at..at + 5 + body_len]);
+        rebuilt.extend_from_slice(&head);
+        at += 5 + body_len + LEDGER_CHAIN_LEN;
+    }
+    assert_eq!(rebuilt, bytes);
     // Duplicate the last event entry: a duplicate id must be refused.
     let last = l.event_bytes(l.len() as u64 - 1).unwrap();
-    let end_len = 5 + 4 + 32;
-    let entries = 1 + 3 + 1 + l.len() as u64;
-    let mut dup = bytes[..bytes.len() - end_len].to_vec();
-    // The sealed file reproduces exactly.
-    assert_eq!(reseal(dup.clone(), entries), bytes);
-    dup.push(4);
-    dup.extend_from_slice(&(last.len() as u32).to_be_bytes());
-    dup.extend_from_slice(last);
-    let dup = reseal(dup, entries + 1);
+    let dup = append_entry(&bytes, 4, last);
     let err = Ledger::from_bytes(&dup).unwrap_err();
     assert!(
         matches!(&err, ConsentError::InvalidEntry { source, .. } if matches!(**source, ConsentError::DuplicateEventId(_))),
         "{err:?}"
     );
-    // An unknown entry tag.
-    let mut unknown = bytes[..bytes.len() - end_len].to_vec();
-    unknown.extend_from_slice(&[9, 0, 0, 0, 0]);
-    let unknown = reseal(unknown, entries + 1);
+    // An unknown entry tag, and a version-1 end entry in a version-2 file.
+    for tag in [9, 5, 0] {
+        assert!(matches!(
+            Ledger::from_bytes(&append_entry(&bytes, tag, &[])),
+            Err(ConsentError::MalformedLedger(_))
+        ));
+    }
+    // A wrong chain hash.
+    let mut wrong = append_entry(&bytes, 4, last);
+    let n = wrong.len();
+    wrong[n - 1] ^= 1;
     assert!(matches!(
-        Ledger::from_bytes(&unknown),
+        Ledger::from_bytes(&wrong),
         Err(ConsentError::MalformedLedger(_))
     ));
 }

@@ -25,9 +25,9 @@ use caduceus_core::audit::{
 };
 use caduceus_core::consent::{
     self, ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, EVENT_MAGIC,
-    EVENT_VERSION, LEDGER_MAGIC, LEDGER_VERSION, Ledger, MAX_EVENT_LEN, MAX_EVENT_PURPOSES,
-    MAX_KEYWORDS, MAX_LANGUAGE_TAG_LEN, MAX_LEDGER_ENTRY, MAX_NOTICE_TEXT, MAX_NOTICES,
-    MAX_POLICY_TOML_LEN, MAX_PURPOSES, NoticeRef,
+    EVENT_VERSION, LEDGER_CHAIN_LEN, LEDGER_MAGIC, LEDGER_VERSION, LEDGER_VERSION_1, Ledger,
+    MAX_EVENT_LEN, MAX_EVENT_PURPOSES, MAX_KEYWORDS, MAX_LANGUAGE_TAG_LEN, MAX_LEDGER_ENTRY,
+    MAX_NOTICE_TEXT, MAX_NOTICES, MAX_POLICY_TOML_LEN, MAX_PURPOSES, NoticeRef,
 };
 use caduceus_core::envelope::{
     self, EnvelopeError, Labels, MAX_HEADER_BODY, MAX_PARTS, MAX_RECIPIENTS, PREFIX_LEN, Part,
@@ -675,25 +675,41 @@ fn notice_language_at_and_past_max_language_tag_len() {
     );
 }
 
-/// Split a ledger file into its entries (tag, body), without the end entry.
+/// Split a version-2 ledger file into its entries (tag, body).
 fn ledger_entries(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    assert_eq!(bytes[4], LEDGER_VERSION);
     let mut out = Vec::new();
     let mut rest = &bytes[5..];
-    loop {
+    while !rest.is_empty() {
         let tag = rest[0];
         let len = u32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
-        if tag == 5 {
-            return out;
-        }
         out.push((tag, rest[5..5 + len].to_vec()));
-        rest = &rest[5 + len..];
+        rest = &rest[5 + len + LEDGER_CHAIN_LEN..];
     }
+    out
 }
 
-/// The prefix and `entries` of a ledger file, without the end entry.
-fn ledger_start(entries: &[(u8, Vec<u8>)]) -> Vec<u8> {
+/// A version-2 ledger file of `entries`, each with its chain hash
+/// (docs/CONSENT.md section 5).
+fn ledger_file(entries: &[(u8, Vec<u8>)]) -> Vec<u8> {
     let mut out = LEDGER_MAGIC.to_vec();
     out.push(LEDGER_VERSION);
+    let mut head = sha256(&[&out]);
+    for (tag, body) in entries {
+        let len = u32::try_from(body.len()).unwrap().to_be_bytes();
+        head = sha256(&[&head, &[*tag], &len, body]);
+        out.push(*tag);
+        out.extend_from_slice(&len);
+        out.extend_from_slice(body);
+        out.extend_from_slice(&head);
+    }
+    out
+}
+
+/// The prefix and `entries` of a version-1 ledger file, without the end entry.
+fn ledger_start_v1(entries: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let mut out = LEDGER_MAGIC.to_vec();
+    out.push(LEDGER_VERSION_1);
     for (tag, body) in entries {
         out.push(*tag);
         out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
@@ -702,9 +718,10 @@ fn ledger_start(entries: &[(u8, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-/// A ledger file of `entries` with a correct end entry (count, checksum).
-fn ledger_file(entries: &[(u8, Vec<u8>)]) -> Vec<u8> {
-    let mut out = ledger_start(entries);
+/// A version-1 ledger file of `entries` with a correct end entry (count,
+/// checksum).
+fn ledger_file_v1(entries: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let mut out = ledger_start_v1(entries);
     let end = rmp_serde::to_vec(&(
         entries.len() as u64,
         ByteBuf::from(sha256(&[&out]).to_vec()),
@@ -757,7 +774,7 @@ fn ledger_entry_lengths_at_and_past_their_limits() {
     let policy_entry = ledger_entries(&ledger.to_bytes()).remove(0);
     // Entry headers claiming a length; the bytes after them are missing.
     let claim = |entries: &[(u8, Vec<u8>)], tag: u8, len: usize| {
-        let mut out = ledger_start(entries);
+        let mut out = ledger_file(entries);
         out.push(tag);
         out.extend_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
         Ledger::from_bytes(&out).unwrap_err()
@@ -1668,8 +1685,8 @@ fn messagepack_lengths_are_bounded_by_the_enclosing_record() {
     // Ledger entries (at most 1 MiB): a policy entry whose purposes (array
     // 32) claim 2^32 - 1 entries; a notice entry whose text (str 32) claims
     // 4 GiB, and one whose text claims exactly the bytes left in the file
-    // after the entry (the end entry): an entry is read from its own bytes
-    // only.
+    // after the entry's body (its chain hash): an entry is read from its own
+    // bytes only.
     let invalid_entry = |entries: &[(u8, Vec<u8>)], at: u64| {
         let err = Ledger::from_bytes(&ledger_file(entries)).unwrap_err();
         match err {
@@ -1692,16 +1709,18 @@ fn messagepack_lengths_are_bounded_by_the_enclosing_record() {
         (2, body)
     };
     invalid_entry(&[policy_entry.clone(), notice(u32::MAX)], 1);
-    let end_entry_len = ledger_file(&[policy_entry.clone(), notice(0)]).len()
-        - ledger_start(&[policy_entry.clone(), notice(0)]).len();
     invalid_entry(
-        &[policy_entry, notice(u32::try_from(end_entry_len).unwrap())],
+        &[
+            policy_entry,
+            notice(u32::try_from(LEDGER_CHAIN_LEN).unwrap()),
+        ],
         1,
     );
 
-    // At the limit: the end entry ends in a bin 8 (the checksum) whose
-    // length is exactly the rest of the entry, and is accepted; claiming
-    // one byte more than the entry holds is refused.
+    // At the limit, in a version-1 file: the end entry ends in a bin 8 (the
+    // checksum) whose length is exactly the rest of the entry, and is
+    // accepted; claiming one byte more than the entry holds is refused.
+    let bytes = ledger_file_v1(&ledger_entries(&bytes));
     Ledger::from_bytes(&bytes).unwrap();
     let len_at = bytes.len() - 32 - 1;
     assert_eq!(bytes[len_at - 1..=len_at], [0xc4, 0x20]);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use caduceus_core::consent::{
     ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, DEFAULT_POLICY_TOML,
-    Decision, Ledger, NoticeRef, OptOutOutcome, OptOutRequest,
+    Decision, Ledger, LedgerReader, NoticeRef, OptOutOutcome, OptOutRequest, TornTail,
 };
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -29,10 +29,11 @@ const LEDGER_MODE: OutputMode = OutputMode {
 /// `caduceus consent`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The ledger file is append-only in meaning: events are never changed, a
-withdrawal is a new event. Each command that changes the ledger validates the
-change, then rewrites the file atomically (temporary file, rename); on any
-error the file is left as it was. Times are Unix seconds or RFC 3339
+The ledger file is append-only: events are never changed, a withdrawal is a
+new event. Each command that changes the ledger holds the file's lock,
+validates the change, then appends its entries and syncs them; on any error
+the file is cut back to exactly what it was. A file whose last entry was cut
+short by a crash is refused until 'caduceus consent repair' cuts that entry. Times are Unix seconds or RFC 3339
 (2025-01-31T12:00:00Z) and default to now.
 
 Example:
@@ -75,6 +76,21 @@ pub enum ConsentCommand {
     History(HistoryArgs),
     /// Export a subject's consents as FHIR R4 Consent (Bundle) or ISO/IEC TS 27560-shaped JSON.
     Export(ExportArgs),
+    /// Cut an incomplete final entry left by a crash (never a complete one).
+    Repair(RepairArgs),
+}
+
+/// `consent repair`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Checks every entry of the ledger. When the file ends in an incomplete entry
+(a write interrupted by a crash or a power loss), cuts exactly that entry and
+says how many bytes it cut; every complete entry is kept. A ledger damaged
+anywhere else is refused and left as it is: restore it from a backup.")]
+pub struct RepairArgs {
+    /// The ledger file, cut back to its last complete entry.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
 }
 
 /// `consent init`.
@@ -91,7 +107,7 @@ pub struct InitArgs {
 /// `consent notice`.
 #[derive(Debug, Args)]
 pub struct NoticeArgs {
-    /// The ledger file, rewritten in place.
+    /// The ledger file, appended to.
     #[arg(long, value_name = "FILE")]
     pub ledger: PathBuf,
     /// Notice id, e.g. privacy-chat.
@@ -114,7 +130,7 @@ pub struct NoticeArgs {
 /// `consent retire-notice`.
 #[derive(Debug, Args)]
 pub struct RetireArgs {
-    /// The ledger file, rewritten in place.
+    /// The ledger file, appended to.
     #[arg(long, value_name = "FILE")]
     pub ledger: PathBuf,
     /// Notice id.
@@ -161,7 +177,7 @@ pub enum MethodArg {
 /// `consent record`.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// The ledger file, rewritten in place.
+    /// The ledger file, appended to.
     #[arg(long, value_name = "FILE")]
     pub ledger: PathBuf,
     /// Unique event id.
@@ -205,7 +221,7 @@ pub struct RecordArgs {
 /// `consent stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// The ledger file, rewritten in place if a withdrawal is recorded.
+    /// The ledger file, appended to.
     #[arg(long, value_name = "FILE")]
     pub ledger: PathBuf,
     /// Id for the withdrawal event.
@@ -306,6 +322,7 @@ pub fn consent(args: ConsentArgs) -> Result<()> {
         ConsentCommand::Decide(a) => decide(a),
         ConsentCommand::History(a) => history(a),
         ConsentCommand::Export(a) => export(a),
+        ConsentCommand::Repair(a) => repair(a),
     }
 }
 
@@ -317,25 +334,80 @@ fn read_text(path: &Path, what: &str) -> Result<String> {
     files::read_limited_text(path, MAX_TEXT, what)
 }
 
+/// Read the ledger from its locked file, streaming (memory holds the
+/// ledger, never the file as well). With `repairing`, an incomplete final
+/// entry is reported instead of refused.
+fn read_ledger(
+    lock: &mut LockedFile,
+    path: &Path,
+    repairing: bool,
+) -> Result<(Ledger, Option<TornTail>)> {
+    let damaged = |e: ConsentError| fail(format!("ledger file {}: {e}", path.display()));
+    let mut reader = LedgerReader::new();
+    lock.read_chunks(path, "ledger file", MAX_LEDGER, |chunk| {
+        reader.feed(chunk).map_err(damaged)
+    })?;
+    if repairing {
+        reader.finish_repairing().map_err(damaged)
+    } else {
+        reader.finish().map(|l| (l, None)).map_err(damaged)
+    }
+}
+
+/// Load the ledger to read it, under a shared lock (never half an append).
 fn load(path: &Path) -> Result<Ledger> {
-    let mut bytes = Vec::new();
-    files::read_limited(path, MAX_LEDGER, "ledger file", &mut bytes)?;
-    Ledger::from_bytes(&bytes).map_err(|e| fail(format!("ledger file {}: {e}", path.display())))
+    let mut lock = LockedFile::open_shared(path, "ledger file")?;
+    Ok(read_ledger(&mut lock, path, false)?.0)
 }
 
 /// Load the ledger for a change: the returned lock is held until the
 /// caller's change is saved, so concurrent writers never lose an event.
 fn load_locked(path: &Path) -> Result<(LockedFile, Ledger)> {
-    let lock = LockedFile::open(path, "ledger file")?;
-    let ledger = load(path)?;
+    let mut lock = LockedFile::open(path, "ledger file")?;
+    let (ledger, _) = read_ledger(&mut lock, path, false)?;
     Ok((lock, ledger))
 }
 
-fn save(path: &Path, ledger: &Ledger) -> Result<()> {
-    let mut out = Output::create(Some(path), LEDGER_MODE)?;
-    out.write_all(&ledger.to_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
-    out.commit()
+/// Save a change: append the new entries to the locked file (whole or not
+/// at all); a version-1 file is rewritten once as version 2 (temporary file,
+/// rename).
+fn save(lock: &mut LockedFile, path: &Path, ledger: &mut Ledger) -> Result<()> {
+    let save = ledger.unsaved();
+    if save.is_empty() {
+        return Ok(());
+    }
+    if save.is_append() {
+        state::append_whole(lock.file(), save.bytes(), "ledger file")?;
+    } else {
+        let mut out = Output::create(Some(path), LEDGER_MODE)?;
+        out.write_all(save.bytes())
+            .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+        out.commit()?;
+    }
+    ledger.mark_saved(&save).map_err(consent_err)
+}
+
+fn repair(a: RepairArgs) -> Result<()> {
+    let mut lock = LockedFile::open(&a.ledger, "ledger file")?;
+    let (ledger, torn) = read_ledger(&mut lock, &a.ledger, true)?;
+    match torn {
+        None => print(&format!(
+            "ledger {} is intact ({} events); nothing cut\n",
+            a.ledger.display(),
+            ledger.len()
+        )),
+        Some(t) => {
+            lock.truncate(t.keep_len, "ledger file")?;
+            print(&format!(
+                "cut {} bytes from the end of {}: an incomplete entry left by an interrupted write; \
+                 kept {} bytes ({} events)\n",
+                t.cut_len,
+                a.ledger.display(),
+                t.keep_len,
+                ledger.len()
+            ))
+        }
+    }
 }
 
 fn print(text: &str) -> Result<()> {
@@ -393,11 +465,11 @@ fn init(a: InitArgs) -> Result<()> {
 fn notice(a: NoticeArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
     let text = read_text(&a.text_file, "notice text file")?;
-    let (_lock, mut ledger) = load_locked(&a.ledger)?;
+    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
     let r = ledger
         .register_notice(&a.id, a.version, &a.language, &text, at, now)
         .map_err(consent_err)?;
-    save(&a.ledger, &ledger)?;
+    save(&mut lock, &a.ledger, &mut ledger)?;
     print(&format!(
         "registered notice {} version {} ({}) sha256 {}\n",
         r.id,
@@ -409,11 +481,11 @@ fn notice(a: NoticeArgs) -> Result<()> {
 
 fn retire(a: RetireArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
-    let (_lock, mut ledger) = load_locked(&a.ledger)?;
+    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
     ledger
         .retire_notice(&a.id, a.version, at, now)
         .map_err(consent_err)?;
-    save(&a.ledger, &ledger)?;
+    save(&mut lock, &a.ledger, &mut ledger)?;
     print(&format!(
         "retired notice {} version {} at {}\n",
         a.id,
@@ -464,7 +536,7 @@ fn record(a: RecordArgs) -> Result<()> {
         Some(s) => Some(when(Some(s), "--expires")?),
     };
     let now = time::now()?;
-    let (_lock, mut ledger) = load_locked(&a.ledger)?;
+    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
     let notice = match a.notice.as_deref() {
         None => None,
         Some(spec) => Some(parse_notice(&ledger, spec, a.notice_sha256.as_deref())?),
@@ -495,7 +567,7 @@ fn record(a: RecordArgs) -> Result<()> {
         expires_at: expires,
     };
     let r = ledger.append(event, now).map_err(consent_err)?;
-    save(&a.ledger, &ledger)?;
+    save(&mut lock, &a.ledger, &mut ledger)?;
     print(&format!(
         "recorded event {} sha256 {}\n",
         r.seq,
@@ -505,7 +577,7 @@ fn record(a: RecordArgs) -> Result<()> {
 
 fn stop(a: StopArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
-    let (_lock, mut ledger) = load_locked(&a.ledger)?;
+    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
     let outcome = ledger
         .opt_out(
             OptOutRequest {
@@ -522,7 +594,7 @@ fn stop(a: StopArgs) -> Result<()> {
         .map_err(consent_err)?;
     match outcome {
         OptOutOutcome::Withdrawn { event, purposes } => {
-            save(&a.ledger, &ledger)?;
+            save(&mut lock, &a.ledger, &mut ledger)?;
             print(&format!(
                 "withdrawn: {} (event {} sha256 {})\n",
                 purposes.join(", "),

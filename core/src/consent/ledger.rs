@@ -4,33 +4,17 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::event::{EVENT_MAGIC, MAX_EVENT_LEN};
-use super::notice::{MAX_NOTICES, NoticeWire, RetireWire, check_notice};
-use super::policy::PolicyWire;
+use super::file::SaveMark;
+use super::notice::{MAX_NOTICES, check_notice};
 use super::{
     ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, EventHash, LegalBasis,
     Notice, NoticeRef,
 };
-use crate::{codec, suite};
-
-/// Magic bytes that start a ledger file.
-pub const LEDGER_MAGIC: [u8; 4] = *b"CDCL";
-/// The ledger file format version this library writes and reads.
-pub const LEDGER_VERSION: u8 = 1;
+use crate::suite;
 
 const NONE: u32 = u32::MAX;
 /// Largest number of events or subjects (indices stay below [`NONE`]).
 const MAX_ITEMS: usize = (u32::MAX - 1) as usize;
-/// Largest body in bytes of a policy, notice or retirement entry of a ledger
-/// file, checked before the body is read (an event entry's body is at most
-/// [`MAX_EVENT_LEN`]).
-pub const MAX_LEDGER_ENTRY: usize = 1024 * 1024;
-
-const TAG_POLICY: u8 = 1;
-const TAG_NOTICE: u8 = 2;
-const TAG_RETIRE: u8 = 3;
-const TAG_EVENT: u8 = 4;
-const TAG_END: u8 = 5;
 
 /// A fast, deterministic hasher for the ledger's interning tables (no
 /// per-process random keys: the core holds no global state). Keys are
@@ -250,14 +234,14 @@ struct EventMeta {
 /// A registered notice and the times from which consents under it stop
 /// counting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct NoticeEntry {
-    notice: Notice,
+pub(super) struct NoticeEntry {
+    pub(super) notice: Notice,
     hash: [u8; 32],
     /// Registration time of the first newer version of the same id.
     superseded_at: i64,
 }
 
-struct Prepared {
+pub(super) struct Prepared {
     bytes: Vec<u8>,
     mask: u64,
     notice: u32,
@@ -299,10 +283,10 @@ struct Prepared {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Ledger {
-    policy: ConsentPolicy,
+    pub(super) policy: ConsentPolicy,
     n_purposes: usize,
-    notices: Vec<NoticeEntry>,
-    retirements: Vec<(String, u32, i64)>,
+    pub(super) notices: Vec<NoticeEntry>,
+    pub(super) retirements: Vec<(String, u32, i64)>,
     /// Event records, concatenated.
     records: Vec<u8>,
     /// Start of each record in `records`.
@@ -316,6 +300,21 @@ pub struct Ledger {
     subject_last: Vec<u32>,
     /// Latest event per (subject, purpose): `slots[subject * n_purposes + purpose]`.
     slots: Vec<u32>,
+    /// Every notice, retirement and event in the order it was added: the
+    /// order of the entries of the ledger file.
+    pub(super) journal: Vec<Item>,
+    /// How much of the journal the host has saved (bookkeeping, not content:
+    /// it takes no part in equality).
+    pub(super) saved: SaveMark,
+}
+
+/// One entry of the journal: an index into the notices, the retirements or
+/// the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Item {
+    Notice(u32),
+    Retire(u32),
+    Event(u32),
 }
 
 impl core::fmt::Debug for Ledger {
@@ -351,6 +350,8 @@ impl Ledger {
             subjects: Map::default(),
             subject_last: Vec::new(),
             slots: Vec::new(),
+            journal: Vec::new(),
+            saved: SaveMark::default(),
         })
     }
 
@@ -435,7 +436,7 @@ impl Ledger {
         })
     }
 
-    fn add_notice(&mut self, notice: Notice) -> Result<NoticeRef, ConsentError> {
+    pub(super) fn add_notice(&mut self, notice: Notice) -> Result<NoticeRef, ConsentError> {
         check_notice(&notice.id, &notice.language, &notice.text)?;
         if self.notices.iter().any(|n| {
             n.notice.id == notice.id
@@ -462,6 +463,7 @@ impl Ledger {
                 }
             }
         }
+        self.journal.push(Item::Notice(idx(self.notices.len())));
         self.notices.push(NoticeEntry {
             notice,
             hash: r.sha256,
@@ -483,7 +485,7 @@ impl Ledger {
         self.retire(id, version, at)
     }
 
-    fn retire(&mut self, id: &str, version: u32, at: i64) -> Result<(), ConsentError> {
+    pub(super) fn retire(&mut self, id: &str, version: u32, at: i64) -> Result<(), ConsentError> {
         let matching = |n: &NoticeEntry| n.notice.id == id && n.notice.version == version;
         if !self.notices.iter().any(matching) {
             return Err(ConsentError::UnknownNotice {
@@ -505,6 +507,7 @@ impl Ledger {
         for n in self.notices.iter_mut().filter(|n| matching(n)) {
             n.notice.retired_at = Some(at);
         }
+        self.journal.push(Item::Retire(idx(self.retirements.len())));
         self.retirements.push((id.to_owned(), version, at));
         Ok(())
     }
@@ -523,7 +526,11 @@ impl Ledger {
         Ok(self.commit(&event, prepared))
     }
 
-    fn prepare(&self, e: &ConsentEvent, now: Option<i64>) -> Result<Prepared, ConsentError> {
+    pub(super) fn prepare(
+        &self,
+        e: &ConsentEvent,
+        now: Option<i64>,
+    ) -> Result<Prepared, ConsentError> {
         e.check()?;
         let mut mask = 0u64;
         for p in &e.purposes {
@@ -590,7 +597,7 @@ impl Ledger {
         })
     }
 
-    fn commit(&mut self, e: &ConsentEvent, p: Prepared) -> EventRef {
+    pub(super) fn commit(&mut self, e: &ConsentEvent, p: Prepared) -> EventRef {
         let seq = idx(self.meta.len());
         let hash = suite::sha256(&[&p.bytes]);
         let s = match p.subject {
@@ -628,6 +635,7 @@ impl Ledger {
             }
         }
         self.ids.insert(e.id.as_str().into(), seq);
+        self.journal.push(Item::Event(seq));
         EventRef {
             seq: u64::from(seq),
             hash,
@@ -835,8 +843,13 @@ impl Ledger {
         }
     }
 
+    /// Total length of the stored event records.
+    pub(super) fn records_len(&self) -> usize {
+        self.records.len()
+    }
+
     /// The stored bytes of event number `i`.
-    fn record_bytes(&self, i: usize) -> Option<&[u8]> {
+    pub(super) fn record_bytes(&self, i: usize) -> Option<&[u8]> {
         let start = *self.offsets.get(i)?;
         let end = self
             .offsets
@@ -891,168 +904,4 @@ impl Ledger {
         out.reverse();
         out
     }
-
-    /// The ledger file (docs/CONSENT.md, section 5): prefix, then the
-    /// policy, the notices, the retirements and the events as
-    /// length-prefixed entries.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.records.len() + 5 * self.meta.len());
-        out.extend_from_slice(&LEDGER_MAGIC);
-        out.push(LEDGER_VERSION);
-        push_entry(&mut out, TAG_POLICY, &codec::encode(&self.policy.to_wire()));
-        for n in &self.notices {
-            let w = NoticeWire(
-                n.notice.id.clone(),
-                n.notice.version,
-                n.notice.language.clone(),
-                n.notice.text.clone(),
-                n.notice.registered_at,
-            );
-            push_entry(&mut out, TAG_NOTICE, &codec::encode(&w));
-        }
-        for (id, version, at) in &self.retirements {
-            let w = RetireWire(id.clone(), *version, *at);
-            push_entry(&mut out, TAG_RETIRE, &codec::encode(&w));
-        }
-        for i in 0..self.meta.len() {
-            if let Some(b) = self.event_bytes(i as u64) {
-                push_entry(&mut out, TAG_EVENT, b);
-            }
-        }
-        let count = 1 + self.notices.len() + self.retirements.len() + self.meta.len();
-        let end = codec::encode(&EndWire(
-            count as u64,
-            serde_bytes::ByteBuf::from(suite::sha256(&[&out]).to_vec()),
-        ));
-        push_entry(&mut out, TAG_END, &end);
-        out
-    }
-
-    /// Parse and replay a ledger file strictly: magic, version, a policy
-    /// entry first, known entry tags, canonical bodies, no trailing bytes;
-    /// every notice, retirement and event is validated again as if
-    /// appended (without the clock-skew check).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConsentError> {
-        let malformed = ConsentError::MalformedLedger;
-        let prefix = bytes.get(..5).ok_or(malformed("truncated"))?;
-        if prefix.get(..4) != Some(&LEDGER_MAGIC[..]) {
-            return Err(malformed("not a consent ledger (bad magic)"));
-        }
-        let version = prefix.get(4).copied().unwrap_or(0);
-        if version != LEDGER_VERSION {
-            return Err(ConsentError::UnsupportedVersion(version));
-        }
-        let mut rest = bytes.get(5..).unwrap_or_default();
-        let mut ledger: Option<Ledger> = None;
-        let mut index = 0u64;
-        while !rest.is_empty() {
-            let offset = bytes.len() - rest.len();
-            let (tag, body, tail) = split_entry(rest)?;
-            rest = tail;
-            if tag == TAG_END {
-                let EndWire(count, digest) = decode(body)?;
-                if !rest.is_empty() {
-                    return Err(malformed("trailing bytes after the end entry"));
-                }
-                if count != index {
-                    return Err(malformed("entry count does not match the end entry"));
-                }
-                let before = bytes.get(..offset).unwrap_or_default();
-                if digest.as_slice() != suite::sha256(&[before]).as_slice() {
-                    return Err(malformed(
-                        "checksum mismatch: the file was damaged or edited; restore it from a backup",
-                    ));
-                }
-                return ledger.ok_or(malformed("no policy entry"));
-            }
-            let wrap = |source| ConsentError::InvalidEntry {
-                index,
-                source: Box::new(source),
-            };
-            match (&mut ledger, tag) {
-                (None, TAG_POLICY) => {
-                    let w: PolicyWire = decode(body).map_err(wrap)?;
-                    ledger = Some(
-                        Ledger::new(ConsentPolicy::from_wire(w).map_err(wrap)?).map_err(wrap)?,
-                    );
-                }
-                (None, _) => return Err(malformed("the first entry must be the policy")),
-                (Some(_), TAG_POLICY) => return Err(malformed("more than one policy entry")),
-                (Some(l), TAG_NOTICE) => {
-                    let NoticeWire(id, version, language, text, registered_at) =
-                        decode(body).map_err(wrap)?;
-                    l.add_notice(Notice {
-                        id,
-                        version,
-                        language,
-                        text,
-                        registered_at,
-                        retired_at: None,
-                    })
-                    .map_err(wrap)?;
-                }
-                (Some(l), TAG_RETIRE) => {
-                    let RetireWire(id, version, at) = decode(body).map_err(wrap)?;
-                    l.retire(&id, version, at).map_err(wrap)?;
-                }
-                (Some(l), TAG_EVENT) => {
-                    let e = ConsentEvent::from_bytes(body).map_err(wrap)?;
-                    let p = l.prepare(&e, None).map_err(wrap)?;
-                    l.commit(&e, p);
-                }
-                (Some(_), _) => return Err(malformed("unknown entry tag")),
-            }
-            index += 1;
-        }
-        Err(malformed("truncated: the end entry is missing"))
-    }
-}
-
-/// Wire form of the end entry: `[entry count, SHA-256 of all bytes before it]`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct EndWire(u64, serde_bytes::ByteBuf);
-
-fn decode<T: serde::Serialize + serde::de::DeserializeOwned>(
-    body: &[u8],
-) -> Result<T, ConsentError> {
-    codec::decode_canonical(body).map_err(|e| match e {
-        codec::CodecError::Malformed => {
-            ConsentError::MalformedLedger("entry body is not of the expected shape")
-        }
-        codec::CodecError::NonCanonical => {
-            ConsentError::MalformedLedger("entry body is not canonical MessagePack")
-        }
-    })
-}
-
-fn push_entry(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
-    out.push(tag);
-    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(body);
-}
-
-fn split_entry(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), ConsentError> {
-    let truncated = ConsentError::MalformedLedger("truncated entry");
-    let tag = *bytes.first().ok_or(truncated.clone())?;
-    let mut len = [0u8; 4];
-    len.copy_from_slice(bytes.get(1..5).ok_or(truncated.clone())?);
-    let len = u32::from_be_bytes(len) as usize;
-    let max = if tag == TAG_EVENT {
-        MAX_EVENT_LEN
-    } else {
-        MAX_LEDGER_ENTRY
-    };
-    if len > max {
-        return Err(ConsentError::MalformedLedger(
-            "entry longer than the format allows",
-        ));
-    }
-    let end = len.checked_add(5).ok_or(truncated.clone())?;
-    let body = bytes.get(5..end).ok_or(truncated)?;
-    if tag == TAG_EVENT && body.get(..4) != Some(&EVENT_MAGIC[..]) {
-        return Err(ConsentError::MalformedLedger(
-            "event entry does not hold a consent event",
-        ));
-    }
-    Ok((tag, body, bytes.get(end..).unwrap_or_default()))
 }

@@ -49,6 +49,7 @@
 
 mod event;
 mod export;
+mod file;
 mod ledger;
 mod notice;
 mod policy;
@@ -57,9 +58,12 @@ pub use event::{
     ConsentEvent, ConsentMethod, ConsentStatus, EVENT_MAGIC, EVENT_VERSION, EventHash,
     MAX_EVENT_LEN, MAX_EVENT_PURPOSES, MAX_TIME, NoticeRef,
 };
+pub use file::{
+    LEDGER_CHAIN_LEN, LEDGER_MAGIC, LEDGER_VERSION, LEDGER_VERSION_1, LedgerReader, LedgerSave,
+    MAX_LEDGER_ENTRY, TornTail,
+};
 pub use ledger::{
-    Decision, EventRef, LEDGER_MAGIC, LEDGER_VERSION, Ledger, MAX_LEDGER_ENTRY, OptOutOutcome,
-    OptOutRequest, RecordedEvent, Refusal, SubjectId,
+    Decision, EventRef, Ledger, OptOutOutcome, OptOutRequest, RecordedEvent, Refusal, SubjectId,
 };
 pub use notice::{MAX_LANGUAGE_TAG_LEN, MAX_NOTICE_TEXT, MAX_NOTICES, Notice};
 pub use policy::{
@@ -207,6 +211,25 @@ pub enum ConsentError {
         /// Why it failed.
         source: Box<ConsentError>,
     },
+    /// A version-2 ledger file ends in an incomplete entry, as a crash or a
+    /// power loss during an append leaves it. Every entry before it is
+    /// intact; cutting the file to `keep_len` bytes repairs it
+    /// ([`LedgerReader::finish_repairing`], `caduceus consent repair`).
+    #[error(
+        "the consent ledger ends in an incomplete entry ({cut_len} bytes after the last complete entry, which ends at byte {keep_len}), as an interrupted write leaves it; repair it (caduceus consent repair) to cut only that entry"
+    )]
+    TornTail {
+        /// Bytes up to the end of the last complete entry.
+        keep_len: u64,
+        /// Bytes of the incomplete entry.
+        cut_len: u64,
+    },
+    /// [`Ledger::mark_saved`] was given a save that does not continue from
+    /// what was saved before.
+    #[error(
+        "this save does not continue the ledger's last save (an older save, or another ledger's); call Ledger::unsaved again and write what it returns"
+    )]
+    SaveOutOfOrder,
     /// The record was written by an unknown format version.
     #[error("unsupported consent format version {0}; upgrade Caduceus")]
     UnsupportedVersion(u8),
