@@ -23,6 +23,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -171,18 +172,34 @@ impl Envelope {
 
     /// Start `open -o out_dir/out`.
     fn open(&self, out_dir: &TempDir, mode: Mode) -> Child {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_caduceus"));
-        cmd.args(["open", "--identity", &self.dir.arg("k.key")])
-            .args(["-i", &self.dir.arg("in.cdu"), "-o", &out_dir.arg("out")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        match mode {
-            Mode::Unnamed => cmd.env_remove("CADUCEUS_NO_TMPFILE"),
-            Mode::Fallback => cmd.env("CADUCEUS_NO_TMPFILE", "1"),
-        };
-        cmd.spawn().unwrap()
+        caduceus(
+            mode,
+            &["open", "--identity", &self.dir.arg("k.key")],
+            &["-i", &self.dir.arg("in.cdu"), "-o", &out_dir.arg("out")],
+        )
+        .spawn()
+        .unwrap()
     }
+}
+
+/// The `caduceus` command with `args` and `more`, outputs created the way
+/// `mode` says, standard error piped.
+fn caduceus(mode: Mode, args: &[&str], more: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_caduceus"));
+    cmd.args(args)
+        .args(more)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    match mode {
+        Mode::Unnamed => cmd.env_remove("CADUCEUS_NO_TMPFILE"),
+        Mode::Fallback => cmd.env("CADUCEUS_NO_TMPFILE", "1"),
+    };
+    cmd
+}
+
+fn permissions(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn kill(pid: u32, sig: Sig) {
@@ -283,5 +300,66 @@ fn killed_open_leaves_no_plaintext_on_disk() {
                 kill_open_at(&envelope, mode, sig, point, point == Point::Halfway);
             }
         }
+    }
+}
+
+/// Both ways of creating outputs keep what `-o` always did: a new file is
+/// owner-only for plaintext and follows the umask otherwise, an existing
+/// file is replaced, a symlink is kept and its target replaced, a device is
+/// written in place, and nothing else is left in the directory.
+#[test]
+fn outputs_land_the_same_either_way() {
+    let dir = TempDir::new("plaintext", "modes");
+    let keygen = run_caduceus(
+        None,
+        &["keygen", "--kind", "practice", "-o", &dir.arg("k.key")],
+        None,
+    );
+    assert!(keygen.status.success());
+    let public = run_caduceus(None, &["pubkey", "-i", &dir.arg("k.key")], None);
+    let public = String::from_utf8(public.stdout).unwrap();
+    let plaintext = MARKER.repeat(3000);
+    fs::write(dir.path("in.bin"), &plaintext).unwrap();
+    // A file made by the test itself shows what the umask gives.
+    let umask_mode = permissions(&dir.path("in.bin"));
+    let identity = dir.arg("k.key");
+    for mode in [Mode::Unnamed, Mode::Fallback] {
+        let out = TempDir::new("plaintext", "modes-out");
+        let run = |args: &[&str], more: &[&str]| {
+            let done = caduceus(mode, args, more).output().unwrap();
+            assert!(done.status.success(), "{mode:?} {args:?}: {done:?}");
+        };
+        let mut seal = vec!["seal", "--to", public.trim()];
+        seal.extend(LABELS);
+        run(&seal, &["-i", &dir.arg("in.bin"), "-o", &out.arg("in.cdu")]);
+        assert_eq!(permissions(&out.path("in.cdu")), umask_mode, "{mode:?}");
+        let open = ["open", "--identity", identity.as_str()];
+        let envelope = out.arg("in.cdu");
+        run(&open, &["-i", &envelope, "-o", &out.arg("new")]);
+        assert_eq!(fs::read(out.path("new")).unwrap(), plaintext, "{mode:?}");
+        assert_eq!(permissions(&out.path("new")), 0o600, "{mode:?}");
+        // Replaced.
+        fs::write(out.path("old"), OLD).unwrap();
+        run(&open, &["-i", &envelope, "-o", &out.arg("old")]);
+        assert_eq!(fs::read(out.path("old")).unwrap(), plaintext, "{mode:?}");
+        // The link stays a link; its target gets the output.
+        fs::write(out.path("target"), OLD).unwrap();
+        std::os::unix::fs::symlink("target", out.path("link")).unwrap();
+        run(&open, &["-i", &envelope, "-o", &out.arg("link")]);
+        assert!(fs::symlink_metadata(out.path("link")).unwrap().is_symlink());
+        assert_eq!(fs::read(out.path("target")).unwrap(), plaintext, "{mode:?}");
+        // A device is written in place.
+        run(&open, &["-i", &envelope, "-o", "/dev/null"]);
+        assert!(
+            fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        assert_eq!(
+            out.listing(),
+            ["in.cdu", "link", "new", "old", "target"],
+            "{mode:?}"
+        );
     }
 }
