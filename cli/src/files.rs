@@ -274,7 +274,7 @@ impl Output {
                 // file or the whole new one, never a named partial file.
                 let synced = file.flush().and_then(|()| file.sync_all());
                 synced
-                    .and_then(|()| staged.commit(&file, &dest))
+                    .and_then(|()| staged.commit(file, &dest))
                     .map_err(|e| fail(format!("cannot write output file {}: {e}", dest.display())))
             }
             None => Ok(()),
@@ -308,7 +308,7 @@ impl Drop for Output {
 impl Staged {
     /// Give the synced `file` the name `dest`, replacing what was there,
     /// and sync the directory. On error nothing new is left on disk.
-    fn commit(self, file: &File, dest: &Path) -> io::Result<()> {
+    fn commit(self, file: File, dest: &Path) -> io::Result<()> {
         let dir = parent_dir(dest);
         let mut list = unfinished();
         let tmp = match self {
@@ -316,7 +316,7 @@ impl Staged {
             Staged::Unnamed => {
                 // linkat cannot replace a file: link to a fresh hidden name
                 // (which then holds the whole, synced output), then rename.
-                let proc_fd = proc_fd_path(file);
+                let proc_fd = proc_fd_path(&file);
                 with_hidden_name(dest, |tmp| {
                     rustix::fs::linkat(
                         rustix::fs::CWD,
@@ -331,8 +331,8 @@ impl Staged {
             }
             Staged::Named(tmp) => tmp,
         };
-        #[cfg(not(target_os = "linux"))]
-        let _ = file;
+        // Closed before the rename (which some systems require).
+        drop(file);
         let renamed = fs::rename(&tmp, dest);
         if renamed.is_err() {
             let _ = fs::remove_file(&tmp);

@@ -6,7 +6,7 @@
 //! temporary files of the fallback do (see [`crate::files`]). The handler is
 //! installed for every command, so the exit code is the same either way.
 
-use crate::error::{Result, fail};
+use crate::error::Result;
 
 /// Start the thread that waits for SIGINT, SIGTERM and SIGHUP. From then on
 /// these signals no longer end the process at once: the thread removes
@@ -15,6 +15,8 @@ use crate::error::{Result, fail};
 pub fn install() -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
+
+    use crate::error::fail;
 
     let cannot = |e: std::io::Error| fail(format!("cannot install the signal handlers: {e}"));
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(cannot)?;
