@@ -1,10 +1,20 @@
-//! Inputs and outputs: standard streams or files. Output files are written
-//! under a temporary name and renamed into place on success, so a failed
-//! command leaves nothing behind (no partial, unauthenticated plaintext).
+//! Inputs and outputs: standard streams or files.
+//!
+//! No named file ever holds a partial output (such as unauthenticated or
+//! unfinished plaintext). On Linux an output file is created unnamed
+//! (`O_TMPFILE` in the destination's directory), written, synced, linked to a
+//! fresh hidden name and renamed over the destination. Where that is not
+//! available (another Unix, a file system without `O_TMPFILE`, no `/proc`, or
+//! `CADUCEUS_NO_TMPFILE=1`) it is written under a hidden temporary name that
+//! is registered here, and the signal handler (`crate::signals`) removes
+//! every registered file on SIGINT, SIGTERM and SIGHUP. A failed command
+//! leaves no output file either way. See docs/HARDENING.md, "Output files".
 
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use zeroize::Zeroizing;
 
@@ -148,12 +158,46 @@ enum Sink {
     Stdout(Box<dyn Write>),
     /// An existing non-regular file (a device or pipe), written in place.
     Direct(File),
-    /// A temporary file renamed to `dest` on commit.
-    Temp {
+    /// A new file, moved to `dest` on commit.
+    File {
         file: File,
-        tmp: PathBuf,
+        staged: Staged,
         dest: PathBuf,
     },
+}
+
+/// How a new output file exists until it is committed.
+enum Staged {
+    /// Unnamed (`O_TMPFILE`): nothing on disk names it, and the kernel frees
+    /// it when the process ends, however it ends.
+    #[cfg(target_os = "linux")]
+    Unnamed,
+    /// A hidden temporary file of this name, registered in [`UNFINISHED`].
+    Named(PathBuf),
+}
+
+/// Hidden temporary output files that exist now: created and not yet
+/// renamed into place or removed. Files are created, renamed and removed
+/// with this lock held, so the signal handler never misses one.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished() -> MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Remove every unfinished hidden output file, and keep the registry locked
+/// while the returned guard lives, so that no new one is created or renamed
+/// into place: the signal handler holds it until the process exits.
+pub fn remove_unfinished() -> MutexGuard<'static, Vec<PathBuf>> {
+    let mut list = unfinished();
+    for path in list.drain(..) {
+        let _ = fs::remove_file(path);
+    }
+    list
+}
+
+fn forget_unfinished(list: &mut Vec<PathBuf>, path: &Path) {
+    list.retain(|p| p != path);
 }
 
 /// An output stream. Dropping it without [`Output::commit`] removes a
@@ -210,7 +254,7 @@ impl Output {
     fn writer(&mut self) -> io::Result<&mut dyn Write> {
         match self.sink.as_mut() {
             Some(Sink::Stdout(w)) => Ok(w.as_mut()),
-            Some(Sink::Direct(f)) | Some(Sink::Temp { file: f, .. }) => Ok(f),
+            Some(Sink::Direct(f)) | Some(Sink::File { file: f, .. }) => Ok(f),
             None => Err(io::Error::other("output already closed")),
         }
     }
@@ -221,25 +265,17 @@ impl Output {
         match self.sink.take() {
             Some(Sink::Stdout(mut w)) => w.flush().map_err(write_err),
             Some(Sink::Direct(mut f)) => f.flush().map_err(write_err),
-            Some(Sink::Temp {
+            Some(Sink::File {
                 mut file,
-                tmp,
+                staged,
                 dest,
             }) => {
-                // Synced before the rename, so a crash leaves the old file
-                // or the whole new one, never a named partial file.
-                let done = file.flush().and_then(|()| file.sync_all()).and_then(|()| {
-                    drop(file);
-                    fs::rename(&tmp, &dest)
-                });
-                if let Err(e) = done {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(fail(format!(
-                        "cannot write output file {}: {e}",
-                        dest.display()
-                    )));
-                }
-                Ok(())
+                // Synced before it gets a name, so a crash leaves the old
+                // file or the whole new one, never a named partial file.
+                let synced = file.flush().and_then(|()| file.sync_all());
+                synced
+                    .and_then(|()| staged.commit(file, &dest))
+                    .map_err(|e| fail(format!("cannot write output file {}: {e}", dest.display())))
             }
             None => Ok(()),
         }
@@ -262,9 +298,67 @@ impl Write for Output {
 
 impl Drop for Output {
     fn drop(&mut self) {
-        if let Some(Sink::Temp { file, tmp, .. }) = self.sink.take() {
+        if let Some(Sink::File { file, staged, .. }) = self.sink.take() {
             drop(file);
-            let _ = fs::remove_file(tmp);
+            staged.discard();
+        }
+    }
+}
+
+impl Staged {
+    /// Give the synced `file` the name `dest`, replacing what was there,
+    /// and sync the directory. On error nothing new is left on disk.
+    fn commit(self, file: File, dest: &Path) -> io::Result<()> {
+        let dir = parent_dir(dest);
+        let mut list = unfinished();
+        let tmp = match self {
+            #[cfg(target_os = "linux")]
+            Staged::Unnamed => {
+                // linkat cannot replace a file: link to a fresh hidden name
+                // (which then holds the whole, synced output), then rename.
+                let proc_fd = proc_fd_path(&file);
+                with_hidden_name(dest, |tmp| {
+                    rustix::fs::linkat(
+                        rustix::fs::CWD,
+                        &proc_fd,
+                        rustix::fs::CWD,
+                        tmp,
+                        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                    )
+                    .map_err(io::Error::from)
+                })?
+                .0
+            }
+            Staged::Named(tmp) => tmp,
+        };
+        // Closed before the rename (which some systems require).
+        drop(file);
+        let renamed = fs::rename(&tmp, dest);
+        if renamed.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        forget_unfinished(&mut list, &tmp);
+        drop(list);
+        renamed?;
+        // The rename is durable once the directory is synced. The output is
+        // complete and in place either way, so this is best effort (some
+        // file systems cannot sync a directory).
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Remove what an uncommitted output left (nothing, when unnamed).
+    fn discard(self) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Staged::Unnamed => {}
+            Staged::Named(tmp) => {
+                let mut list = unfinished();
+                let _ = fs::remove_file(&tmp);
+                forget_unfinished(&mut list, &tmp);
+            }
         }
     }
 }
@@ -292,38 +386,106 @@ fn file_sink(path: &Path, mode: OutputMode) -> Result<Sink> {
         }
         _ => {}
     }
-    let name = dest
-        .file_name()
-        .ok_or_else(|| fail(format!("output {} is not a file name", path.display())))?;
-    let dir = match dest.parent() {
+    if dest.file_name().is_none() {
+        return Err(fail(format!(
+            "output {} is not a file name",
+            path.display()
+        )));
+    }
+    let create_err =
+        |e: io::Error| fail(format!("cannot create output file {}: {e}", path.display()));
+    #[cfg(target_os = "linux")]
+    if std::env::var_os(NO_TMPFILE_VAR).is_none_or(|v| v != "1")
+        && let Some(file) = create_unnamed(&parent_dir(&dest), mode.private).map_err(create_err)?
+    {
+        return Ok(Sink::File {
+            file,
+            staged: Staged::Unnamed,
+            dest,
+        });
+    }
+    // Registered while the lock is held, so a signal that arrives at any
+    // point finds the file.
+    let mut list = unfinished();
+    let (tmp, file) =
+        with_hidden_name(&dest, |tmp| create_new(tmp, mode.private)).map_err(create_err)?;
+    list.push(tmp.clone());
+    Ok(Sink::File {
+        file,
+        staged: Staged::Named(tmp),
+        dest,
+    })
+}
+
+/// Set to `1`, output files are always created under a hidden temporary name
+/// (the fallback where `O_TMPFILE` is not available), e.g. to test it.
+#[cfg(target_os = "linux")]
+const NO_TMPFILE_VAR: &str = "CADUCEUS_NO_TMPFILE";
+
+/// The directory of `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+/// Call `make` with a fresh hidden name `.NAME.<16 hex digits>.tmp` beside
+/// `dest` until it does not fail with "already exists" (8 tries).
+fn with_hidden_name<T>(
+    dest: &Path,
+    mut make: impl FnMut(&Path) -> io::Result<T>,
+) -> io::Result<(PathBuf, T)> {
+    let name = dest.file_name().unwrap_or(OsStr::new("output"));
+    let dir = parent_dir(dest);
     let mut last_err = None;
     for _ in 0..8 {
         let mut tag = [0u8; 8];
-        getrandom::fill(&mut tag)
-            .map_err(|_| fail("the operating system's random number generator failed"))?;
+        getrandom::fill(&mut tag).map_err(|_| {
+            io::Error::other("the operating system's random number generator failed")
+        })?;
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(format!(".{}.tmp", hex::encode(tag)));
         let tmp = dir.join(tmp_name);
-        match create_new(&tmp, mode.private) {
-            Ok(file) => return Ok(Sink::Temp { file, tmp, dest }),
+        match make(&tmp) {
+            Ok(made) => return Ok((tmp, made)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
-            Err(e) => {
-                return Err(fail(format!(
-                    "cannot create output file {}: {e}",
-                    path.display()
-                )));
-            }
+            Err(e) => return Err(e),
         }
     }
-    Err(fail(format!(
-        "cannot create output file {}: {}",
-        path.display(),
-        last_err.map_or_else(|| "no free temporary name".to_owned(), |e| e.to_string())
-    )))
+    Err(last_err.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// An unnamed file in `dir` (`O_TMPFILE`), or `None` where the kernel, the
+/// file system or a missing `/proc` (needed to link it unprivileged) does
+/// not allow one.
+#[cfg(target_os = "linux")]
+fn create_unnamed(dir: &Path, private: bool) -> io::Result<Option<File>> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::io::Errno;
+    let mode = Mode::from_raw_mode(if private { 0o600 } else { 0o666 });
+    let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+    match rustix::fs::open(dir, flags, mode) {
+        Ok(fd) => {
+            let file = File::from(fd);
+            Ok(fs::symlink_metadata(proc_fd_path(&file))
+                .is_ok()
+                .then_some(file))
+        }
+        // Old kernels (EISDIR), file systems without O_TMPFILE (EOPNOTSUPP)
+        // and some that reject the flags (EINVAL).
+        Err(e) if [Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL].contains(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `/proc/self/fd/N` for `file`: linking it with `AT_SYMLINK_FOLLOW` names an
+/// `O_TMPFILE` without the privilege that `AT_EMPTY_PATH` needs.
+#[cfg(target_os = "linux")]
+fn proc_fd_path(file: &File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 /// Create a new file (never following or replacing an existing one), with

@@ -7,7 +7,9 @@
 //! error (the command line is wrong; nothing was read or written), 3 failure
 //! (the operation did not complete: bad or damaged input, I/O, no access; no
 //! output file was left behind), 4 busy (a state file is locked by another
-//! process past the bounded wait; nothing was changed). Every error is one line on standard error,
+//! process past the bounded wait; nothing was changed); 130, 143 and 129 after
+//! SIGINT, SIGTERM and SIGHUP (128 + the signal; unfinished output files are
+//! removed first, see `signals`). Every error is one line on standard error,
 //! `caduceus: error: ...`, and never contains key material or plaintext.
 
 mod args;
@@ -15,6 +17,7 @@ mod commands;
 mod error;
 mod files;
 mod progress;
+mod signals;
 mod state;
 mod time;
 
@@ -27,6 +30,9 @@ use crate::args::{Cli, Command};
 use crate::error::Failure;
 
 fn main() -> ExitCode {
+    if let Err(failure) = signals::install() {
+        return report(&failure);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),

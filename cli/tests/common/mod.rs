@@ -14,8 +14,14 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     /// A new empty directory `caduceus-{prefix}-{name}-{pid}-{n}`.
     pub fn new(prefix: &str, name: &str) -> Self {
+        Self::new_in(&std::env::temp_dir(), prefix, name)
+    }
+
+    /// As [`TempDir::new`], in `base` (e.g. `CARGO_TARGET_TMPDIR` for large
+    /// files).
+    pub fn new_in(base: &Path, prefix: &str, name: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
+        let dir = base.join(format!(
             "caduceus-{prefix}-{name}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
