@@ -111,9 +111,11 @@ fn verify_reports_the_first_bad_index() {
     let vkey = setup(&d, 4);
     checkpoint(&d, "cp.txt");
     let mut bytes = std::fs::read(d.join("l.log")).unwrap();
-    // Header: 5 magic/version bytes, 1 length byte, 20 origin bytes; then
-    // records of a 4-byte length and the entry. Flip a byte in entry 1's body.
-    let mut pos = 6 + 20;
+    // Header: 5 magic/version bytes, 1 length byte, 20 origin bytes, the
+    // 16-byte key fingerprint; then records of a 4-byte length and the
+    // entry. Flip a byte in entry 1's body.
+    assert_eq!(&bytes[..5], b"CDAL\x02");
+    let mut pos = 6 + 20 + 16;
     let len0 = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
     pos += 4 + len0;
     bytes[pos + 4 + 60] ^= 1;
@@ -147,7 +149,7 @@ fn verify_reports_the_first_bad_index() {
     );
     assert_eq!(a.status.code(), Some(3));
     // Truncation relative to the checkpoint.
-    std::fs::write(d.join("l.log"), &bytes[..6 + 20 + 4 + len0]).unwrap();
+    std::fs::write(d.join("l.log"), &bytes[..6 + 20 + 16 + 4 + len0]).unwrap();
     let v = verify(&d, "cp.txt", &vkey);
     assert!(
         stdout(&v).starts_with("FAIL: first bad index 1:"),

@@ -450,3 +450,199 @@ fn a_torn_consent_ledger_is_refused_until_repair_cuts_only_the_torn_entry() {
 fn to_strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+fn audit_log(dir: &TempDir, n: i64) -> Vec<u8> {
+    ok(&dir.0, &AUDIT_KEYGEN_PSEUDONYM);
+    for i in 0..n {
+        ok(
+            &dir.0,
+            &audit_append_args("l.log", &(T0 + i).to_string(), &[]),
+        );
+    }
+    fs::read(dir.path("l.log")).unwrap()
+}
+
+fn log_cmd(dir: &Path, args: &[&str]) -> Output {
+    run_caduceus(Some(dir), args, None)
+}
+
+#[test]
+fn a_torn_audit_log_is_refused_until_repair_cuts_only_the_torn_record() {
+    let dir = TempDir::new("state", "torn-log");
+    let d = &dir.0;
+    let three = audit_log(&dir, 3);
+    ok(d, &audit_append_args("l.log", &(T0 + 3).to_string(), &[]));
+    let four = fs::read(dir.path("l.log")).unwrap();
+    assert!(four.starts_with(&three));
+    for cut in [1, 3, 4, 10, four.len() - three.len() - 1] {
+        let torn = &four[..three.len() + cut];
+        fs::write(dir.path("l.log"), torn).unwrap();
+        let out = log_cmd(d, &audit_append_args("l.log", &(T0 + 9).to_string(), &[]));
+        assert_eq!(code(&out), 3, "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("incomplete record") && err.contains("audit repair"),
+            "{err}"
+        );
+        assert_eq!(fs::read(dir.path("l.log")).unwrap(), torn);
+        // verify reports it as a failed verification (exit 1).
+        let out = log_cmd(d, &["audit", "verify", "--log", "l.log"]);
+        assert_eq!(code(&out), 1, "{out:?}");
+        let out = log_cmd(d, &["audit", "repair", "--log", "l.log"]);
+        assert_eq!(code(&out), 0, "{out:?}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains(&format!("cut {cut} bytes")), "{said}");
+        assert!(said.contains("kept 3 entries"), "{said}");
+        assert_eq!(fs::read(dir.path("l.log")).unwrap(), three);
+    }
+    let out = log_cmd(d, &["audit", "repair", "--log", "l.log"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact (3 entries); nothing cut"));
+    // A damaged complete entry is never cut (entry 1: entry 2's link fails).
+    let mut damaged = three.clone();
+    let at = damaged.len() / 2;
+    damaged[at] ^= 1;
+    fs::write(dir.path("l.log"), &damaged).unwrap();
+    let out = log_cmd(d, &["audit", "repair", "--log", "l.log"]);
+    assert_eq!(code(&out), 3, "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was cut"));
+    assert_eq!(fs::read(dir.path("l.log")).unwrap(), damaged);
+    // The log's very first append, interrupted inside the header: repair
+    // leaves an empty file, and the next append creates the log.
+    fs::write(dir.path("l.log"), &three[..8]).unwrap();
+    let out = log_cmd(d, &["audit", "repair", "--log", "l.log"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("incomplete header"),
+        "{out:?}"
+    );
+    assert_eq!(fs::read(dir.path("l.log")).unwrap().len(), 0);
+    ok(d, &audit_append_args("l.log", &T0.to_string(), &[]));
+    ok(d, &["audit", "verify", "--log", "l.log"]);
+}
+
+#[test]
+fn a_log_refuses_appends_made_with_another_pseudonym_key() {
+    let dir = TempDir::new("state", "log-key");
+    let d = &dir.0;
+    let before = audit_log(&dir, 2);
+    // The header records the key's fingerprint after the origin.
+    let origin = "praxis.example/audit";
+    assert_eq!(
+        &before[..6],
+        &[b'C', b'D', b'A', b'L', 2, origin.len() as u8]
+    );
+    fs::rename(dir.path("a.key"), dir.path("first.key")).unwrap();
+    ok(d, &AUDIT_KEYGEN_PSEUDONYM);
+    let out = log_cmd(d, &audit_append_args("l.log", &(T0 + 5).to_string(), &[]));
+    assert_eq!(code(&out), 1, "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another pseudonym key"));
+    assert_eq!(fs::read(dir.path("l.log")).unwrap(), before);
+    // The log's own key still appends.
+    fs::rename(dir.path("first.key"), dir.path("a.key")).unwrap();
+    ok(d, &audit_append_args("l.log", &(T0 + 5).to_string(), &[]));
+}
+
+#[test]
+fn a_format_1_log_is_read_and_its_first_append_records_the_key() {
+    let dir = TempDir::new("state", "log-v1");
+    let d = &dir.0;
+    let v2 = audit_log(&dir, 3);
+    ok(d, &audit_keygen_signing_args("s.key"));
+    ok(d, &audit_checkpoint_args("cp3.txt"));
+    // Format 1 is format 2 without the fingerprint.
+    let olen = usize::from(v2[5]);
+    let mut v1 = v2[..6 + olen].to_vec();
+    v1[4] = 1;
+    v1.extend_from_slice(&v2[6 + olen + 16..]);
+    fs::write(dir.path("l.log"), &v1).unwrap();
+    let vkey = fs::read_to_string(dir.path("s.key")).unwrap();
+    let vkey = vkey
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# verifier key: ");
+    let verify = || {
+        ok(
+            d,
+            &[
+                "audit",
+                "verify",
+                "--log",
+                "l.log",
+                "--checkpoint",
+                "cp3.txt",
+                "--vkey",
+                vkey,
+            ],
+        )
+    };
+    assert!(verify().starts_with("OK: 3 entries"));
+    let out = log_cmd(d, &audit_append_args("l.log", &(T0 + 3).to_string(), &[]));
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recorded the pseudonym key's fingerprint")
+    );
+    let now = fs::read(dir.path("l.log")).unwrap();
+    assert!(
+        now.starts_with(&v2),
+        "the upgraded log is the format-2 log plus the new entry"
+    );
+    // The old checkpoint still verifies: entries did not change.
+    assert!(verify().starts_with("OK: 4 entries"), "{}", verify());
+}
+
+#[test]
+fn verify_reads_a_log_in_memory_independent_of_its_size() {
+    use caduceus_core::audit::{Action, AuditEvent, AuditKey, AuditLog, PseudonymKind};
+    let dir = TempDir::new("state", "log-memory");
+    let d = &dir.0;
+    let key = AuditKey::from_bytes([9; 32]);
+    fs::write(dir.path("a.key"), format!("{}\n", &*key.to_secret_string())).unwrap();
+    // A 64 MiB log written from docs/AUDIT.md section 8.
+    let origin = "praxis.example/audit";
+    let mut file = b"CDAL\x02".to_vec();
+    file.push(origin.len() as u8);
+    file.extend_from_slice(origin.as_bytes());
+    file.extend_from_slice(&key.fingerprint());
+    let mut log = AuditLog::new(origin).unwrap();
+    let actor = key.pseudonym(PseudonymKind::Staff, "dr.mueller");
+    let mut n = 0u64;
+    while file.len() < 64 << 20 {
+        let event = AuditEvent::new(
+            T0 * 1000 + n as i64,
+            actor.clone(),
+            "doctor",
+            Action::Read,
+            "pms",
+        )
+        .unwrap()
+        .category("x-ray")
+        .unwrap();
+        let e = log.append(&event).unwrap();
+        file.extend_from_slice(&(e.bytes.len() as u32).to_be_bytes());
+        file.extend_from_slice(&e.bytes);
+        n += 1;
+    }
+    fs::write(dir.path("l.log"), &file).unwrap();
+    drop(file);
+    // With its address space capped at 32 MiB (half the file), verify and an
+    // append still run: neither holds the file in memory.
+    let capped = |args: &[&str]| {
+        Command::new("prlimit")
+            .arg(format!("--as={}", 32 << 20))
+            .arg(BIN)
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let out = capped(&["audit", "verify", "--log", "l.log"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("OK: {n} entries")));
+    let out = capped(&audit_append_args(
+        "l.log",
+        &(T0 + 1_000_000).to_string(),
+        &[],
+    ));
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("appended entry {n}")));
+}

@@ -2,12 +2,12 @@
 //! tamper-evident audit log file (format: docs/AUDIT.md section 8).
 
 use std::fs;
-use std::io::Write;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use caduceus_core::audit::{
-    Action, AuditEntry, AuditEvent, AuditKey, AuditLog, Checkpoint, LogVerifier, Outcome,
-    PseudonymKind, fhir, merkle, note,
+    Action, AuditEntry, AuditEvent, AuditKey, AuditLog, Checkpoint, LogVerifier, MAX_ENTRY_LEN,
+    Outcome, PseudonymKind, fhir, merkle, note,
 };
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -17,9 +17,15 @@ use crate::files::{self, Output, OutputMode};
 use crate::state::{self, LockedFile};
 use crate::time;
 
-/// Magic and version that start an audit log file.
-const FILE_MAGIC: &[u8; 5] = b"CDAL\x01";
-/// Largest log file read into memory (16 GiB).
+/// Magic that starts an audit log file, before its version byte.
+const LOG_MAGIC: &[u8; 4] = b"CDAL";
+/// Format 1: the origin only. Read; the first append records the key.
+const LOG_V1: u8 = 1;
+/// Format 2: the origin and the pseudonym key's fingerprint.
+const LOG_V2: u8 = 2;
+/// Length of the pseudonym key's fingerprint in a format-2 header.
+const FINGERPRINT_LEN: usize = 16;
+/// Largest log file read (16 GiB). It is read one record at a time.
 const MAX_LOG_FILE: u64 = 1 << 34;
 /// Largest checkpoint file read: a signed note longer than
 /// [`note::MAX_NOTE_LEN`] (1 MiB) is refused by the core anyway.
@@ -71,6 +77,8 @@ pub enum AuditCommand {
     VerifyProof(VerifyProofArgs),
     /// Export the entries as a FHIR R4 Bundle of AuditEvent resources.
     ExportFhir(ExportArgs),
+    /// Cut an incomplete final record left by a crash (never a complete entry).
+    Repair(RepairArgs),
 }
 
 /// Which key `audit keygen` makes.
@@ -233,6 +241,20 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `caduceus audit repair`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Checks every entry of the log (format, sequence, links). When the file ends in
+an incomplete record (an append interrupted by a crash or a power loss), cuts
+exactly that record and says how many bytes it cut; every complete entry is
+kept. A log damaged anywhere else is refused and left as it is: find the first
+bad entry with 'caduceus audit verify' and restore the log from a backup.")]
+pub struct RepairArgs {
+    /// The log file, cut back to its last complete record.
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+}
+
 fn parse_action(s: &str) -> std::result::Result<Action, String> {
     Action::from_code(s).ok_or_else(|| {
         let all: Vec<&str> = Action::all().map(Action::code).collect();
@@ -250,48 +272,184 @@ pub fn audit(args: AuditArgs) -> Result<()> {
         AuditCommand::Prove(a) => prove(a),
         AuditCommand::VerifyProof(a) => verify_proof(a),
         AuditCommand::ExportFhir(a) => export(a),
+        AuditCommand::Repair(a) => repair(a),
     }
 }
 
-/// A log file read into memory.
-struct LogFile {
+/// The header of a log file.
+struct LogHeader {
+    version: u8,
     origin: String,
-    entries: Vec<Vec<u8>>,
+    /// The pseudonym key's fingerprint (format 2).
+    fingerprint: Option<[u8; FINGERPRINT_LEN]>,
+    /// Length of the header in bytes.
+    len: u64,
 }
 
-fn read_log(path: &Path) -> Result<LogFile> {
-    let mut data = Vec::new();
-    files::read_limited(path, MAX_LOG_FILE, "log file", &mut data)?;
+/// A final record cut short: what an interrupted append leaves.
+struct TornRecord {
+    /// Bytes up to the end of the last complete record (0: the header is incomplete).
+    keep_len: u64,
+    /// Bytes after it.
+    cut_len: u64,
+}
+
+/// Read up to `buf.len()` bytes; fewer only at the end of the file.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while let Some(rest) = buf.get_mut(n..).filter(|b| !b.is_empty()) {
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Read a log file one record at a time (memory bounded whatever its size),
+/// handing each complete entry to `each`. A final record (or header) cut
+/// short is reported, not an error; `None` header: the file is empty or its
+/// header incomplete.
+fn scan_log(
+    lock: &mut LockedFile,
+    path: &Path,
+    mut each: impl FnMut(&LogHeader, &[u8]) -> Result<()>,
+) -> Result<(Option<LogHeader>, Option<TornRecord>)> {
+    let size = lock.len()?;
+    if size > MAX_LOG_FILE {
+        return Err(fail(format!(
+            "log file {} is too large (more than {})",
+            path.display(),
+            files::size_text(MAX_LOG_FILE)
+        )));
+    }
+    let io_err = |e: std::io::Error| fail(format!("cannot read log file {}: {e}", path.display()));
     let bad = |what: &str| fail(format!("log file {} is damaged: {what}", path.display()));
-    if data.get(..5) != Some(&FILE_MAGIC[..]) {
+    let file = lock.file();
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    let mut r = BufReader::with_capacity(64 * 1024, file);
+    let torn = |keep_len: u64, pos: u64| TornRecord {
+        keep_len,
+        cut_len: pos - keep_len,
+    };
+    let mut start = [0u8; 6];
+    let n = read_up_to(&mut r, &mut start).map_err(io_err)?;
+    let got = start.get(..n).unwrap_or_default();
+    if got.iter().zip(LOG_MAGIC).any(|(a, b)| a != b) {
         return Err(bad("not a Caduceus audit log file (bad magic)"));
     }
-    let olen = usize::from(*data.get(5).ok_or_else(|| bad("truncated header"))?);
-    let origin = data
-        .get(6..6 + olen)
-        .and_then(|o| std::str::from_utf8(o).ok())
-        .ok_or_else(|| bad("truncated or invalid origin"))?
-        .to_owned();
-    let mut pos = 6 + olen;
-    let mut entries = Vec::new();
-    while pos < data.len() {
-        let len_bytes: [u8; 4] = data
-            .get(pos..pos + 4)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                bad(&format!(
-                    "truncated record length after entry {}",
-                    entries.len()
-                ))
-            })?;
-        let len = u32::from_be_bytes(len_bytes) as usize;
-        let entry = data
-            .get(pos + 4..pos + 4 + len)
-            .ok_or_else(|| bad(&format!("entry {} is truncated", entries.len())))?;
-        entries.push(entry.to_vec());
-        pos += 4 + len;
+    if let Some(&v) = got.get(4)
+        && v != LOG_V1
+        && v != LOG_V2
+    {
+        return Err(bad(
+            "unknown format version; the file is not an audit log this tool wrote",
+        ));
     }
-    Ok(LogFile { origin, entries })
+    if n < start.len() {
+        return Ok((None, (n > 0).then(|| torn(0, n as u64))));
+    }
+    let [.., version, olen] = start;
+    let mut rest = vec![
+        0u8;
+        usize::from(olen)
+            + if version == LOG_V2 {
+                FINGERPRINT_LEN
+            } else {
+                0
+            }
+    ];
+    let n2 = read_up_to(&mut r, &mut rest).map_err(io_err)?;
+    if n2 < rest.len() {
+        return Ok((None, Some(torn(0, (start.len() + n2) as u64))));
+    }
+    let (origin, fp) = rest.split_at(usize::from(olen));
+    let origin = std::str::from_utf8(origin)
+        .map_err(|_| bad("the origin is not UTF-8"))?
+        .to_owned();
+    let fingerprint = <[u8; FINGERPRINT_LEN]>::try_from(fp).ok();
+    let header = LogHeader {
+        version,
+        origin,
+        fingerprint,
+        len: (start.len() + rest.len()) as u64,
+    };
+    let mut pos = header.len;
+    let mut entry = vec![0u8; MAX_ENTRY_LEN];
+    let mut index = 0u64;
+    loop {
+        let mut len = [0u8; 4];
+        let k = read_up_to(&mut r, &mut len).map_err(io_err)?;
+        if k == 0 {
+            return Ok((Some(header), None));
+        }
+        if k < len.len() {
+            return Ok((Some(header), Some(torn(pos, pos + k as u64))));
+        }
+        let l = u32::from_be_bytes(len) as usize;
+        let Some(body) = entry.get_mut(..l) else {
+            return Err(bad(&format!(
+                "record {index} claims {l} bytes, more than an entry can hold ({MAX_ENTRY_LEN})"
+            )));
+        };
+        let k2 = read_up_to(&mut r, body).map_err(io_err)?;
+        if k2 < l {
+            return Ok((Some(header), Some(torn(pos, pos + 4 + k2 as u64))));
+        }
+        each(&header, body)?;
+        pos += 4 + l as u64;
+        index += 1;
+    }
+}
+
+fn torn_message(path: &Path, t: &TornRecord) -> crate::error::Failure {
+    fail(torn_text(path, t))
+}
+
+fn torn_text(path: &Path, t: &TornRecord) -> String {
+    format!(
+        "log file {} ends in an incomplete record ({} bytes after the last complete record, \
+         which ends at byte {}), as an interrupted write leaves it; run \
+         'caduceus audit repair --log {}' to cut only that record",
+        path.display(),
+        t.cut_len,
+        t.keep_len,
+        path.display()
+    )
+}
+
+/// Read a whole log under a shared lock, handing each entry to `each`;
+/// an empty, incomplete or torn file is an error.
+fn read_log(path: &Path, each: impl FnMut(&LogHeader, &[u8]) -> Result<()>) -> Result<LogHeader> {
+    let mut lock = LockedFile::open_shared(path, "log file")?;
+    match scan_log(&mut lock, path, each)? {
+        (_, Some(t)) => Err(torn_message(path, &t)),
+        (Some(h), None) => Ok(h),
+        (None, None) => Err(fail(format!(
+            "log file {} is empty: no entry has been appended yet",
+            path.display()
+        ))),
+    }
+}
+
+/// Read and verify a whole log: its header and writer state.
+fn rebuild(path: &Path) -> Result<(LogHeader, AuditLog)> {
+    let mut v = LogVerifier::new(&[]);
+    let header = read_log(path, |_, e| {
+        let _ = v.push(e);
+        Ok(())
+    })?;
+    let log = v.into_log(&header.origin).map_err(|f| damaged_at(&f))?;
+    Ok((header, log))
+}
+
+fn damaged_at(f: &caduceus_core::audit::LogFault) -> crate::error::Failure {
+    fail(format!(
+        "the log is damaged at index {}: {f}; run 'caduceus audit verify'",
+        f.first_bad_index()
+    ))
 }
 
 fn keygen(args: KeygenArgs) -> Result<()> {
@@ -408,52 +566,167 @@ fn append(args: AppendArgs) -> Result<()> {
     // synced append, so concurrent appends chain correctly. An empty file is
     // a log being created (or whose creation failed): it is created anew.
     let mut locked = lock_or_create_log(&args.log)?;
-    let exists = locked.len()? > 0;
-    let mut log = if exists {
-        let file = read_log(&args.log)?;
-        if let Some(o) = &args.origin
-            && o != &file.origin
-        {
-            return Err(usage(format!(
-                "--origin {o} differs from the log's origin {}",
-                file.origin
-            )));
-        }
-        AuditLog::from_entries(&file.origin, file.entries.iter().map(Vec::as_slice)).map_err(
-            |f| {
+    let fingerprint = key.fingerprint();
+    let mut v = LogVerifier::new(&[]);
+    let (header, torn) = if locked.len()? > 0 {
+        scan_log(&mut locked, &args.log, |_, e| {
+            let _ = v.push(e);
+            Ok(())
+        })?
+    } else {
+        (None, None)
+    };
+    if let Some(t) = torn {
+        return Err(torn_message(&args.log, &t));
+    }
+    let (mut log, old_header) = match header {
+        Some(h) => {
+            if let Some(o) = &args.origin
+                && o != &h.origin
+            {
+                return Err(usage(format!(
+                    "--origin {o} differs from the log's origin {}",
+                    h.origin
+                )));
+            }
+            if h.fingerprint.is_some_and(|f| f != fingerprint) {
+                return Err(refused(format!(
+                    "refusing to append: log file {} was started with another pseudonym key \
+                     (the fingerprints differ), and one log must use one key; give the log's own \
+                     key file, or start a new log",
+                    args.log.display()
+                )));
+            }
+            let log = v.into_log(&h.origin).map_err(|f| {
                 fail(format!(
                     "refusing to append: the log is damaged at index {}: {f}",
                     f.first_bad_index()
                 ))
-            },
-        )?
-    } else {
-        let origin = args
-            .origin
-            .as_deref()
-            .ok_or_else(|| usage("the log file does not exist; give --origin to create it"))?;
-        if origin.len() > 255 {
-            return Err(usage("--origin is longer than 255 bytes"));
+            })?;
+            (log, Some(h))
         }
-        AuditLog::new(origin).map_err(|e| usage(format!("--origin: {e}")))?
+        None => {
+            let origin = args
+                .origin
+                .as_deref()
+                .ok_or_else(|| usage("the log file does not exist; give --origin to create it"))?;
+            if origin.len() > 255 {
+                return Err(usage("--origin is longer than 255 bytes"));
+            }
+            (
+                AuditLog::new(origin).map_err(|e| usage(format!("--origin: {e}")))?,
+                None,
+            )
+        }
     };
     let appended = log.append(&event).map_err(field)?;
     let mut record = Vec::new();
-    if !exists {
-        record.extend_from_slice(FILE_MAGIC);
-        record.push(u8::try_from(log.origin().len()).unwrap_or(u8::MAX));
-        record.extend_from_slice(log.origin().as_bytes());
-    }
     let len = u32::try_from(appended.bytes.len()).map_err(|_| fail("entry too large"))?;
     record.extend_from_slice(&len.to_be_bytes());
     record.extend_from_slice(&appended.bytes);
-    state::append_whole(
-        locked.file(),
-        &record,
-        &format!("log file {}", args.log.display()),
-    )?;
+    match old_header {
+        // A format-1 log: rewritten once as format 2, recording the key.
+        Some(h) if h.version == LOG_V1 => {
+            upgrade_log(&mut locked, &args.log, &h, &fingerprint, &record)?;
+            eprintln!(
+                "note: recorded the pseudonym key's fingerprint in log file {} (format 2); \
+                 appends with another key are refused from now on",
+                args.log.display()
+            );
+        }
+        old => {
+            let mut bytes = match old {
+                Some(_) => Vec::new(),
+                None => header_bytes(log.origin(), &fingerprint),
+            };
+            bytes.extend_from_slice(&record);
+            state::append_whole(
+                locked.file(),
+                &bytes,
+                &format!("log file {}", args.log.display()),
+            )?;
+        }
+    }
     println!("appended entry {} (size {})", appended.index, log.size());
     Ok(())
+}
+
+fn repair(args: RepairArgs) -> Result<()> {
+    let mut lock = LockedFile::open(&args.log, "log file")?;
+    let mut v = LogVerifier::new(&[]);
+    let (header, torn) = scan_log(&mut lock, &args.log, |_, e| {
+        v.push(e).map(|_| ()).map_err(|f| {
+            fail(format!(
+                "log file {} is damaged at index {}: {f}; nothing was cut (repair cuts only an \
+                 incomplete final record): restore the log from a backup",
+                args.log.display(),
+                f.first_bad_index()
+            ))
+        })
+    })?;
+    let entries = v.size();
+    match torn {
+        None if header.is_none() => Err(fail(format!(
+            "log file {} is empty: nothing to repair",
+            args.log.display()
+        ))),
+        None => {
+            println!(
+                "log file {} is intact ({entries} entries); nothing cut",
+                args.log.display()
+            );
+            Ok(())
+        }
+        Some(t) => {
+            lock.truncate(t.keep_len, "log file")?;
+            let what = if header.is_none() {
+                "an incomplete header (the log's first append was interrupted); the file is \
+                 empty now and the next append creates the log"
+                    .to_owned()
+            } else {
+                format!(
+                    "an incomplete record left by an interrupted append; kept {entries} entries"
+                )
+            };
+            println!(
+                "cut {} bytes from the end of {}: {what}",
+                t.cut_len,
+                args.log.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The header of a format-2 log file.
+fn header_bytes(origin: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> Vec<u8> {
+    let mut out = LOG_MAGIC.to_vec();
+    out.push(LOG_V2);
+    out.push(u8::try_from(origin.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(origin.as_bytes());
+    out.extend_from_slice(fingerprint);
+    out
+}
+
+/// Rewrite a format-1 log as format 2 with `record` appended: a new file
+/// beside it (the old one stays whole until the rename), under the lock.
+fn upgrade_log(
+    locked: &mut LockedFile,
+    path: &Path,
+    old: &LogHeader,
+    fingerprint: &[u8; FINGERPRINT_LEN],
+    record: &[u8],
+) -> Result<()> {
+    let io_err =
+        |e: std::io::Error| fail(format!("cannot rewrite log file {}: {e}", path.display()));
+    let mut out = Output::create(Some(path), OutputMode::PUBLIC_TEXT)?;
+    out.write_all(&header_bytes(&old.origin, fingerprint))
+        .map_err(io_err)?;
+    let file = locked.file();
+    file.seek(SeekFrom::Start(old.len)).map_err(io_err)?;
+    std::io::copy(file, &mut out).map_err(io_err)?;
+    out.write_all(record).map_err(io_err)?;
+    out.commit()
 }
 
 /// Lock the log file at `path`, creating it (empty, locked) if it does not
@@ -473,21 +746,11 @@ fn lock_or_create_log(path: &Path) -> Result<LockedFile> {
     }
 }
 
-fn rebuild(file: &LogFile) -> Result<AuditLog> {
-    AuditLog::from_entries(&file.origin, file.entries.iter().map(Vec::as_slice)).map_err(|f| {
-        fail(format!(
-            "the log is damaged at index {}: {f}; run 'caduceus audit verify'",
-            f.first_bad_index()
-        ))
-    })
-}
-
 fn checkpoint(args: CheckpointArgs) -> Result<()> {
     let mut inputs: Vec<&Path> = vec![&args.log];
     inputs.extend(args.key.iter().map(PathBuf::as_path));
     state::ensure_not_input(args.output.as_deref(), &inputs)?;
-    let file = read_log(&args.log)?;
-    let log = rebuild(&file)?;
+    let (_, log) = rebuild(&args.log)?;
     let mut signers = Vec::new();
     for path in &args.key {
         let s = note::NoteSigner::parse(&key_line(path, "signing key file")?)
@@ -510,10 +773,26 @@ fn verify(args: VerifyArgs) -> Result<()> {
     for v in &args.vkey {
         verifiers.push(note::NoteVerifier::parse(v).map_err(|e| usage(format!("--vkey: {e}")))?);
     }
-    let file = read_log(&args.log)?;
     let mut checkpoints = Vec::new();
     for path in &args.checkpoint {
-        let cp = open_checkpoint(path, &verifiers)?;
+        checkpoints.push(open_checkpoint(path, &verifiers)?);
+    }
+    let mut v = LogVerifier::new(&checkpoints);
+    let mut lock = LockedFile::open_shared(&args.log, "log file")?;
+    let (header, torn) = scan_log(&mut lock, &args.log, |_, e| {
+        let _ = v.push(e);
+        Ok(())
+    })?;
+    let Some(file) = header else {
+        return Err(match torn {
+            Some(t) => torn_message(&args.log, &t),
+            None => fail(format!(
+                "log file {} is empty: no entry has been appended yet",
+                args.log.display()
+            )),
+        });
+    };
+    for (path, cp) in args.checkpoint.iter().zip(&checkpoints) {
         if cp.origin != file.origin {
             return Err(refused(format!(
                 "checkpoint {} is for origin '{}', not this log's '{}'",
@@ -522,13 +801,10 @@ fn verify(args: VerifyArgs) -> Result<()> {
                 file.origin
             )));
         }
-        checkpoints.push(cp);
     }
-    let mut v = LogVerifier::new(&checkpoints);
-    for e in &file.entries {
-        if v.push(e).is_err() {
-            break;
-        }
+    if let Some(t) = torn {
+        println!("FAIL: the last record is incomplete");
+        return Err(refused(torn_text(&args.log, &t)));
     }
     let report = v.finish();
     match report.fault {
@@ -555,12 +831,15 @@ fn verify(args: VerifyArgs) -> Result<()> {
 }
 
 fn prove(args: ProveArgs) -> Result<()> {
-    let file = read_log(&args.log)?;
-    rebuild(&file)?;
+    // Memory: one 32-byte leaf hash per entry, never the entries.
     let mut tree = merkle::MemoryTree::new();
-    for e in &file.entries {
+    let mut v = LogVerifier::new(&[]);
+    let header = read_log(&args.log, |_, e| {
+        let _ = v.push(e);
         tree.push(merkle::leaf_hash(e));
-    }
+        Ok(())
+    })?;
+    v.into_log(&header.origin).map_err(|f| damaged_at(&f))?;
     let size = args.size.unwrap_or(tree.len());
     let root = tree.root(size).map_err(|e| usage(e.to_string()))?;
     let enc = |h: &merkle::Hash| {
@@ -767,25 +1046,34 @@ fn verify_proof(args: VerifyProofArgs) -> Result<()> {
 
 fn export(args: ExportArgs) -> Result<()> {
     state::ensure_not_input(args.output.as_deref(), &[&args.log])?;
-    let file = read_log(&args.log)?;
-    rebuild(&file)?;
-    let mut resources = Vec::new();
-    for bytes in &file.entries {
-        let entry = AuditEntry::from_bytes(bytes).map_err(|e| fail(e.to_string()))?;
-        let ev = fhir::audit_event(&entry, &file.origin);
-        resources.push(format!("{{\"resource\":{ev}}}"));
-    }
-    // FHIR forbids empty arrays: an empty log exports a Bundle without entries.
-    let text = if resources.is_empty() {
-        "{\"resourceType\":\"Bundle\",\"type\":\"collection\"}\n".to_owned()
-    } else {
-        format!(
-            "{{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{}]}}\n",
-            resources.join(",")
-        )
-    };
+    // Entries are verified and written one at a time into an output that
+    // is moved into place only when the whole log verified.
     let mut out = Output::create(args.output.as_deref(), OutputMode::PUBLIC_TEXT)?;
-    out.write_all(text.as_bytes())
-        .map_err(|e| fail(format!("cannot write output: {e}")))?;
+    let write_err = |e: std::io::Error| fail(format!("cannot write output: {e}"));
+    out.write_all(b"{\"resourceType\":\"Bundle\",\"type\":\"collection\"")
+        .map_err(write_err)?;
+    let mut v = LogVerifier::new(&[]);
+    let mut lock = LockedFile::open_shared(&args.log, "log file")?;
+    let scanned = scan_log(&mut lock, &args.log, |header, bytes| {
+        v.push(bytes).map_err(|f| damaged_at(&f))?;
+        let entry = AuditEntry::from_bytes(bytes).map_err(|e| fail(e.to_string()))?;
+        let ev = fhir::audit_event(&entry, &header.origin);
+        // FHIR forbids empty arrays: an empty log exports a Bundle without entries.
+        let sep: &[u8] = if v.size() == 1 { b",\"entry\":[" } else { b"," };
+        out.write_all(sep).map_err(write_err)?;
+        write!(out, "{{\"resource\":{ev}}}").map_err(write_err)
+    })?;
+    match &scanned {
+        (None, None) => {
+            return Err(fail(format!(
+                "log file {} is empty: no entry has been appended yet",
+                args.log.display()
+            )));
+        }
+        (_, Some(t)) => return Err(torn_message(&args.log, t)),
+        (Some(_), None) => {}
+    }
+    let end: &[u8] = if v.size() == 0 { b"}\n" } else { b"]}\n" };
+    out.write_all(end).map_err(write_err)?;
     out.commit()
 }

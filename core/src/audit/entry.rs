@@ -21,6 +21,7 @@ pub const ENTRY_HEADER_LEN: usize = 4 + 1 + 8 + 32;
 pub const MAX_ENTRY_LEN: usize = 4096;
 /// Largest time accepted: 9999-12-31T23:59:59.999Z in Unix milliseconds.
 const MAX_TIME_MS: i64 = 253_402_300_799_999;
+const FINGERPRINT_DOMAIN: &[u8] = b"caduceus/v1 audit key fingerprint";
 const PSEUDONYM_DOMAIN: &[u8] = b"caduceus/v1 audit pseudonym";
 const PSEUDONYM_HEX: usize = 32;
 
@@ -160,6 +161,18 @@ impl AuditKey {
             ));
         }
         s
+    }
+
+    /// The key's fingerprint, which a log file records so that appends made
+    /// with another key are refused (docs/AUDIT.md section 8):
+    /// HMAC-SHA256(key, "caduceus/v1 audit key fingerprint"), first 16 bytes.
+    /// It reveals nothing about the key or the pseudonyms: checking a guessed
+    /// identifier still needs the key.
+    pub fn fingerprint(&self) -> [u8; 16] {
+        let mac = suite::hmac_sha256(&self.0, &[FINGERPRINT_DOMAIN]);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(mac.get(..16).unwrap_or(&[0; 16]));
+        out
     }
 
     /// The pseudonym of a real identifier (patient id, phone number, staff
@@ -762,6 +775,26 @@ impl AuditEntry {
 mod tests {
     use super::*;
     use crate::testing::DeterministicRng;
+
+    /// Figures from Python's `hmac` module (an independent implementation):
+    /// `hmac.new(key, b"caduceus/v1 audit key fingerprint", sha256)`, first
+    /// 16 bytes.
+    #[test]
+    fn audit_key_fingerprint_matches_an_independent_hmac() {
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let fp = |key: [u8; 32]| {
+            AuditKey::from_bytes(key)
+                .fingerprint()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(fp(k), "2a342e8fe6605fd3720dc40bbeeacf3c");
+        assert_eq!(fp([7; 32]), "45e331761e499849d7877a23c5e53492");
+    }
 
     #[test]
     fn audit_key_is_redacted_zeroizable_and_round_trips() {

@@ -49,10 +49,7 @@ impl AuditLog {
         for e in entries {
             v.push(e)?;
         }
-        let mut log = Self::new(origin).map_err(|e| LogFault::Malformed { index: 0, error: e })?;
-        log.edge = v.edge;
-        log.last_leaf = v.last_leaf;
-        Ok(log)
+        v.into_log(origin)
     }
 
     /// Resume from a stored compact right edge and the last stored entry
@@ -336,6 +333,20 @@ impl LogVerifier {
             }
             self.next_cp += 1;
         }
+    }
+
+    /// The writer's state of the log read so far, to append to it (for
+    /// entries read one at a time from a file: [`AuditLog::from_entries`]
+    /// for entries in memory). Refused with the first fault, if any.
+    pub fn into_log(self, origin: &str) -> Result<AuditLog, LogFault> {
+        if let Some(f) = self.fault {
+            return Err(f);
+        }
+        let mut log =
+            AuditLog::new(origin).map_err(|e| LogFault::Malformed { index: 0, error: e })?;
+        log.edge = self.edge;
+        log.last_leaf = self.last_leaf;
+        Ok(log)
     }
 
     /// Check the next entry. After the first fault every call returns it.
