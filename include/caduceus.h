@@ -150,6 +150,10 @@ enum caduceus_result
   CADUCEUS_CONSENT_MALFORMED_LEDGER = 310,
   // The consent ledger is full.
   CADUCEUS_CONSENT_LEDGER_FULL = 311,
+  // The consent ledger file ends inside an entry (an interrupted append).
+  CADUCEUS_CONSENT_TORN_TAIL = 312,
+  // A save marked as written is not what the ledger had left to save.
+  CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER = 313,
   // The retention policy is not valid TOML of the policy format.
   CADUCEUS_POLICY_SYNTAX = 400,
   // The retention policy has a value that is not allowed.
@@ -744,10 +748,14 @@ caduceus_result caduceus_consent_ledger_new_with_policy(const char *policy_toml,
                                                         caduceus_consent_ledger **out);
 
 // Load a ledger from its file bytes (written by
-// [`caduceus_consent_ledger_to_bytes`]). The file is checked strictly
-// (magic, version, checksum, every entry replayed and validated):
-// truncated or modified bytes give `CADUCEUS_CONSENT_MALFORMED_LEDGER`, an
-// unknown version `CADUCEUS_UNSUPPORTED_VERSION`.
+// [`caduceus_consent_ledger_to_bytes`] and
+// [`caduceus_consent_ledger_unsaved`]; version 1 files are read too). The
+// file is checked strictly (magic, version, every entry's chain hash, every
+// entry replayed and validated): modified bytes give
+// `CADUCEUS_CONSENT_MALFORMED_LEDGER`, a file that ends inside an entry (an
+// interrupted append) `CADUCEUS_CONSENT_TORN_TAIL` (repair it with
+// [`caduceus_consent_ledger_from_bytes_repairing`]), an unknown version
+// `CADUCEUS_UNSUPPORTED_VERSION`.
 //
 // # Safety
 // `data` valid for `len` bytes (NULL only with `len` 0); `out` valid for a write.
@@ -755,9 +763,54 @@ caduceus_result caduceus_consent_ledger_from_bytes(const uint8_t *data,
                                                    size_t len,
                                                    caduceus_consent_ledger **out);
 
-// The ledger file bytes (docs/CONSENT.md, section 5): policy, notices,
-// retirements and events, with a checksum. Store them; reload with
-// [`caduceus_consent_ledger_from_bytes`].
+// As [`caduceus_consent_ledger_from_bytes`], but a file that ends inside an
+// entry (what a crash during an append leaves) loads with every complete
+// entry, and `*keep_len` receives the length to cut the file to (equal to
+// `len` when nothing is torn). Nothing else is ever cut: a damaged complete
+// entry still gives `CADUCEUS_CONSENT_MALFORMED_LEDGER`.
+//
+// # Safety
+// `data` valid for `len` bytes (NULL only with `len` 0); `out` and
+// `keep_len` valid for writes.
+caduceus_result caduceus_consent_ledger_from_bytes_repairing(const uint8_t *data,
+                                                             size_t len,
+                                                             caduceus_consent_ledger **out,
+                                                             uint64_t *keep_len);
+
+// What the host must write to its ledger file to save the ledger
+// (docs/CONSENT.md, section 5.1): with `*append` true, bytes to append to
+// the end of the existing file (whole or not at all: cut the file back on
+// a failed write); with `*append` false, a whole new file to write beside
+// the old one and rename over it (a new ledger, or one read from a
+// version-1 file). Appending costs the same whatever the ledger's size.
+// Once the bytes are durably written, call
+// [`caduceus_consent_ledger_mark_saved`] with them.
+//
+// # Safety
+// `ledger` a live ledger; `out` and `append` valid for writes.
+caduceus_result caduceus_consent_ledger_unsaved(const caduceus_consent_ledger *ledger,
+                                                caduceus_bytes **out,
+                                                bool *append);
+
+// Record that the bytes from [`caduceus_consent_ledger_unsaved`] are
+// durably written: pass them back with the same `append` flag. Refused with
+// `CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER` (and nothing marked) when they are
+// not what the ledger has left to save (an older save, or the ledger
+// changed since: call `_unsaved` again and write what it returns).
+//
+// # Safety
+// `ledger` a live ledger without concurrent use; `data` valid for `len`
+// bytes (NULL only with `len` 0).
+caduceus_result caduceus_consent_ledger_mark_saved(caduceus_consent_ledger *ledger,
+                                                   const uint8_t *data,
+                                                   size_t len,
+                                                   bool append);
+
+// The ledger as one whole file (docs/CONSENT.md, section 5): policy, then
+// notices, retirements and events in the order they were added, each entry
+// hash-chained. Store them; reload with
+// [`caduceus_consent_ledger_from_bytes`]. To save changes by appending,
+// use [`caduceus_consent_ledger_unsaved`].
 //
 // # Safety
 // `ledger` a live ledger; `out` valid for a write.

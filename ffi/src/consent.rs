@@ -16,8 +16,8 @@
 use std::ffi::c_char;
 
 use caduceus_core::consent::{
-    ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Decision, Ledger, NoticeRef,
-    OptOutOutcome, OptOutRequest, RecordedEvent,
+    ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Decision, Ledger,
+    LedgerReader, NoticeRef, OptOutOutcome, OptOutRequest, RecordedEvent,
 };
 use serde_json::{Map, Value, json};
 
@@ -421,10 +421,14 @@ pub unsafe extern "C" fn caduceus_consent_ledger_new_with_policy(
 }
 
 /// Load a ledger from its file bytes (written by
-/// [`caduceus_consent_ledger_to_bytes`]). The file is checked strictly
-/// (magic, version, checksum, every entry replayed and validated):
-/// truncated or modified bytes give `CADUCEUS_CONSENT_MALFORMED_LEDGER`, an
-/// unknown version `CADUCEUS_UNSUPPORTED_VERSION`.
+/// [`caduceus_consent_ledger_to_bytes`] and
+/// [`caduceus_consent_ledger_unsaved`]; version 1 files are read too). The
+/// file is checked strictly (magic, version, every entry's chain hash, every
+/// entry replayed and validated): modified bytes give
+/// `CADUCEUS_CONSENT_MALFORMED_LEDGER`, a file that ends inside an entry (an
+/// interrupted append) `CADUCEUS_CONSENT_TORN_TAIL` (repair it with
+/// [`caduceus_consent_ledger_from_bytes_repairing`]), an unknown version
+/// `CADUCEUS_UNSUPPORTED_VERSION`.
 ///
 /// # Safety
 /// `data` valid for `len` bytes (NULL only with `len` 0); `out` valid for a write.
@@ -446,9 +450,109 @@ pub unsafe extern "C" fn caduceus_consent_ledger_from_bytes(
     })
 }
 
-/// The ledger file bytes (docs/CONSENT.md, section 5): policy, notices,
-/// retirements and events, with a checksum. Store them; reload with
-/// [`caduceus_consent_ledger_from_bytes`].
+/// As [`caduceus_consent_ledger_from_bytes`], but a file that ends inside an
+/// entry (what a crash during an append leaves) loads with every complete
+/// entry, and `*keep_len` receives the length to cut the file to (equal to
+/// `len` when nothing is torn). Nothing else is ever cut: a damaged complete
+/// entry still gives `CADUCEUS_CONSENT_MALFORMED_LEDGER`.
+///
+/// # Safety
+/// `data` valid for `len` bytes (NULL only with `len` 0); `out` and
+/// `keep_len` valid for writes.
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn caduceus_consent_ledger_from_bytes_repairing(
+    data: *const u8,
+    len: usize,
+    out: *mut *mut caduceus_consent_ledger,
+    keep_len: *mut u64,
+) -> caduceus_result {
+    guard(|| {
+        check_out(out)?;
+        check_out(keep_len)?;
+        // SAFETY: valid for `len` bytes per the caller's contract.
+        let bytes = unsafe { slice(data, len)? };
+        let mut reader = LedgerReader::new();
+        reader.feed(bytes).map_err(fail)?;
+        let (ledger, torn) = reader.finish_repairing().map_err(fail)?;
+        let keep = torn.map_or(len as u64, |t| t.keep_len);
+        // SAFETY: both checked non-NULL; valid per the caller's contract.
+        unsafe {
+            write_out(keep_len, keep);
+            write_handle(out, caduceus_consent_ledger(ledger));
+        }
+        Ok(())
+    })
+}
+
+/// What the host must write to its ledger file to save the ledger
+/// (docs/CONSENT.md, section 5.1): with `*append` true, bytes to append to
+/// the end of the existing file (whole or not at all: cut the file back on
+/// a failed write); with `*append` false, a whole new file to write beside
+/// the old one and rename over it (a new ledger, or one read from a
+/// version-1 file). Appending costs the same whatever the ledger's size.
+/// Once the bytes are durably written, call
+/// [`caduceus_consent_ledger_mark_saved`] with them.
+///
+/// # Safety
+/// `ledger` a live ledger; `out` and `append` valid for writes.
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn caduceus_consent_ledger_unsaved(
+    ledger: *const caduceus_consent_ledger,
+    out: *mut *mut caduceus_bytes,
+    append: *mut bool,
+) -> caduceus_result {
+    guard(|| {
+        check_out(append)?;
+        // SAFETY: forwarded caller contract.
+        let l = unsafe { handle(ledger)? };
+        check_out(out)?;
+        let save = l.0.unsaved();
+        // SAFETY: both checked non-NULL; valid per the caller's contract.
+        unsafe {
+            write_out(append, save.is_append());
+            write_handle(out, caduceus_bytes::new(save.bytes().to_vec()));
+        }
+        Ok(())
+    })
+}
+
+/// Record that the bytes from [`caduceus_consent_ledger_unsaved`] are
+/// durably written: pass them back with the same `append` flag. Refused with
+/// `CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER` (and nothing marked) when they are
+/// not what the ledger has left to save (an older save, or the ledger
+/// changed since: call `_unsaved` again and write what it returns).
+///
+/// # Safety
+/// `ledger` a live ledger without concurrent use; `data` valid for `len`
+/// bytes (NULL only with `len` 0).
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn caduceus_consent_ledger_mark_saved(
+    ledger: *mut caduceus_consent_ledger,
+    data: *const u8,
+    len: usize,
+    append: bool,
+) -> caduceus_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let l = unsafe { handle_mut(ledger)? };
+        // SAFETY: valid for `len` bytes per the caller's contract.
+        let written = unsafe { slice(data, len)? };
+        let save = l.0.unsaved();
+        if save.bytes() != written || save.is_append() != append {
+            return Err(fail(ConsentError::SaveOutOfOrder));
+        }
+        l.0.mark_saved(&save).map_err(fail)
+    })
+}
+
+/// The ledger as one whole file (docs/CONSENT.md, section 5): policy, then
+/// notices, retirements and events in the order they were added, each entry
+/// hash-chained. Store them; reload with
+/// [`caduceus_consent_ledger_from_bytes`]. To save changes by appending,
+/// use [`caduceus_consent_ledger_unsaved`].
 ///
 /// # Safety
 /// `ledger` a live ledger; `out` valid for a write.

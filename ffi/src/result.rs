@@ -104,6 +104,10 @@ pub enum caduceus_result {
     CADUCEUS_CONSENT_MALFORMED_LEDGER = 310,
     /// The consent ledger is full.
     CADUCEUS_CONSENT_LEDGER_FULL = 311,
+    /// The consent ledger file ends inside an entry (an interrupted append).
+    CADUCEUS_CONSENT_TORN_TAIL = 312,
+    /// A save marked as written is not what the ledger had left to save.
+    CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER = 313,
 
     /// The retention policy is not valid TOML of the policy format.
     CADUCEUS_POLICY_SYNTAX = 400,
@@ -187,6 +191,8 @@ impl caduceus_result {
         CADUCEUS_CONSENT_INVALID_POLICY,
         CADUCEUS_CONSENT_MALFORMED_LEDGER,
         CADUCEUS_CONSENT_LEDGER_FULL,
+        CADUCEUS_CONSENT_TORN_TAIL,
+        CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER,
         CADUCEUS_POLICY_SYNTAX,
         CADUCEUS_POLICY_INVALID,
         CADUCEUS_POLICY_BAD_RECORDS,
@@ -283,6 +289,13 @@ impl caduceus_result {
             }
             CADUCEUS_CONSENT_LEDGER_FULL => {
                 "the consent ledger is full; archive it and start a new one"
+            }
+            CADUCEUS_CONSENT_TORN_TAIL => {
+                "the consent ledger file ends inside an entry, as an interrupted append leaves it; \
+                 load it with caduceus_consent_ledger_from_bytes_repairing and cut the file to keep_len"
+            }
+            CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER => {
+                "these bytes are not what the ledger has left to save; call caduceus_consent_ledger_unsaved again"
             }
             CADUCEUS_POLICY_SYNTAX => {
                 "the retention policy is not valid; see caduceus_last_error for line and column"
@@ -432,6 +445,8 @@ impl From<ConsentError> for caduceus_result {
             | ConsentError::InvalidEntry { .. } => CADUCEUS_CONSENT_MALFORMED_LEDGER,
             ConsentError::UnsupportedVersion(_) => CADUCEUS_UNSUPPORTED_VERSION,
             ConsentError::LedgerFull => CADUCEUS_CONSENT_LEDGER_FULL,
+            ConsentError::TornTail { .. } => CADUCEUS_CONSENT_TORN_TAIL,
+            ConsentError::SaveOutOfOrder => CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER,
             _ => CADUCEUS_INTERNAL,
         }
     }

@@ -377,13 +377,37 @@ static void test_bytes_round_trip(const caduceus_consent_ledger *l) {
   CHECK_RC(caduceus_consent_ledger_from_bytes(NULL, 10, &out), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_ledger_from_bytes(data, len, NULL), CADUCEUS_NULL_PARAMETER);
 
-  /* Every truncation and every flipped bit is refused. */
+  /* A cut inside an entry is a torn tail (or malformed inside the policy
+     entry); a cut between entries is the shorter ledger it was. Every
+     flipped bit is refused. */
   uint8_t *copy = malloc(len);
   int truncated_ok = 1, flipped_ok = 1;
   for (size_t cut = 0; cut < len; cut++) {
     caduceus_result rc = caduceus_consent_ledger_from_bytes(data, cut, &out);
-    if (rc == CADUCEUS_OK) truncated_ok = 0;
+    if (rc == CADUCEUS_OK) {
+      if (event_count(out) >= 3) truncated_ok = 0;
+      caduceus_consent_ledger_free(out);
+      out = NULL;
+    } else if (rc != CADUCEUS_CONSENT_TORN_TAIL && rc != CADUCEUS_CONSENT_MALFORMED_LEDGER) {
+      truncated_ok = 0;
+    }
   }
+  CHECK_RC(caduceus_consent_ledger_from_bytes(data, len - 1, &out), CADUCEUS_CONSENT_TORN_TAIL);
+  /* Repairing keeps every complete entry and says where to cut. */
+  uint64_t keep = 0;
+  caduceus_consent_ledger *kept = NULL;
+  CHECK_RC(caduceus_consent_ledger_from_bytes_repairing(data, len - 1, &kept, &keep), CADUCEUS_OK);
+  CHECK(keep > 5 && keep < len - 1);
+  caduceus_bytes *kb = NULL;
+  CHECK_RC(caduceus_consent_ledger_to_bytes(kept, &kb), CADUCEUS_OK);
+  CHECK(caduceus_bytes_len(kb) == keep && memcmp(caduceus_bytes_data(kb), data, keep) == 0);
+  caduceus_bytes_free(kb);
+  caduceus_consent_ledger_free(kept);
+  CHECK_RC(caduceus_consent_ledger_from_bytes_repairing(data, len, &kept, &keep), CADUCEUS_OK);
+  CHECK(keep == len);
+  caduceus_consent_ledger_free(kept);
+  CHECK_RC(caduceus_consent_ledger_from_bytes_repairing(data, len, &kept, NULL),
+           CADUCEUS_NULL_PARAMETER);
   for (size_t i = 0; copy != NULL && i < len; i++) {
     memcpy(copy, data, len);
     copy[i] ^= (uint8_t)(1u << (i % 8));
@@ -431,8 +455,63 @@ static void test_retire(caduceus_consent_ledger *l) {
   CHECK_RC(caduceus_consent_retire_notice(l, BAD_UTF8, 1, T0, T0), CADUCEUS_INVALID_UTF8);
 }
 
+/* Saving by appending: each change is a few bytes appended to the file. */
+static void test_append_saves(void) {
+  caduceus_consent_ledger *l = NULL;
+  CHECK_RC(caduceus_consent_ledger_new(&l), CADUCEUS_OK);
+  if (l == NULL) return;
+  caduceus_bytes *b = NULL;
+  bool append = true;
+  CHECK_RC(caduceus_consent_ledger_unsaved(l, &b, &append), CADUCEUS_OK);
+  CHECK(!append); /* a new ledger: the whole file */
+  size_t flen = caduceus_bytes_len(b);
+  uint8_t *file = malloc(flen);
+  if (file == NULL) return;
+  memcpy(file, caduceus_bytes_data(b), flen);
+  CHECK_RC(caduceus_consent_ledger_mark_saved(l, file, flen, true),
+           CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER);
+  CHECK_RC(caduceus_consent_ledger_mark_saved(l, file, flen, false), CADUCEUS_OK);
+  caduceus_bytes_free(b);
+  CHECK_RC(caduceus_consent_ledger_unsaved(l, &b, &append), CADUCEUS_OK);
+  CHECK(append && caduceus_bytes_len(b) == 0);
+  caduceus_bytes_free(b);
+  CHECK_RC(caduceus_consent_register_notice(l, "privacy-chat", 1, "de", "Hinweis", T0, T0, NULL),
+           CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_unsaved(l, &b, &append), CADUCEUS_OK);
+  size_t add = caduceus_bytes_len(b);
+  CHECK(append && add > 32);
+  uint8_t *grown = realloc(file, flen + add);
+  if (grown == NULL) {
+    free(file);
+    caduceus_bytes_free(b);
+    caduceus_consent_ledger_free(l);
+    return;
+  }
+  file = grown;
+  memcpy(file + flen, caduceus_bytes_data(b), add);
+  /* Not what was returned: refused, nothing marked. */
+  CHECK_RC(caduceus_consent_ledger_mark_saved(l, file, flen, true),
+           CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER);
+  CHECK_RC(caduceus_consent_ledger_mark_saved(l, file + flen, add, true), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_mark_saved(l, file + flen, add, true),
+           CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER);
+  CHECK_RC(caduceus_consent_ledger_mark_saved(NULL, file, add, true), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_unsaved(l, NULL, &append), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_unsaved(l, &b, NULL), CADUCEUS_NULL_PARAMETER);
+  caduceus_bytes_free(b);
+  /* The appended file is the ledger's whole file. */
+  caduceus_bytes *whole = NULL;
+  CHECK_RC(caduceus_consent_ledger_to_bytes(l, &whole), CADUCEUS_OK);
+  CHECK(caduceus_bytes_len(whole) == flen + add &&
+        memcmp(caduceus_bytes_data(whole), file, flen + add) == 0);
+  caduceus_bytes_free(whole);
+  free(file);
+  caduceus_consent_ledger_free(l);
+}
+
 int main(void) {
   test_new_and_policy();
+  test_append_saves();
   caduceus_consent_ledger *l = NULL;
   CHECK_RC(caduceus_consent_ledger_new(&l), CADUCEUS_OK);
   if (l == NULL) return SUMMARY("test_consent");
