@@ -8,7 +8,10 @@
 //! `CADUCEUS_NO_TMPFILE=1`) it is written under a hidden temporary name that
 //! is registered here, and the signal handler (`crate::signals`) removes
 //! every registered file on SIGINT, SIGTERM and SIGHUP. A failed command
-//! leaves no output file either way. See docs/HARDENING.md, "Output files".
+//! leaves no output file either way. New files that must never replace an
+//! existing one (secret keys, a new ledger) are made the same way by
+//! [`write_new`], and get their name only when complete, by an operation that
+//! fails if the name exists. See docs/HARDENING.md, "Output files".
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -340,12 +343,7 @@ impl Staged {
         forget_unfinished(&mut list, &tmp);
         drop(list);
         renamed?;
-        // The rename is durable once the directory is synced. The output is
-        // complete and in place either way, so this is best effort (some
-        // file systems cannot sync a directory).
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
+        sync_dir(&dir);
         Ok(())
     }
 
@@ -395,7 +393,7 @@ fn file_sink(path: &Path, mode: OutputMode) -> Result<Sink> {
     let create_err =
         |e: io::Error| fail(format!("cannot create output file {}: {e}", path.display()));
     #[cfg(target_os = "linux")]
-    if std::env::var_os(NO_TMPFILE_VAR).is_none_or(|v| v != "1")
+    if unnamed_allowed()
         && let Some(file) = create_unnamed(&parent_dir(&dest), mode.private).map_err(create_err)?
     {
         return Ok(Sink::File {
@@ -421,6 +419,105 @@ fn file_sink(path: &Path, mode: OutputMode) -> Result<Sink> {
 /// (the fallback where `O_TMPFILE` is not available), e.g. to test it.
 #[cfg(target_os = "linux")]
 const NO_TMPFILE_VAR: &str = "CADUCEUS_NO_TMPFILE";
+
+/// Whether new files may be created unnamed (`O_TMPFILE`): unless
+/// [`NO_TMPFILE_VAR`] is `1`.
+#[cfg(target_os = "linux")]
+fn unnamed_allowed() -> bool {
+    std::env::var_os(NO_TMPFILE_VAR).is_none_or(|v| v != "1")
+}
+
+/// Make a rename or link in `dir` durable. The file is complete and in
+/// place either way, so this is best effort (some file systems cannot sync
+/// a directory).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Create the new file `path` holding exactly `bytes` (mode 0600 on Unix
+/// when `private`), or fail and leave nothing. The name appears only once
+/// the whole content is written and synced, so a kill or crash at any point
+/// leaves no file or the complete one under `path`, and it is given by an
+/// operation that fails with [`io::ErrorKind::AlreadyExists`] when anything
+/// (a file, a directory, a symlink, even a dangling one) already has the
+/// name: an existing file is never replaced, and of several processes
+/// creating the same name exactly one succeeds.
+///
+/// On Linux the file is unnamed (`O_TMPFILE`) until it is linked to `path`;
+/// elsewhere (see the module documentation) it is a registered hidden
+/// temporary file, moved to `path` by `renameat2(RENAME_NOREPLACE)` on
+/// Linux, else hard-linked to `path` and removed.
+pub fn write_new(path: &Path, private: bool, bytes: &[u8]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    let unnamed = unnamed_allowed();
+    #[cfg(not(target_os = "linux"))]
+    let unnamed = false;
+    write_new_with(path, private, bytes, unnamed)
+}
+
+/// [`write_new`], trying `O_TMPFILE` first only when `unnamed`.
+fn write_new_with(path: &Path, private: bool, bytes: &[u8], unnamed: bool) -> io::Result<()> {
+    let dir = parent_dir(path);
+    #[cfg(target_os = "linux")]
+    if unnamed && let Some(mut file) = create_unnamed(&dir, private)? {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        // Under the registry's lock: after a signal nothing gets a name.
+        let list = unfinished();
+        let linked = rustix::fs::linkat(
+            rustix::fs::CWD,
+            proc_fd_path(&file),
+            rustix::fs::CWD,
+            path,
+            rustix::fs::AtFlags::SYMLINK_FOLLOW,
+        );
+        drop(list);
+        linked?;
+        sync_dir(&dir);
+        return Ok(());
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = unnamed;
+    let mut list = unfinished();
+    let (tmp, mut file) = with_hidden_name(path, |tmp| create_new(tmp, private))?;
+    list.push(tmp.clone());
+    drop(list);
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
+    let mut list = unfinished();
+    let placed = written.and_then(|()| place_new(&tmp, path));
+    if placed.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    forget_unfinished(&mut list, &tmp);
+    drop(list);
+    placed?;
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// Give the complete file `tmp` the name `dest`, failing with
+/// [`io::ErrorKind::AlreadyExists`] if `dest` exists; `tmp` is gone
+/// afterwards on success.
+fn place_new(tmp: &Path, dest: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, tmp, CWD, dest, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // Kernels or file systems without the flag: link instead.
+            Err(e) if [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP].contains(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    fs::hard_link(tmp, dest)?;
+    // `dest` holds the whole file now; a leftover `tmp` is only a second name.
+    let _ = fs::remove_file(tmp);
+    Ok(())
+}
 
 /// The directory of `path` (`.` for a bare file name).
 fn parent_dir(path: &Path) -> PathBuf {
@@ -516,4 +613,92 @@ fn stdout_writer() -> Box<dyn Write> {
         }
     }
     Box::new(io::stdout().lock())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("caduceus-files-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Both ways (unnamed where the system has it, and the fallback).
+    const WAYS: [bool; 2] = [true, false];
+
+    #[test]
+    fn write_new_creates_the_whole_file_and_never_replaces_a_name() {
+        for unnamed in WAYS {
+            let dir = tmp(&format!("write-new-{unnamed}"));
+            let key = dir.join("k.key");
+            write_new_with(&key, true, b"secret\n", unnamed).unwrap();
+            assert_eq!(fs::read(&key).unwrap(), b"secret\n");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "unnamed: {unnamed}");
+            }
+            // An existing file, a directory and a dangling symlink keep
+            // their name: AlreadyExists, nothing changed, nothing left over.
+            let e = write_new_with(&key, true, b"other\n", unnamed).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "unnamed: {unnamed}");
+            assert_eq!(fs::read(&key).unwrap(), b"secret\n");
+            fs::create_dir(dir.join("d")).unwrap();
+            let e = write_new_with(&dir.join("d"), true, b"x", unnamed).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "unnamed: {unnamed}");
+            #[cfg(unix)]
+            {
+                std::os::unix::fs::symlink("absent", dir.join("link")).unwrap();
+                let e = write_new_with(&dir.join("link"), true, b"x", unnamed).unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "unnamed: {unnamed}");
+                assert!(!dir.join("absent").exists());
+                assert_eq!(names(&dir), ["d", "k.key", "link"], "unnamed: {unnamed}");
+            }
+            // A directory that does not exist: an error, no file.
+            let e = write_new_with(&dir.join("no/such"), true, b"x", unnamed).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotFound, "unnamed: {unnamed}");
+            assert!(!unfinished().iter().any(|p| p.starts_with(&dir)));
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn of_racing_writers_of_one_new_name_exactly_one_wins_whole() {
+        for unnamed in WAYS {
+            let dir = tmp(&format!("race-{unnamed}"));
+            let key = dir.join("k.key");
+            let results: Vec<io::Result<()>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..16u8)
+                    .map(|i| {
+                        let key = &key;
+                        s.spawn(move || write_new_with(key, true, &[i; 4096], unnamed))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let won: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+            assert_eq!(won.len(), 1, "unnamed: {unnamed}: {results:?}");
+            for r in results.iter().filter_map(|r| r.as_ref().err()) {
+                assert_eq!(r.kind(), io::ErrorKind::AlreadyExists, "unnamed: {unnamed}");
+            }
+            assert_eq!(fs::read(&key).unwrap(), [won[0] as u8; 4096]);
+            assert_eq!(names(&dir), ["k.key"], "unnamed: {unnamed}");
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
 }

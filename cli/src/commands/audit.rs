@@ -1,7 +1,6 @@
 //! `caduceus audit`: append to, checkpoint, verify, prove and export a
 //! tamper-evident audit log file (format: docs/AUDIT.md section 8).
 
-use std::fs;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -471,26 +470,18 @@ fn keygen(args: KeygenArgs) -> Result<()> {
             "-o -: a secret key is written only to a new file (mode 0600), never to standard output",
         ));
     }
-    let mut file = files::create_new(&args.output, true).map_err(|e| {
-        fail(format!(
-            "cannot create {} (it must not exist yet): {e}",
-            args.output.display()
-        ))
-    })?;
     let mut text = zeroize::Zeroizing::new(String::new());
     if let Some(p) = &public {
         text.push_str(&format!("# verifier key: {p}\n"));
     }
     text.push_str(&secret);
     text.push('\n');
-    if let Err(e) = file
-        .write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-    {
-        drop(file);
-        let _ = fs::remove_file(&args.output);
-        return Err(fail(format!("cannot write {}: {e}", args.output.display())));
-    }
+    files::write_new(&args.output, true, text.as_bytes()).map_err(|e| {
+        fail(format!(
+            "cannot create {} (it must not exist yet): {e}",
+            args.output.display()
+        ))
+    })?;
     if let Some(p) = public {
         println!("{p}");
     }

@@ -440,20 +440,12 @@ fn init(a: InitArgs) -> Result<()> {
             .map_err(|e| fail(format!("policy file {}: {e}", p.display())))?,
     };
     let ledger = Ledger::new(policy).map_err(consent_err)?;
-    let mut file = crate::files::create_new(&a.output, true).map_err(|e| {
+    crate::files::write_new(&a.output, true, &ledger.to_bytes()).map_err(|e| {
         fail(format!(
             "cannot create {} ({e}); init refuses to overwrite an existing ledger",
             a.output.display()
         ))
     })?;
-    if let Err(e) = file
-        .write_all(&ledger.to_bytes())
-        .and_then(|()| file.sync_all())
-    {
-        drop(file);
-        let _ = std::fs::remove_file(&a.output);
-        return Err(fail(format!("cannot write {}: {e}", a.output.display())));
-    }
     eprintln!(
         "Created consent ledger {} with {} purposes",
         a.output.display(),

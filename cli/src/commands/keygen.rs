@@ -51,9 +51,10 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
     Ok(())
 }
 
-/// Write `contents` to a new file with mode 0600; never overwrite.
+/// Write `contents` to a new file with mode 0600, whole or not at all;
+/// never overwrite.
 fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut file = files::create_new(path, true).map_err(|e| {
+    files::write_new(path, true, contents).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             fail(format!(
                 "refusing to overwrite existing file {}; choose another name or remove it first",
@@ -62,13 +63,7 @@ fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<()> {
         } else {
             fail(format!("cannot create {}: {e}", path.display()))
         }
-    })?;
-    if let Err(e) = file.write_all(contents).and_then(|()| file.sync_all()) {
-        drop(file);
-        let _ = std::fs::remove_file(path);
-        return Err(fail(format!("cannot write {}: {e}", path.display())));
-    }
-    Ok(())
+    })
 }
 
 /// Print the public keys of an identity file (`caduceus pubkey`).
