@@ -257,6 +257,11 @@ fn create(a: CreateArgs) -> Result<()> {
             "no recipient: give --to KEY (the practice key, and staff keys) at least once",
         ));
     }
+    // A pseudonym or identifier, never free text such as a name (not echoed).
+    for (option, value) in [("--subject", &a.subject), ("--category", &a.category)] {
+        caduceus_core::pseudonym::check_identifier(value)
+            .map_err(|e| usage(format!("{option}: {e}")))?;
+    }
     let created_at = when(a.at.as_deref(), "--at")?;
     for path in &a.to_file {
         recipients.extend(load_recipients_file(path)?);
@@ -268,22 +273,21 @@ fn create(a: CreateArgs) -> Result<()> {
     }
     let mut rng = system_rng()?;
     // The record is built (and checked) before the file is created.
-    let record =
-        KeyringRecord::create(&a.subject, &a.category, &recipients, created_at, &mut rng)
-            .map_err(|e| match e {
-                KeyError::InvalidLabel(which) => usage(format!(
-                    "--{}: use 1 to 128 printable ASCII characters (a pseudonym, never a name)",
-                    if which == "data category" {
-                        "category"
-                    } else {
-                        "subject"
-                    }
-                )),
-                KeyError::DuplicateRecipient => {
-                    usage("a recipient is given more than once (--to / --to-file); name each key once")
+    let record = KeyringRecord::create(&a.subject, &a.category, &recipients, created_at, &mut rng)
+        .map_err(|e| match e {
+            KeyError::InvalidLabel(which) => usage(format!(
+                "--{}: use 1 to 128 printable ASCII characters (a pseudonym, never a name)",
+                if which == "data category" {
+                    "category"
+                } else {
+                    "subject"
                 }
-                other => fail(other.to_string()),
-            })?;
+            )),
+            KeyError::DuplicateRecipient => {
+                usage("a recipient is given more than once (--to / --to-file); name each key once")
+            }
+            other => fail(other.to_string()),
+        })?;
     let mut lock = LockedFile::create_new(&a.keyring, WHAT, true)?;
     if let Err(e) = state::append_whole(lock.file(), &record.to_bytes(), WHAT) {
         drop(lock);

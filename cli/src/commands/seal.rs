@@ -157,12 +157,15 @@ mod tests {
 
     #[test]
     fn labels_defaults_and_errors() {
-        let l = parse_labels(&strings(&[
-            "subject=p-1",
-            "category=xray",
-            "purpose=treatment-communication",
-            "created-at=2023-11-14T22:13:20Z",
-        ]), None)
+        let l = parse_labels(
+            &strings(&[
+                "subject=p-1",
+                "category=xray",
+                "purpose=treatment-communication",
+                "created-at=2023-11-14T22:13:20Z",
+            ]),
+            None,
+        )
         .unwrap();
         assert_eq!(l.content_type, DEFAULT_CONTENT_TYPE);
         assert_eq!(l.created_at, 1_700_000_000);

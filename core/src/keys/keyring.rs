@@ -606,7 +606,9 @@ mod tests {
             rec.revoke_recipient_keeping(&outsider.key_id(), &ids),
             Err(KeyError::NotARecipient)
         );
-        let without_doctor = rec.revoke_recipient_keeping(&doctor.key_id(), &ids).unwrap();
+        let without_doctor = rec
+            .revoke_recipient_keeping(&doctor.key_id(), &ids)
+            .unwrap();
         assert_eq!(without_doctor.recipients(), vec![practice.key_id()]);
         // With a second practice key recipient, the first may go.
         let second = PrivateKey::generate(KeyKind::Practice, &mut rng);
@@ -614,10 +616,13 @@ mod tests {
             .add_recipients(&doctor, &[second.public_key()], &mut rng)
             .unwrap();
         let ids = [practice.key_id(), second.key_id()];
-        let rotated = both.revoke_recipient_keeping(&practice.key_id(), &ids).unwrap();
+        let rotated = both
+            .revoke_recipient_keeping(&practice.key_id(), &ids)
+            .unwrap();
         assert!(rotated.unwrap(&second).is_ok());
         assert_eq!(
-            rec.shred(1).revoke_recipient_keeping(&doctor.key_id(), &ids),
+            rec.shred(1)
+                .revoke_recipient_keeping(&doctor.key_id(), &ids),
             Err(KeyError::AlreadyShredded)
         );
     }
