@@ -544,7 +544,7 @@ pub fn open_segment(
 }
 
 /// Add or remove recipients of an envelope held in memory; returns the new
-/// envelope (new header, identical payload bytes).
+/// envelope (new header, identical payload bytes). See [`Unlocked::rewrap`].
 pub fn rewrap(
     envelope: &[u8],
     identity: &PrivateKey,
@@ -552,11 +552,24 @@ pub fn rewrap(
     remove: &[KeyId],
     rng: &mut impl CryptoRng,
 ) -> Result<Vec<u8>, EnvelopeError> {
+    rewrap_keeping(envelope, identity, add, remove, &[], rng)
+}
+
+/// [`rewrap`], keeping a practice recipient: `practice` names the practice
+/// keys' ids. See [`Unlocked::rewrap_keeping`].
+pub fn rewrap_keeping(
+    envelope: &[u8],
+    identity: &PrivateKey,
+    add: &[PublicKey],
+    remove: &[KeyId],
+    practice: &[KeyId],
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>, EnvelopeError> {
     let unlocked = unlock(envelope, identity)?;
     let payload = envelope
         .get(unlocked.header.header_len..)
         .ok_or(EnvelopeError::Truncated)?;
-    let mut out = unlocked.rewrap(add, remove, rng)?;
+    let mut out = unlocked.rewrap_keeping(add, remove, practice, rng)?;
     out.extend_from_slice(payload);
     Ok(out)
 }
