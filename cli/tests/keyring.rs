@@ -713,3 +713,32 @@ fn a_busy_keyring_fails_with_exit_code_4_and_changes_nothing() {
     // Reading needs no lock.
     ok(d, &["keyring", "inspect", "--keyring", "k.keyring"]);
 }
+
+#[test]
+fn keyring_file_at_and_past_max_keyring_file() {
+    // LIMITS.md row 55: a keyring file is read up to the record prefix
+    // (10 bytes) plus the longest body (16 384 bytes).
+    let dir = TempDir::new("keyring", "limit");
+    let d = &dir.0;
+    let mut at_limit = b"CDKR\x01\x01".to_vec();
+    at_limit.extend_from_slice(&16_384u32.to_be_bytes());
+    at_limit.resize(10 + 16_384, 0);
+    fs::write(d.join("at.keyring"), &at_limit).unwrap();
+    // Read whole, then refused by the record parser, not by the size.
+    let line = fails(
+        d,
+        &["keyring", "inspect", "--keyring", "at.keyring"],
+        3,
+        "malformed keyring record",
+    );
+    assert!(!line.contains("too large"), "{line}");
+    let mut past = at_limit;
+    past.push(0);
+    fs::write(d.join("past.keyring"), &past).unwrap();
+    fails(
+        d,
+        &["keyring", "inspect", "--keyring", "past.keyring"],
+        3,
+        "is too large (more than 16394 bytes)",
+    );
+}
