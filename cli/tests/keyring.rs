@@ -159,6 +159,7 @@ fn every_subcommand_and_the_keyring_flow_of_seal_and_open() {
     for expected in [
         "subject:       p-7f3a91",
         "category:      clinical-photos",
+        "kind:          subject-category",
         &format!("public key:    {}", rec.public_key()),
         "created at:    2025-01-31T12:00:00Z (1738324800)",
         "state:         active",
@@ -170,6 +171,7 @@ fn every_subcommand_and_the_keyring_flow_of_seal_and_open() {
     }
     let json = inspect_json(d, "k.keyring");
     assert_eq!(json["state"], "active");
+    assert_eq!(json["kind"], "subject-category");
     assert_eq!(json["key_id"], rec.public_key().key_id().to_string());
 
     // seal --keyring: to the subject-category key only, labels from the record.

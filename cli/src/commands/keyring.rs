@@ -85,7 +85,7 @@ pub enum KeyringCommand {
     Rotate(RotateArgs),
     /// Destroy the subject-category key for good (crypto-erasure); needs --yes.
     Shred(ShredArgs),
-    /// Show subject, category, public key, state and recipient key ids (never a secret).
+    /// Show subject, category, key kind and public key, state, dates and recipient key ids (never a secret).
     Inspect(InspectArgs),
 }
 
@@ -450,6 +450,7 @@ fn inspect_text(r: &KeyringRecord) -> String {
     let _ = writeln!(s, "Caduceus keyring record, format version 1, suite 1");
     let _ = writeln!(s, "subject:       {}", r.subject());
     let _ = writeln!(s, "category:      {}", r.category());
+    let _ = writeln!(s, "kind:          {}", r.public_key().kind().name());
     let _ = writeln!(s, "public key:    {}", r.public_key());
     let _ = writeln!(s, "key id:        {}", r.public_key().key_id());
     let _ = writeln!(
@@ -489,7 +490,7 @@ fn inspect_json(r: &KeyringRecord) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "{{\n  \"version\": 1,\n  \"suite\": 1,\n  \"subject\": {},\n  \"category\": {},\n  \"public_key\": \"{}\",\n  \"key_id\": \"{}\",\n  \"created_at\": {},\n  \"state\": \"{state}\",\n  \"shredded_at\": {shredded_at},\n  \"recipients\": [{recipients}]\n}}\n",
+        "{{\n  \"version\": 1,\n  \"suite\": 1,\n  \"subject\": {},\n  \"category\": {},\n  \"kind\": \"subject-category\",\n  \"public_key\": \"{}\",\n  \"key_id\": \"{}\",\n  \"created_at\": {},\n  \"state\": \"{state}\",\n  \"shredded_at\": {shredded_at},\n  \"recipients\": [{recipients}]\n}}\n",
         json_string(r.subject(), true),
         json_string(r.category(), true),
         r.public_key(),
