@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A narrated walk-through of the caduceus CLI on a sample X-ray image:
-# keygen, seal, inspect, open, rewrap (add and remove a staff key).
+# keygen, keyring create, seal to the subject-category key, inspect, open,
+# keyring add and revoke (a staff key), tamper detection, and keyring shred
+# (crypto-erasure: the envelope and its backup no longer open).
 #
 # Usage: bash examples/demo.sh path/to/caduceus
 # Run by `make demo`. Works in a temporary directory that is removed at the end.
@@ -50,52 +52,46 @@ run keygen --kind staff -o staff.key
 STAFF="$("$BIN" pubkey -i staff.key)"
 STAFF_ID="$(sed -n 's/^# key id: //p' staff.key)"
 
-heading "Seal the X-ray to the practice key, with policy labels"
-run seal --to "$PRACTICE" \
-    --label subject=p-7f3a91 \
-    --label category=xray \
+heading "Create the keyring file of (patient p-7f3a91, xray): a subject-category key for this patient and category"
+echo "Its private half is stored only wrapped to the practice key; envelopes are sealed to its public half."
+run keyring create --keyring p-7f3a91.xray.keyring --subject p-7f3a91 --category xray --to "$PRACTICE"
+run keyring inspect --keyring p-7f3a91.xray.keyring
+SUBJECT_ID="$("$BIN" keyring inspect --keyring p-7f3a91.xray.keyring --json | sed -n 's/^ *"key_id": "\([0-9a-f]*\)".*/\1/p')"
+
+heading "Seal the X-ray to the subject-category key (not to the practice key), with policy labels"
+run seal --keyring p-7f3a91.xray.keyring \
     --label purpose=treatment-communication \
     --label content-type=image/png \
     -i xray.png -o xray.cdu
 SIZE="$(wc -c < xray.png)"
 echo "Sealed: $SIZE -> $(wc -c < xray.cdu) bytes: header, then $(( (SIZE + 65535) / 65536 )) AES-256-GCM segments of up to 64 KiB"
+echo "Subject and category labels come from the keyring record; the one recipient is the subject-category key $SUBJECT_ID"
 
 heading "Inspect without any key: labels and recipients (what a store sees)"
 run inspect -i xray.cdu
 
 heading "The same as JSON, for retention tooling"
 run inspect --json -i xray.cdu
+OLD_HEADER="$("$BIN" inspect --json -i xray.cdu | json_number header_len)"
+PAYLOAD="$("$BIN" inspect --json -i xray.cdu | json_number payload_len)"
 
-heading "Open with the practice key and compare with the original"
-run open --identity practice.key -i xray.cdu -o xray-practice.png
+heading "Open through the keyring with the practice key and compare with the original"
+run open --keyring p-7f3a91.xray.keyring --identity practice.key -i xray.cdu -o xray-practice.png
 cmp xray.png xray-practice.png
 echo "OK: plaintext matches"
 
-heading "Rewrap: add the staff key (rewrites the header only)"
-run rewrap --identity practice.key --add "$STAFF" -i xray.cdu -o xray-staff.cdu
-"$BIN" inspect -i xray-staff.cdu | grep -A3 '^recipients:'
-
-heading "The payload bytes after the header are unchanged"
-OLD_HEADER="$("$BIN" inspect --json -i xray.cdu | json_number header_len)"
-NEW_HEADER="$("$BIN" inspect --json -i xray-staff.cdu | json_number header_len)"
-PAYLOAD="$("$BIN" inspect --json -i xray.cdu | json_number payload_len)"
-echo "header: $OLD_HEADER -> $NEW_HEADER bytes; payload: $PAYLOAD bytes"
-echo "\$ cmp <(tail -c $PAYLOAD xray.cdu) <(tail -c $PAYLOAD xray-staff.cdu)"
-cmp <(tail -c "$PAYLOAD" xray.cdu) <(tail -c "$PAYLOAD" xray-staff.cdu)
-echo "OK: payload bytes identical (no re-encryption)"
-
-heading "Open with the staff key"
-run open --identity staff.key -i xray-staff.cdu -o xray-staff.png
+heading "Give the staff key access: wrap the subject-category key to it (the envelope is not touched)"
+SUM_BEFORE="$(cksum < xray.cdu)"
+run keyring add --keyring p-7f3a91.xray.keyring --identity practice.key --to "$STAFF"
+run open --keyring p-7f3a91.xray.keyring --identity staff.key -i xray.cdu -o xray-staff.png
 cmp xray.png xray-staff.png
-echo "OK: plaintext matches"
+[ "$(cksum < xray.cdu)" = "$SUM_BEFORE" ] || { echo "demo: the envelope changed" >&2; exit 1; }
+echo "OK: plaintext matches, and the envelope's bytes are unchanged (no re-encryption, no rewrap)"
 
-heading "Rewrap: remove the staff key (e.g. the tablet was lost)"
-run rewrap --identity practice.key --remove "$STAFF_ID" -i xray-staff.cdu -o xray-revoked.cdu
-"$BIN" inspect -i xray-revoked.cdu | grep -A2 '^recipients:'
-
-heading "The staff key can no longer open it (expected failure)"
-if run open --identity staff.key -i xray-revoked.cdu -o should-not-exist.png; then
-    echo "UNEXPECTED: the removed staff key still opens the envelope" >&2
+heading "Revoke the staff key (e.g. the tablet was lost); the practice key can never be revoked"
+run keyring revoke --keyring p-7f3a91.xray.keyring --practice "$PRACTICE" --remove "$STAFF_ID"
+if run open --keyring p-7f3a91.xray.keyring --identity staff.key -i xray.cdu -o should-not-exist.png; then
+    echo "UNEXPECTED: the revoked staff key still opens the envelope" >&2
     exit 1
 else
     echo "OK: refused as expected (exit code $?), and no output file was written: $(ls should-not-exist.png 2>/dev/null || echo none)"
@@ -108,7 +104,7 @@ BYTE="$(od -An -tu1 -j "$POS" -N1 tampered.cdu | tr -d ' ')"
 printf "\\$(printf %o $((BYTE ^ 1)))" | dd of=tampered.cdu bs=1 seek="$POS" conv=notrunc status=none
 echo "flipped the lowest bit of byte $POS"
 cmp -s xray.cdu tampered.cdu && { echo "demo: the byte was not changed" >&2; exit 1; }
-if run open --identity practice.key -i tampered.cdu -o tampered.png; then
+if run open --keyring p-7f3a91.xray.keyring --identity practice.key -i tampered.cdu -o tampered.png; then
     echo "UNEXPECTED: a modified envelope opened" >&2
     exit 1
 else
@@ -116,5 +112,23 @@ else
     echo "    yet no partial plaintext was left behind: $(ls tampered.png 2>/dev/null || echo none)"
 fi
 
+heading "Erasure (Art. 17): shred the subject-category key; the envelope, and every backup of it, no longer opens"
+cp xray.cdu backup-of-xray.cdu
+if run keyring shred --keyring p-7f3a91.xray.keyring; then
+    echo "UNEXPECTED: shred ran without --yes" >&2
+    exit 1
+fi
+echo "OK: shredding is irreversible, so it needs --yes"
+run keyring shred --keyring p-7f3a91.xray.keyring --yes
+run keyring inspect --keyring p-7f3a91.xray.keyring
+for copy in xray.cdu backup-of-xray.cdu; do
+    if run open --keyring p-7f3a91.xray.keyring --identity practice.key -i "$copy" -o erased.png; then
+        echo "UNEXPECTED: an envelope of a shredded key opened" >&2
+        exit 1
+    else
+        echo "OK: $copy cannot be opened any more, not even by the practice; no output file: $(ls erased.png 2>/dev/null || echo none)"
+    fi
+done
+
 echo
-echo "Demo finished: keygen, seal, inspect, open, rewrap (add, remove) and tamper detection all behaved as expected."
+echo "Demo finished: keygen, keyring (create, add, revoke, shred), seal, inspect, open, tamper detection and crypto-erasure all behaved as expected."

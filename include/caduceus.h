@@ -1169,6 +1169,28 @@ caduceus_result caduceus_envelope_rewrap(const uint8_t *data,
                                          size_t n_remove,
                                          caduceus_bytes **out_envelope);
 
+// As [`caduceus_envelope_rewrap`], keeping the practice able to open: the
+// `n_practice` key ids in `practice` (32 hexadecimal digits each) name the
+// practice keys (the header does not record kinds; the identity and added
+// keys of kind practice count too). If the envelope has a practice
+// recipient, one must remain: `CADUCEUS_LAST_RECIPIENT` otherwise (to
+// rotate the practice key, add the new one in the same call). A key id in
+// `remove` that is not a recipient gives `CADUCEUS_NO_ACCESS`.
+//
+// # Safety
+// As [`caduceus_envelope_rewrap`]; `practice` valid for reads of
+// `n_practice` NUL-terminated strings (NULL only if `n_practice` is 0).
+caduceus_result caduceus_envelope_rewrap_keeping(const uint8_t *data,
+                                                 size_t len,
+                                                 const caduceus_private_key *identity,
+                                                 const caduceus_public_key *const *add,
+                                                 size_t n_add,
+                                                 const char *const *remove,
+                                                 size_t n_remove,
+                                                 const char *const *practice,
+                                                 size_t n_practice,
+                                                 caduceus_bytes **out_envelope);
+
 // Open segment `index` (0-based; segments hold `CADUCEUS_SEGMENT_SIZE`
 // plaintext bytes) of a whole envelope without decrypting the segments
 // before it; the plaintext goes to a new `caduceus_bytes`. Errors:
@@ -1521,6 +1543,22 @@ caduceus_result caduceus_keyring_record_add_recipients(const caduceus_keyring_re
 caduceus_result caduceus_keyring_record_revoke_recipient(const caduceus_keyring_record *record,
                                                          const char *key_id_hex,
                                                          caduceus_keyring_record **out_record);
+
+// As [`caduceus_keyring_record_revoke_recipient`], keeping the practice
+// able to unwrap: the `n_practice` key ids in `practice` (32 hexadecimal
+// digits each) name the practice keys (a record does not record kinds).
+// Revoking the last of them that holds a wrap gives
+// `CADUCEUS_LAST_RECIPIENT`; a key id without a wrap `CADUCEUS_NO_ACCESS`.
+//
+// # Safety
+// As [`caduceus_keyring_record_revoke_recipient`]; `practice` valid for
+// reads of `n_practice` NUL-terminated strings (NULL only if `n_practice`
+// is 0).
+caduceus_result caduceus_keyring_record_revoke_recipient_keeping(const caduceus_keyring_record *record,
+                                                                 const char *key_id_hex,
+                                                                 const char *const *practice,
+                                                                 size_t n_practice,
+                                                                 caduceus_keyring_record **out_record);
 
 // A NEW record in which the wrap of `old_key_id` (32 hexadecimal digits)
 // is replaced by one for `new_key` (key rotation); `identity` must be able

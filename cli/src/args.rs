@@ -50,6 +50,8 @@ pub enum Command {
     Policy(crate::commands::policy::PolicyArgs),
     /// Consent ledger: register notices, record consent events and STOP replies, decide, history, export.
     Consent(crate::commands::consent::ConsentArgs),
+    /// Subject-category keyring files: create, add, revoke, rotate, shred (crypto-erasure), inspect.
+    Keyring(crate::commands::keyring::KeyringArgs),
 }
 
 /// The role of a key pair; it selects the key's text prefix.
@@ -115,17 +117,25 @@ envelope's data key can change them.
 The input is streamed in 64 KiB segments: memory use stays constant whatever
 its size. Writing an envelope to a terminal is refused.
 
+With --keyring FILE the envelope is sealed to the subject-category key of
+that keyring file (see 'caduceus keyring'), and only to it, so that shredding
+the key erases the envelope; the subject and category labels default to the
+record's and must match it.
+
 Example:
-  caduceus seal --to cdpractice1... --label subject=p-7f3a91 \\
-      --label category=xray --label purpose=treatment-communication \\
+  caduceus seal --keyring p-7f3a91.xray.keyring \\
+      --label purpose=treatment-communication \\
       --label content-type=image/png -i scan.png -o scan.png.cdu")]
 pub struct SealArgs {
     /// Recipient public key (cdpractice1..., cdstaff1..., cdsubject1...); repeat for several.
-    #[arg(long = "to", value_name = "KEY")]
+    #[arg(long = "to", value_name = "KEY", conflicts_with = "keyring")]
     pub to: Vec<String>,
     /// File of recipient public keys, one per line ('#' comments allowed); repeatable.
-    #[arg(long = "to-file", value_name = "FILE")]
+    #[arg(long = "to-file", value_name = "FILE", conflicts_with = "keyring")]
     pub to_file: Vec<PathBuf>,
+    /// Seal to the subject-category key of this keyring file (instead of --to).
+    #[arg(short, long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
     /// Policy label key=value (see below); repeat for each label.
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
@@ -144,11 +154,18 @@ Plaintext is released one authenticated segment at a time; the command
 succeeds only if the whole envelope is authentic and complete. On failure an
 output file is removed (nothing unauthenticated is left behind); when writing
 to standard output, discard what was written if the exit code is not 0.
-Plaintext output files are created with mode 0600.")]
+Plaintext output files are created with mode 0600.
+
+With --keyring FILE, an envelope sealed to that file's subject-category key is
+opened through it: the identity unwraps the key from the keyring record. If
+the key was shredded, opening fails and says so: the content is erased.")]
 pub struct OpenArgs {
     /// Identity file with the secret key(s) to try; repeatable.
     #[arg(long, value_name = "FILE", required = true)]
     pub identity: Vec<PathBuf>,
+    /// Keyring file of the envelope's subject-category key (see 'caduceus keyring').
+    #[arg(short, long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
     /// Read the envelope from FILE instead of standard input.
     #[arg(short, long, value_name = "FILE")]
     pub input: Option<PathBuf>,
@@ -177,10 +194,18 @@ pub struct InspectArgs {
 The identity must be a current recipient. The new header is written, then
 the payload is copied byte for byte: no re-encryption. Removing a key stops it
 from opening this copy of the envelope (old copies, e.g. in backups, still
-name it; shred the subject-category key to erase everywhere).
+name it; shred the subject-category key with 'caduceus keyring shred' to
+erase everywhere).
+
+The practice key is never removed: the last practice recipient stays. The
+header does not record which key is the practice's, so --remove needs the
+practice identity or --practice KEY; a key id that is not a recipient of the
+envelope is refused.
 
 Example:
-  caduceus rewrap --identity practice.key --add cdstaff1... -i a.cdu -o b.cdu")]
+  caduceus rewrap --identity practice.key --add cdstaff1... -i a.cdu -o b.cdu
+  caduceus rewrap --identity staff.key --practice cdpractice1... \\
+      --remove KEYID -i b.cdu -o c.cdu")]
 pub struct RewrapArgs {
     /// Identity file with the secret key(s) of a current recipient; repeatable.
     #[arg(long, value_name = "FILE", required = true)]
@@ -191,6 +216,9 @@ pub struct RewrapArgs {
     /// Recipient to remove, by key id (32 hex digits, see inspect) or public key; repeatable.
     #[arg(long, value_name = "KEYID")]
     pub remove: Vec<String>,
+    /// The practice public key (or key id), which is never removed; repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub practice: Vec<String>,
     /// Read the envelope from FILE instead of standard input.
     #[arg(short, long, value_name = "FILE")]
     pub input: Option<PathBuf>,

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => commands::audit::audit(a),
         Command::Policy(a) => commands::policy::policy(a),
         Command::Consent(a) => commands::consent::consent(a),
+        Command::Keyring(a) => commands::keyring::keyring(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

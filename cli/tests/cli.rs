@@ -537,3 +537,88 @@ fn bad_key_text_and_bad_usage_give_clear_errors() {
     fails(&["open", "-i", p(&dir.path("in.bin"))], 2, "--identity");
     assert!(!out.exists());
 }
+
+#[test]
+fn rewrap_names_an_unknown_id_and_never_removes_the_practice_key() {
+    let dir = TempDir::new("cli", "rewrap-practice");
+    let (practice, practice_id) = keygen(&dir, "practice.key", "practice");
+    let (staff, staff_id) = keygen(&dir, "staff.key", "staff");
+    let (_, stranger_id) = keygen(&dir, "stranger.key", "staff");
+    fs::write(dir.path("in.bin"), data(1000, 7)).unwrap();
+    seal(
+        &dir.path("in.bin"),
+        &dir.path("a.cdu"),
+        &[&practice, &staff],
+    );
+
+    // An id that is not a recipient: said so, and the id is not echoed.
+    let line = fails(
+        &rewrap_args(
+            &dir,
+            "practice.key",
+            "--remove",
+            &stranger_id,
+            "a.cdu",
+            "b.cdu",
+        ),
+        3,
+        "a key id given for removal is not a recipient of this envelope",
+    );
+    assert!(!line.contains("none of the given keys"), "{line}");
+    assert!(!line.contains(&stranger_id), "{line}");
+
+    // A staff key cannot remove the practice key: by public key text...
+    fails(
+        &rewrap_args(&dir, "staff.key", "--remove", &practice, "a.cdu", "b.cdu"),
+        3,
+        "refusing to remove the last practice key recipient",
+    );
+    // ...nor by key id: then the practice key must be named.
+    fails(
+        &rewrap_args(
+            &dir,
+            "staff.key",
+            "--remove",
+            &practice_id,
+            "a.cdu",
+            "b.cdu",
+        ),
+        2,
+        "--practice",
+    );
+    let mut named = rewrap_args(
+        &dir,
+        "staff.key",
+        "--remove",
+        &practice_id,
+        "a.cdu",
+        "b.cdu",
+    );
+    named.extend(["--practice".to_owned(), practice.clone()]);
+    fails(
+        &named,
+        3,
+        "refusing to remove the last practice key recipient",
+    );
+    // The practice key cannot remove itself either.
+    fails(
+        &rewrap_args(
+            &dir,
+            "practice.key",
+            "--remove",
+            &practice_id,
+            "a.cdu",
+            "b.cdu",
+        ),
+        3,
+        "refusing to remove the last practice key recipient",
+    );
+    assert!(!dir.path("b.cdu").exists());
+
+    // Removing the staff key, with the practice key named, still works.
+    let mut staff_out = rewrap_args(&dir, "staff.key", "--remove", &staff_id, "a.cdu", "c.cdu");
+    staff_out.extend(["--practice".to_owned(), practice_id.clone()]);
+    ok(&staff_out);
+    let json = inspect_json(&dir.path("c.cdu"));
+    assert_eq!(json["recipients"], serde_json::json!([practice_id]));
+}

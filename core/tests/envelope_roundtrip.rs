@@ -129,9 +129,10 @@ fn rewrap_refuses_to_remove_every_recipient_and_unknown_ids() {
         envelope::rewrap(&sealed, &practice, &[], &[practice.key_id()], &mut rng).unwrap_err(),
         EnvelopeError::NoRecipients
     );
+    // An id that is not a recipient is named as such, not as "no access".
     assert_eq!(
         envelope::rewrap(&sealed, &practice, &[], &[stranger.key_id()], &mut rng).unwrap_err(),
-        EnvelopeError::NoAccess
+        EnvelopeError::NotARecipient
     );
     assert_eq!(
         envelope::rewrap(&sealed, &stranger, &[stranger.public_key()], &[], &mut rng).unwrap_err(),
@@ -141,6 +142,58 @@ fn rewrap_refuses_to_remove_every_recipient_and_unknown_ids() {
         envelope::rewrap(&sealed, &practice, &[practice.public_key()], &[], &mut rng).unwrap_err(),
         EnvelopeError::DuplicateRecipient
     );
+}
+
+#[test]
+fn rewrap_never_removes_the_last_practice_recipient() {
+    let mut rng = DeterministicRng::new(12);
+    let practice = PrivateKey::generate(KeyKind::Practice, &mut rng);
+    let new_practice = PrivateKey::generate(KeyKind::Practice, &mut rng);
+    let staff = PrivateKey::generate(KeyKind::Staff, &mut rng);
+    let sealed = envelope::seal(
+        &[practice.public_key(), staff.public_key()],
+        &labels(),
+        b"x",
+        &mut rng,
+    )
+    .unwrap();
+    let pid = [practice.key_id()];
+    // A staff key that names the practice key cannot remove it...
+    let staff_unlocked = envelope::unlock(&sealed, &staff).unwrap();
+    assert_eq!(
+        staff_unlocked
+            .rewrap_keeping(&[], &pid, &pid, &mut rng)
+            .unwrap_err(),
+        EnvelopeError::LastPracticeRecipient
+    );
+    // ...nor can the practice remove itself, unlocking with its own key.
+    assert_eq!(
+        envelope::rewrap(&sealed, &practice, &[], &pid, &mut rng).unwrap_err(),
+        EnvelopeError::LastPracticeRecipient
+    );
+    // Rotating the practice key (add the new one, remove the old) works.
+    let rotated = envelope::rewrap(
+        &sealed,
+        &practice,
+        &[new_practice.public_key()],
+        &pid,
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(
+        envelope::open(&rotated, &new_practice).unwrap().plaintext,
+        b"x"
+    );
+    assert_eq!(
+        envelope::open(&rotated, &practice).unwrap_err(),
+        EnvelopeError::NoAccess
+    );
+    // Removing a staff key is still allowed.
+    let staff_id = [staff.key_id()];
+    let without_staff = staff_unlocked
+        .rewrap_keeping(&[], &staff_id, &pid, &mut rng)
+        .unwrap();
+    assert!(envelope::inspect(&without_staff).unwrap().recipients == pid);
 }
 
 #[test]

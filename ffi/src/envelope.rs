@@ -424,6 +424,59 @@ pub unsafe extern "C" fn caduceus_envelope_rewrap(
     })
 }
 
+/// As [`caduceus_envelope_rewrap`], keeping the practice able to open: the
+/// `n_practice` key ids in `practice` (32 hexadecimal digits each) name the
+/// practice keys (the header does not record kinds; the identity and added
+/// keys of kind practice count too). If the envelope has a practice
+/// recipient, one must remain: `CADUCEUS_LAST_RECIPIENT` otherwise (to
+/// rotate the practice key, add the new one in the same call). A key id in
+/// `remove` that is not a recipient gives `CADUCEUS_NO_ACCESS`.
+///
+/// # Safety
+/// As [`caduceus_envelope_rewrap`]; `practice` valid for reads of
+/// `n_practice` NUL-terminated strings (NULL only if `n_practice` is 0).
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn caduceus_envelope_rewrap_keeping(
+    data: *const u8,
+    len: usize,
+    identity: *const caduceus_private_key,
+    add: *const *const caduceus_public_key,
+    n_add: usize,
+    remove: *const *const c_char,
+    n_remove: usize,
+    practice: *const *const c_char,
+    n_practice: usize,
+    out_envelope: *mut *mut caduceus_bytes,
+) -> caduceus_result {
+    guard(|| {
+        check_out(out_envelope)?;
+        // SAFETY: forwarded caller contract.
+        let data = unsafe { slice(data, len) }?;
+        // SAFETY: forwarded caller contract.
+        let identity = unsafe { handle(identity) }?;
+        // SAFETY: forwarded caller contract.
+        let add = unsafe { public_keys(add, n_add) }?;
+        // SAFETY: forwarded caller contract.
+        let remove = unsafe { text_array(remove, n_remove) }?
+            .into_iter()
+            .map(key_id)
+            .collect::<Result<Vec<_>, _>>()?;
+        // SAFETY: forwarded caller contract.
+        let practice = unsafe { text_array(practice, n_practice) }?
+            .into_iter()
+            .map(key_id)
+            .collect::<Result<Vec<_>, _>>()?;
+        let out =
+            envelope::rewrap_keeping(data, &identity.key, &add, &remove, &practice, &mut rng()?)
+                .map_err(fail)?;
+        // SAFETY: checked non-NULL; valid per the caller's contract.
+        unsafe { write_handle(out_envelope, caduceus_bytes::public(out)) };
+        Ok(())
+    })
+}
+
 /// Open segment `index` (0-based; segments hold `CADUCEUS_SEGMENT_SIZE`
 /// plaintext bytes) of a whole envelope without decrypting the segments
 /// before it; the plaintext goes to a new `caduceus_bytes`. Errors:

@@ -14,7 +14,7 @@ use rand_core::UnwrapErr;
 
 use crate::boundary::{
     check_out, fail, free_handle, guard, guard_value, handle, handle_array, read_handle_out,
-    read_out, set_last_error, slice, text, write_handle, write_out,
+    read_out, set_last_error, slice, text, text_array, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
 use crate::result::caduceus_result::{self, *};
@@ -552,6 +552,46 @@ pub unsafe extern "C" fn caduceus_keyring_record_revoke_recipient(
     })
 }
 
+/// As [`caduceus_keyring_record_revoke_recipient`], keeping the practice
+/// able to unwrap: the `n_practice` key ids in `practice` (32 hexadecimal
+/// digits each) name the practice keys (a record does not record kinds).
+/// Revoking the last of them that holds a wrap gives
+/// `CADUCEUS_LAST_RECIPIENT`; a key id without a wrap `CADUCEUS_NO_ACCESS`.
+///
+/// # Safety
+/// As [`caduceus_keyring_record_revoke_recipient`]; `practice` valid for
+/// reads of `n_practice` NUL-terminated strings (NULL only if `n_practice`
+/// is 0).
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn caduceus_keyring_record_revoke_recipient_keeping(
+    record: *const caduceus_keyring_record,
+    key_id_hex: *const c_char,
+    practice: *const *const c_char,
+    n_practice: usize,
+    out_record: *mut *mut caduceus_keyring_record,
+) -> caduceus_result {
+    guard(|| {
+        check_out(out_record)?;
+        // SAFETY: forwarded caller contract.
+        let record = unsafe { handle(record) }?;
+        // SAFETY: forwarded caller contract.
+        let id = key_id(unsafe { text(key_id_hex) }?)?;
+        // SAFETY: forwarded caller contract.
+        let practice = unsafe { text_array(practice, n_practice) }?
+            .into_iter()
+            .map(key_id)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = record
+            .record
+            .revoke_recipient_keeping(&id, &practice)
+            .map_err(fail)?;
+        // SAFETY: checked non-NULL; valid per the caller's contract.
+        unsafe { write_handle(out_record, caduceus_keyring_record { record: next }) };
+        Ok(())
+    })
+}
+
 /// A NEW record in which the wrap of `old_key_id` (32 hexadecimal digits)
 /// is replaced by one for `new_key` (key rotation); `identity` must be able
 /// to unwrap `record`. `record` is unchanged. Errors: `CADUCEUS_NO_ACCESS`,
@@ -855,7 +895,6 @@ pub unsafe extern "C" fn caduceus_keyring_record_free(record: *mut caduceus_keyr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::boundary::text_array;
 
     #[test]
     #[allow(unsafe_code)]

@@ -374,7 +374,8 @@ impl From<KeyError> for caduceus_result {
             KeyError::UnsupportedVersion(_) | KeyError::UnsupportedSuite(_) => {
                 CADUCEUS_UNSUPPORTED_VERSION
             }
-            KeyError::LastRecipient => CADUCEUS_LAST_RECIPIENT,
+            KeyError::LastRecipient | KeyError::LastPracticeRecipient => CADUCEUS_LAST_RECIPIENT,
+            KeyError::NotARecipient => CADUCEUS_NO_ACCESS,
             KeyError::DuplicateRecipient => CADUCEUS_DUPLICATE_RECIPIENT,
             KeyError::TooManyRecipients => CADUCEUS_TOO_MANY_RECIPIENTS,
             KeyError::NoRecipients => CADUCEUS_NO_RECIPIENTS,
@@ -402,7 +403,8 @@ impl From<EnvelopeError> for caduceus_result {
             EnvelopeError::NoRecipients => CADUCEUS_NO_RECIPIENTS,
             EnvelopeError::DuplicateRecipient => CADUCEUS_DUPLICATE_RECIPIENT,
             EnvelopeError::WeakRecipientKey => CADUCEUS_WEAK_KEY,
-            EnvelopeError::NoAccess => CADUCEUS_NO_ACCESS,
+            EnvelopeError::NoAccess | EnvelopeError::NotARecipient => CADUCEUS_NO_ACCESS,
+            EnvelopeError::LastPracticeRecipient => CADUCEUS_LAST_RECIPIENT,
             EnvelopeError::KeyShredded => CADUCEUS_KEY_SHREDDED,
             EnvelopeError::Keyring(k) => k.into(),
             EnvelopeError::StanzaCorrupted | EnvelopeError::HeaderMacMismatch => {

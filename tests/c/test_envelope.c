@@ -360,6 +360,16 @@ static void test_rewrap(void) {
   const char *remove_staff[1] = {staff_id};
   CHECK_RC(caduceus_envelope_rewrap(three.data, three.len, staff, NULL, 0, remove_staff, 1, &out),
            CADUCEUS_NO_RECIPIENTS);
+  /* rewrap_keeping: the subject key, named as the practice key, is never removed */
+  const char *keep[1] = {subject_id};
+  CHECK_RC(caduceus_envelope_rewrap_keeping(two.data, two.len, staff, NULL, 0, remove, 1, keep, 1, &out),
+           CADUCEUS_LAST_RECIPIENT);
+  CHECK(out == NULL);
+  CHECK_RC(caduceus_envelope_rewrap_keeping(two.data, two.len, staff, NULL, 0, remove, 1, NULL, 1, &out),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_envelope_rewrap_keeping(two.data, two.len, staff, NULL, 0, remove, 1, NULL, 0, &out), CADUCEUS_OK);
+  caduceus_bytes_free(out);
+  out = NULL;
   const char *remove_outsider[1] = {outsider_id};
   CHECK_RC(caduceus_envelope_rewrap(env.data, env.len, subject_key, NULL, 0, remove_outsider, 1, &out),
            CADUCEUS_NO_ACCESS);

@@ -390,6 +390,19 @@ static void test_keyring(void) {
   CHECK_RC(caduceus_keyring_record_revoke_recipient(rec, staff_id, NULL), CADUCEUS_NULL_PARAMETER);
   CHECK(last == NULL);
 
+  /* revoke_recipient_keeping: the last practice recipient stays, even with other wraps left */
+  const char *practice_ids[1] = {practice_id};
+  CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(rec, practice_id, practice_ids, 1, &last),
+           CADUCEUS_LAST_RECIPIENT);
+  CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(revoked, staff_id, practice_ids, 1, &last),
+           CADUCEUS_NO_ACCESS);
+  CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(rec, staff_id, NULL, 1, &last), CADUCEUS_NULL_PARAMETER);
+  CHECK(last == NULL);
+  CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(rec, staff_id, practice_ids, 1, &last), CADUCEUS_OK);
+  CHECK(recipient_count(last) == 1);
+  caduceus_keyring_record_free(last);
+  last = NULL;
+
   /* rotate_recipient: staff -> staff2 */
   caduceus_keyring_record *rotated = NULL;
   CHECK_RC(caduceus_keyring_record_rotate_recipient(rec, practice, staff_id, staff2_pub, &rotated), CADUCEUS_OK);

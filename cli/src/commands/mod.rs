@@ -4,6 +4,7 @@ pub mod audit;
 pub mod consent;
 mod inspect;
 mod keygen;
+pub mod keyring;
 mod open;
 pub mod policy;
 mod rewrap;
@@ -22,7 +23,7 @@ use caduceus_core::envelope::{
     self, EnvelopeError, Header, MAGIC, PREFIX_LEN, PayloadOpener, PayloadSealer,
     SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE, TAG_LEN,
 };
-use caduceus_core::keys::{PrivateKey, PublicKey};
+use caduceus_core::keys::{KeyId, KeyKind, PrivateKey, PublicKey};
 use getrandom::SysRng;
 use rand_core::UnwrapErr;
 use zeroize::Zeroizing;
@@ -59,6 +60,21 @@ pub fn load_identities(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
 pub fn parse_public_key(text: &str, option: &str) -> Result<PublicKey> {
     text.parse::<PublicKey>()
         .map_err(|e| usage(format!("{option}: {e}")))
+}
+
+/// A key named on the command line by its key id (32 hex digits) or its
+/// public key text; the kind is known only for a public key. A usage error
+/// names `option`, never the text.
+pub fn parse_key_ref(text: &str, option: &str) -> Result<(KeyId, Option<KeyKind>)> {
+    if let Ok(id) = text.parse::<KeyId>() {
+        return Ok((id, None));
+    }
+    match text.parse::<PublicKey>() {
+        Ok(pk) => Ok((pk.key_id(), Some(pk.kind()))),
+        Err(_) => Err(usage(format!(
+            "{option}: expected a key id (32 hexadecimal digits, see 'caduceus inspect') or a public key"
+        ))),
+    }
 }
 
 /// Parse a recipients file: one public key per line, `#` comments.

@@ -3,11 +3,11 @@
 use std::io::Write;
 
 use caduceus_core::envelope;
-use caduceus_core::keys::{KeyId, PublicKey};
+use caduceus_core::keys::{KeyId, KeyKind, PublicKey};
 
 use super::{
-    EnvelopeInput, copy, load_identities, parse_public_key, pick_identity, read_envelope,
-    system_rng,
+    EnvelopeInput, copy, load_identities, parse_key_ref, parse_public_key, pick_identity,
+    read_envelope, system_rng,
 };
 use crate::args::RewrapArgs;
 use crate::error::{Result, fail, usage};
@@ -23,14 +23,42 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
     for text in &args.add {
         add.push(parse_public_key(text, "--add")?);
     }
+    // The header does not record kinds: the practice keys are those named
+    // by --practice, removed or added as cdpractice1... texts, or used as
+    // the identity. One of them must stay a recipient (core's rule).
+    let mut practice: Vec<KeyId> = Vec::new();
+    for text in &args.practice {
+        let (id, kind) = parse_key_ref(text, "--practice")?;
+        if kind.is_some_and(|k| k != KeyKind::Practice) {
+            return Err(usage(
+                "--practice: expected the practice public key (cdpractice1...) or its key id",
+            ));
+        }
+        practice.push(id);
+    }
     let mut remove: Vec<KeyId> = Vec::new();
     for text in &args.remove {
-        remove.push(parse_key_id(text)?);
+        let (id, kind) = parse_key_ref(text, "--remove")?;
+        if kind == Some(KeyKind::Practice) {
+            practice.push(id);
+        }
+        remove.push(id);
     }
     if add.is_empty() && remove.is_empty() {
         return Err(usage("nothing to do: give --add KEY and/or --remove KEYID"));
     }
     let identities = load_identities(&args.identity)?;
+    practice.extend(
+        identities
+            .iter()
+            .filter(|k| k.kind() == KeyKind::Practice)
+            .map(|k| k.key_id()),
+    );
+    if !remove.is_empty() && practice.is_empty() {
+        return Err(usage(
+            "--remove needs to know the practice key, which is never removed: give --practice cdpractice1... (or use the practice identity)",
+        ));
+    }
     let mut rng = system_rng()?;
 
     let EnvelopeInput {
@@ -40,7 +68,7 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
     } = read_envelope(args.input.as_deref())?;
     let identity = pick_identity(&identities, &header)?;
     let unlocked = envelope::unlock(&old_header, identity)?;
-    let new_header = unlocked.rewrap(&add, &remove, &mut rng)?;
+    let new_header = unlocked.rewrap_keeping(&add, &remove, &practice, &mut rng)?;
 
     let mut out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
     out.write_all(&new_header)
@@ -54,17 +82,4 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
     out.commit()?;
     progress.finish();
     Ok(())
-}
-
-/// A recipient to remove: a key id (32 hex digits) or a public key text.
-fn parse_key_id(text: &str) -> Result<KeyId> {
-    if let Ok(id) = text.parse::<KeyId>() {
-        return Ok(id);
-    }
-    match text.parse::<PublicKey>() {
-        Ok(pk) => Ok(pk.key_id()),
-        Err(_) => Err(usage(
-            "--remove: expected a key id (32 hexadecimal digits, see 'caduceus inspect') or a public key",
-        )),
-    }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use caduceus_core::envelope::{self, EnvelopeError, Labels};
-use caduceus_core::keys::PublicKey;
+use caduceus_core::keys::{KeyringRecord, KeyringState, PublicKey};
 
 use super::{load_recipients_file, parse_public_key, seal_copy, system_rng};
 use crate::args::SealArgs;
@@ -18,18 +18,33 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 pub fn seal(args: SealArgs) -> Result<()> {
     let mut inputs: Vec<&std::path::Path> = args.to_file.iter().map(|p| p.as_path()).collect();
     inputs.extend(args.input.as_deref());
+    inputs.extend(args.keyring.as_deref());
     crate::state::ensure_not_input(args.output.as_deref(), &inputs)?;
     // Everything on the command line is checked before anything is read or written.
-    let labels = parse_labels(&args.label)?;
     let mut recipients: Vec<PublicKey> = Vec::new();
     for text in &args.to {
         recipients.push(parse_public_key(text, "--to")?);
     }
-    if recipients.is_empty() && args.to_file.is_empty() {
+    if recipients.is_empty() && args.to_file.is_empty() && args.keyring.is_none() {
         return Err(usage(
-            "no recipient: give --to KEY (or --to-file FILE) at least once",
+            "no recipient: give --keyring FILE (the subject-category key), or --to KEY / --to-file FILE",
         ));
     }
+    let labels = match &args.keyring {
+        None => parse_labels(&args.label, None)?,
+        Some(path) => {
+            let record = super::keyring::load(path)?;
+            if let KeyringState::Shredded { .. } = record.state() {
+                return Err(fail(format!(
+                    "keyring file {}: the subject-category key was shredded; nothing can be sealed to it (create a new keyring file)",
+                    path.display()
+                )));
+            }
+            let labels = parse_labels(&args.label, Some(&record))?;
+            recipients.push(record.public_key());
+            labels
+        }
+    };
     for path in &args.to_file {
         recipients.extend(load_recipients_file(path)?);
     }
@@ -64,8 +79,9 @@ fn write_failure(e: EnvelopeError) -> Failure {
     }
 }
 
-/// Build the labels from `key=value` arguments.
-fn parse_labels(args: &[String]) -> Result<Labels> {
+/// Build the labels from `key=value` arguments. With a keyring `record`,
+/// subject and category default to the record's and must equal them.
+fn parse_labels(args: &[String], record: Option<&KeyringRecord>) -> Result<Labels> {
     let mut subject = None;
     let mut category = None;
     let mut purpose = None;
@@ -99,6 +115,22 @@ fn parse_labels(args: &[String]) -> Result<Labels> {
             ))
         })
     };
+    if let Some(r) = record {
+        for (name, given, own) in [
+            ("subject", &mut subject, r.subject()),
+            ("category", &mut category, r.category()),
+        ] {
+            match given {
+                Some(v) if v != own => {
+                    return Err(usage(format!(
+                        "--label {name}: differs from the keyring record's {name}; leave it out to use the record's"
+                    )));
+                }
+                Some(_) => {}
+                None => *given = Some(own.to_owned()),
+            }
+        }
+    }
     let subject = required(subject, "subject", "p-7f3a91")?;
     let category = required(category, "category", "clinical-photos")?;
     let purpose = required(purpose, "purpose", "treatment-communication")?;
@@ -125,17 +157,20 @@ mod tests {
 
     #[test]
     fn labels_defaults_and_errors() {
-        let l = parse_labels(&strings(&[
-            "subject=p-1",
-            "category=xray",
-            "purpose=treatment-communication",
-            "created-at=2023-11-14T22:13:20Z",
-        ]))
+        let l = parse_labels(
+            &strings(&[
+                "subject=p-1",
+                "category=xray",
+                "purpose=treatment-communication",
+                "created-at=2023-11-14T22:13:20Z",
+            ]),
+            None,
+        )
         .unwrap();
         assert_eq!(l.content_type, DEFAULT_CONTENT_TYPE);
         assert_eq!(l.created_at, 1_700_000_000);
 
-        let missing = parse_labels(&strings(&["subject=p-1", "category=xray"])).unwrap_err();
+        let missing = parse_labels(&strings(&["subject=p-1", "category=xray"]), None).unwrap_err();
         assert!(missing.message().contains("missing label purpose"));
         assert_eq!(missing.exit_code(), crate::error::EXIT_USAGE);
 
@@ -146,7 +181,7 @@ mod tests {
             vec!["subject=Müller", "category=x", "purpose=y"],
             vec!["subject=a", "category=x", "purpose=y", "created-at=soon"],
         ] {
-            assert!(parse_labels(&strings(&bad)).is_err(), "{bad:?}");
+            assert!(parse_labels(&strings(&bad), None).is_err(), "{bad:?}");
         }
     }
 }

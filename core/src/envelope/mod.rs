@@ -48,7 +48,7 @@ pub use stream::{OpenReader, SealWriter};
 
 use rand_core::CryptoRng;
 
-use crate::keys::{KeyError, KeyId, KeyringRecord, PrivateKey, PublicKey};
+use crate::keys::{KeyError, KeyId, KeyKind, KeyringRecord, PrivateKey, PublicKey};
 use crate::suite::{self, SegmentCipher};
 use header::{DataKey, DerivedKeys, WireHeader};
 
@@ -99,6 +99,16 @@ pub enum EnvelopeError {
     /// None of the given keys is a recipient.
     #[error("none of the given keys is a recipient of this envelope")]
     NoAccess,
+    /// A key id given for removal (rewrap) has no stanza in this envelope.
+    #[error(
+        "a key id given for removal is not a recipient of this envelope; list its recipients with 'caduceus inspect'"
+    )]
+    NotARecipient,
+    /// The rewrap would remove the last practice recipient of the envelope.
+    #[error(
+        "refusing to remove the last practice key recipient: the practice could no longer open this envelope; add the new practice key in the same rewrap to rotate it"
+    )]
+    LastPracticeRecipient,
     /// The subject-category key of this envelope was shredded.
     #[error("the key of this envelope was shredded; its content is erased")]
     KeyShredded,
@@ -334,6 +344,9 @@ pub struct Unlocked {
     wire: WireHeader,
     data_key: DataKey,
     keys: DerivedKeys,
+    /// The key id of the identity that unlocked the header, if it is a
+    /// practice key.
+    practice_identity: Option<KeyId>,
 }
 
 impl core::fmt::Debug for Unlocked {
@@ -356,6 +369,7 @@ pub fn unlock(bytes: &[u8], identity: &PrivateKey) -> Result<Unlocked, EnvelopeE
         wire,
         data_key,
         keys,
+        practice_identity: (identity.kind() == KeyKind::Practice).then(|| identity.key_id()),
     })
 }
 
@@ -414,22 +428,54 @@ impl Unlocked {
     /// [`unlock`] authenticated (no second unwrap). The payload is untouched:
     /// write the returned header followed by the old payload bytes
     /// (everything after the old [`Header::header_len`]).
+    ///
+    /// The same as [`Unlocked::rewrap_keeping`] with no further practice
+    /// key ids: the unlocking identity and added keys still count when they
+    /// are practice keys.
     pub fn rewrap(
         &self,
         add: &[PublicKey],
         remove: &[KeyId],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<u8>, EnvelopeError> {
+        self.rewrap_keeping(add, remove, &[], rng)
+    }
+
+    /// [`Unlocked::rewrap`], keeping the practice able to open: the key ids
+    /// in `practice`, the unlocking identity if it is a practice key, and
+    /// every added key of kind practice are practice keys (the header does
+    /// not record kinds). If the envelope has a practice recipient, one
+    /// must remain ([`EnvelopeError::LastPracticeRecipient`]); to rotate
+    /// the practice key, add the new one in the same rewrap. A key id in
+    /// `remove` without a stanza is [`EnvelopeError::NotARecipient`].
+    pub fn rewrap_keeping(
+        &self,
+        add: &[PublicKey],
+        remove: &[KeyId],
+        practice: &[KeyId],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>, EnvelopeError> {
         let mut wire = self.wire.clone();
         for id in remove {
             if !wire.stanzas.iter().any(|s| &s.key_id == id) {
-                return Err(EnvelopeError::NoAccess);
+                return Err(EnvelopeError::NotARecipient);
             }
         }
+        let is_practice = |id: &KeyId| {
+            practice.contains(id)
+                || self.practice_identity.as_ref() == Some(id)
+                || add
+                    .iter()
+                    .any(|k| k.kind() == KeyKind::Practice && &k.key_id() == id)
+        };
+        let had_practice = wire.stanzas.iter().any(|s| is_practice(&s.key_id));
         wire.stanzas.retain(|s| !remove.contains(&s.key_id));
         wire.add_stanzas(&self.data_key, add, rng)?;
         if wire.stanzas.is_empty() {
             return Err(EnvelopeError::NoRecipients);
+        }
+        if had_practice && !wire.stanzas.iter().any(|s| is_practice(&s.key_id)) {
+            return Err(EnvelopeError::LastPracticeRecipient);
         }
         wire.encode_with_mac(&self.keys)
     }
@@ -498,7 +544,7 @@ pub fn open_segment(
 }
 
 /// Add or remove recipients of an envelope held in memory; returns the new
-/// envelope (new header, identical payload bytes).
+/// envelope (new header, identical payload bytes). See [`Unlocked::rewrap`].
 pub fn rewrap(
     envelope: &[u8],
     identity: &PrivateKey,
@@ -506,11 +552,24 @@ pub fn rewrap(
     remove: &[KeyId],
     rng: &mut impl CryptoRng,
 ) -> Result<Vec<u8>, EnvelopeError> {
+    rewrap_keeping(envelope, identity, add, remove, &[], rng)
+}
+
+/// [`rewrap`], keeping a practice recipient: `practice` names the practice
+/// keys' ids. See [`Unlocked::rewrap_keeping`].
+pub fn rewrap_keeping(
+    envelope: &[u8],
+    identity: &PrivateKey,
+    add: &[PublicKey],
+    remove: &[KeyId],
+    practice: &[KeyId],
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>, EnvelopeError> {
     let unlocked = unlock(envelope, identity)?;
     let payload = envelope
         .get(unlocked.header.header_len..)
         .ok_or(EnvelopeError::Truncated)?;
-    let mut out = unlocked.rewrap(add, remove, rng)?;
+    let mut out = unlocked.rewrap_keeping(add, remove, practice, rng)?;
     out.extend_from_slice(payload);
     Ok(out)
 }

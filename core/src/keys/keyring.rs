@@ -243,6 +243,29 @@ impl KeyringRecord {
         Ok(next)
     }
 
+    /// [`KeyringRecord::revoke_recipient`], keeping the practice able to
+    /// unwrap: `practice` holds the key ids of the practice keys (a record
+    /// does not record kinds). Revoking the last of them that holds a wrap
+    /// is [`KeyError::LastPracticeRecipient`]; a key id without a wrap is
+    /// [`KeyError::NotARecipient`].
+    pub fn revoke_recipient_keeping(
+        &self,
+        key_id: &KeyId,
+        practice: &[KeyId],
+    ) -> Result<Self, KeyError> {
+        if matches!(self.state, KeyringState::Active)
+            && !self.wraps.iter().any(|w| &w.key_id == key_id)
+        {
+            return Err(KeyError::NotARecipient);
+        }
+        let next = self.revoke_recipient(key_id)?;
+        let had = self.wraps.iter().any(|w| practice.contains(&w.key_id));
+        if had && !next.wraps.iter().any(|w| practice.contains(&w.key_id)) {
+            return Err(KeyError::LastPracticeRecipient);
+        }
+        Ok(next)
+    }
+
     /// A new record in which the wrap for `old` is replaced by one for `new`
     /// (key rotation). The new wrap is created and checked before the old
     /// one is dropped; `self` stays valid until the caller replaces it.
@@ -563,6 +586,44 @@ mod tests {
         assert_eq!(
             rec.add_recipients(&outsider, &[outsider.public_key()], &mut rng),
             Err(KeyError::NoAccess)
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "X25519 and HPKE run about 1000x slower under Miri; create_unwrap_round_trip covers the same code there"
+    )]
+    fn the_last_practice_recipient_is_never_revoked() {
+        let (mut rng, practice, doctor, outsider, rec) = setup();
+        let ids = [practice.key_id()];
+        // Two wraps are left, but the practice would lose access.
+        assert_eq!(
+            rec.revoke_recipient_keeping(&practice.key_id(), &ids),
+            Err(KeyError::LastPracticeRecipient)
+        );
+        assert_eq!(
+            rec.revoke_recipient_keeping(&outsider.key_id(), &ids),
+            Err(KeyError::NotARecipient)
+        );
+        let without_doctor = rec
+            .revoke_recipient_keeping(&doctor.key_id(), &ids)
+            .unwrap();
+        assert_eq!(without_doctor.recipients(), vec![practice.key_id()]);
+        // With a second practice key recipient, the first may go.
+        let second = PrivateKey::generate(KeyKind::Practice, &mut rng);
+        let both = rec
+            .add_recipients(&doctor, &[second.public_key()], &mut rng)
+            .unwrap();
+        let ids = [practice.key_id(), second.key_id()];
+        let rotated = both
+            .revoke_recipient_keeping(&practice.key_id(), &ids)
+            .unwrap();
+        assert!(rotated.unwrap(&second).is_ok());
+        assert_eq!(
+            rec.shred(1)
+                .revoke_recipient_keeping(&doctor.key_id(), &ids),
+            Err(KeyError::AlreadyShredded)
         );
     }
 

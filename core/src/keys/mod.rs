@@ -94,6 +94,16 @@ pub enum KeyError {
         "refusing to remove the last recipient: the key would become unreadable; add another recipient first, or shred"
     )]
     LastRecipient,
+    /// Removing this recipient would leave no practice key able to unwrap.
+    #[error(
+        "refusing to revoke the last practice key recipient: the practice could no longer read this key; rotate the practice key instead"
+    )]
+    LastPracticeRecipient,
+    /// A key id given for revocation holds no wrap in the record.
+    #[error(
+        "the key id to revoke is not a recipient of this keyring record; list its recipients with 'caduceus keyring inspect'"
+    )]
+    NotARecipient,
     /// The recipient already holds a wrap.
     #[error("the key is already a recipient of this record")]
     DuplicateRecipient,
