@@ -68,7 +68,8 @@ struct Wrap {
 ///
 /// ```
 /// use caduceus_core::keys::{KeyKind, KeyringRecord, PrivateKey};
-/// # let mut rng = caduceus_core::testing::DeterministicRng::new(3);
+/// // The operating system RNG (never a seeded or test RNG).
+/// let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
 /// let practice = PrivateKey::generate(KeyKind::Practice, &mut rng);
 /// let doctor = PrivateKey::generate(KeyKind::Staff, &mut rng);
 /// let record = KeyringRecord::create(
