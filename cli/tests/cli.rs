@@ -480,7 +480,8 @@ fn keygen_refuses_to_overwrite() {
 /// Docs/FORMAT.md 9.1: the staff key of the test vectors.
 const VECTOR_STAFF_SECRET: &str =
     "CADUCEUS-STAFF-SECRET-KEY-1VWSLYETKW8PSZ0ZXMLHL5YJ920VZPHVL4XWE487JGEMTJ9WXUHRQ4G5ZXN";
-const VECTOR_STAFF_PUBLIC: &str = "cdstaff1q9epw4gagxw6zc54htq8fgwnlhcz5sewt5rh84u5qypezu4t9anq0ldp42";
+const VECTOR_STAFF_PUBLIC: &str =
+    "cdstaff1q9epw4gagxw6zc54htq8fgwnlhcz5sewt5rh84u5qypezu4t9anq0ldp42";
 
 #[test]
 fn non_canonical_public_keys_are_refused_before_anything_is_written() {
@@ -522,6 +523,30 @@ fn non_canonical_public_keys_are_refused_before_anything_is_written() {
         args.extend(["--to-file".to_owned(), dir.arg("to.txt")]);
         fails(&args, 3, "line 2: the public key is not in canonical form");
         assert!(!out.exists());
+    }
+}
+
+#[test]
+fn a_damaged_version_byte_is_reported_as_damage_not_as_a_newer_version() {
+    let dir = TempDir::new("cli", "version");
+    fs::write(dir.path("in.bin"), b"Befund").unwrap();
+    fs::write(dir.path("staff.key"), format!("{VECTOR_STAFF_SECRET}\n")).unwrap();
+    seal(
+        &dir.path("in.bin"),
+        &dir.path("a.cdu"),
+        &[VECTOR_STAFF_PUBLIC],
+    );
+    let mut bytes = fs::read(dir.path("a.cdu")).unwrap();
+    for v in [0u8, 3, 0x81] {
+        bytes[4] = v;
+        fs::write(dir.path("v.cdu"), &bytes).unwrap();
+        for args in [
+            open_args(&dir, "staff.key", "v.cdu"),
+            vec!["inspect".to_owned(), "-i".to_owned(), dir.arg("v.cdu")],
+        ] {
+            let line = fails(&args, 3, "the version byte is damaged");
+            assert!(!line.contains("upgrade Caduceus"), "{line}");
+        }
     }
 }
 

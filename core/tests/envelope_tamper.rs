@@ -254,7 +254,10 @@ fn strict_parsing_of_prefix_and_header() {
 fn a_damaged_version_byte_does_not_ask_for_an_upgrade() {
     let (_, key, sealed) = sealed_to_new_key(8, b"Kontrolltermin");
     let header_len = envelope::inspect(&sealed).unwrap().header_len;
-    let versions: Vec<u8> = (0..8).map(|bit| 1u8 ^ (1 << bit)).chain([0, 2, 0xff]).collect();
+    let versions: Vec<u8> = (0..8)
+        .map(|bit| 1u8 ^ (1 << bit))
+        .chain([0, 2, 0xff])
+        .collect();
     for v in versions {
         let mut bad = sealed.clone();
         bad[4] = v;

@@ -48,7 +48,8 @@ impl Block {
     }
     fn str(&self, key: &str) -> String {
         assert_eq!(value_type(key, self.raw(key)), ValueType::Str, "{key}");
-        unquote(self.raw(key)).unwrap_or_else(|| panic!("vector {}: {key} is not a string", self.name))
+        unquote(self.raw(key))
+            .unwrap_or_else(|| panic!("vector {}: {key} is not a string", self.name))
     }
     fn int(&self, key: &str) -> i64 {
         assert_eq!(value_type(key, self.raw(key)), ValueType::Int, "{key}");
@@ -132,16 +133,28 @@ fn well_formed(name: &str, value: &str) -> bool {
         ValueType::Hex => {
             !value.is_empty()
                 && value.len() % 2 == 0
-                && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                && value
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         }
     }
 }
 
 #[test]
 fn vector_value_syntax() {
-    assert_eq!(unquote(r#""a \"b\" \\ c""#).as_deref(), Some(r#"a "b" \ c"#));
+    assert_eq!(
+        unquote(r#""a \"b\" \\ c""#).as_deref(),
+        Some(r#"a "b" \ c"#)
+    );
     assert_eq!(unquote(r#""""#).as_deref(), Some(""));
-    for bad in [r#""a"b""#, r#""a\n""#, r#""a\""#, "\"\u{e4}\"", "\"tab\there\"", "plain"] {
+    for bad in [
+        r#""a"b""#,
+        r#""a\n""#,
+        r#""a\""#,
+        "\"\u{e4}\"",
+        "\"tab\there\"",
+        "plain",
+    ] {
         assert_eq!(unquote(bad), None, "{bad}");
     }
     assert!(well_formed("created_at", "1767225600"));
@@ -502,7 +515,11 @@ fn derived_names() -> Vec<(String, String, String)> {
     let rows: Vec<(String, String, String)> = section
         .lines()
         .filter_map(|line| {
-            let cells: Vec<&str> = line.strip_prefix('|')?.strip_suffix('|')?.split('|').collect();
+            let cells: Vec<&str> = line
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .collect();
             match cells.as_slice() {
                 [b, k, n] => Some((cell(b)?, cell(k)?, cell(n)?)),
                 _ => None,
@@ -1003,7 +1020,11 @@ fn key_text_rules() {
     // characters (4.3), such as tab, CR, LF, NO-BREAK SPACE and
     // IDEOGRAPHIC SPACE; not ZERO WIDTH SPACE, which is not White_Space.
     assert!(format!("  {public_text}\n").parse::<PublicKey>().is_ok());
-    assert!(format!("\t\u{a0}{public_text}\u{3000}\r\n").parse::<PublicKey>().is_ok());
+    assert!(
+        format!("\t\u{a0}{public_text}\u{3000}\r\n")
+            .parse::<PublicKey>()
+            .is_ok()
+    );
     assert!(matches!(
         format!("\u{200b}{public_text}").parse::<PublicKey>(),
         Err(KeyError::InvalidKeyText(_))
@@ -1271,8 +1292,16 @@ fn segment_boundary_rules() {
         );
         let mut reader = envelope::OpenReader::new(&extended[..], &subject).unwrap();
         let err = std::io::Read::read_to_end(&mut reader, &mut Vec::new()).unwrap_err();
-        let err = err.get_ref().unwrap().downcast_ref::<EnvelopeError>().unwrap();
-        assert_eq!(err, &EnvelopeError::TrailingData, "{extra} bytes, streaming");
+        let err = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<EnvelopeError>()
+            .unwrap();
+        assert_eq!(
+            err,
+            &EnvelopeError::TrailingData,
+            "{extra} bytes, streaming"
+        );
     }
     // Random access to the appended stub alone sees only a short final
     // segment.

@@ -899,7 +899,9 @@ mod tests {
             let mut buf = [0u8; 512];
             let mut n = 0usize;
             // SAFETY: buf is valid for its length, n for a write.
-            let rc = unsafe { crate::boundary::caduceus_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
+            let rc = unsafe {
+                crate::boundary::caduceus_last_error(buf.as_mut_ptr(), buf.len(), &mut n)
+            };
             assert_eq!(rc, caduceus_result::CADUCEUS_OK);
             let detail = String::from_utf8_lossy(&buf[..n]);
             assert!(detail.contains("not in canonical form"), "{detail}");

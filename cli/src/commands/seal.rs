@@ -157,8 +157,14 @@ mod tests {
         let base = ["subject=p-1", "category=xray", "purpose=treatment"];
         for (extra, needle) in [
             ("Max Mustermann HIV=positiv", "unknown label name"),
-            ("created-at=Max Mustermann HIV", "--label created-at: not a time"),
-            ("subject=Müller Mustermann HIV", "invalid subject pseudonym label"),
+            (
+                "created-at=Max Mustermann HIV",
+                "--label created-at: not a time",
+            ),
+            (
+                "subject=Müller Mustermann HIV",
+                "invalid subject pseudonym label",
+            ),
         ] {
             let mut args: Vec<&str> = base
                 .iter()
