@@ -132,7 +132,7 @@ fn well_formed(name: &str, value: &str) -> bool {
         }
         ValueType::Hex => {
             !value.is_empty()
-                && value.len() % 2 == 0
+                && value.len().is_multiple_of(2)
                 && value
                     .bytes()
                     .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
