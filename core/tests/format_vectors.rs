@@ -1326,7 +1326,23 @@ fn keyring_record_check_order_and_errors() {
     let parse = |b: &[u8]| KeyringRecord::from_bytes(b).unwrap_err();
     assert!(matches!(parse(&rec[..9]), KeyError::MalformedRecord(_)));
     assert!(matches!(parse(&set(0, b'X')), KeyError::MalformedRecord(_)));
-    assert_eq!(parse(&set(4, 2)), KeyError::UnsupportedVersion(2));
+    // Step 3: a version byte in front of a valid version-1 record is damage;
+    // a record of another shape behind version 2 is newer.
+    for v in [0, 2, 0x81] {
+        assert!(
+            matches!(parse(&set(4, v)), KeyError::MalformedRecord(m) if m.contains("version byte is damaged")),
+            "version {v}"
+        );
+    }
+    let mut newer = with_body(&rec, &[&[0x97][..], &rec[11..], &[0xc0]].concat(), &[]);
+    newer[4] = 2;
+    assert_eq!(rec[10], 0x96, "a version-1 record body is an array of 6");
+    assert_eq!(parse(&newer), KeyError::UnsupportedVersion(2));
+    assert!(
+        KeyError::UnsupportedVersion(2)
+            .to_string()
+            .contains("upgrade Caduceus")
+    );
     assert_eq!(parse(&set(5, 2)), KeyError::UnsupportedSuite(2));
     assert!(matches!(
         parse(&[rec.as_slice(), &[0]].concat()),

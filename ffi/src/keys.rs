@@ -413,8 +413,9 @@ pub unsafe extern "C" fn caduceus_keyring_record_create(
 
 /// Parse a stored keyring record, strictly (exact length, canonical
 /// encoding, known version). Errors: `CADUCEUS_MALFORMED_RECORD` (also for
-/// a truncated buffer or bytes after the record; the last error says
-/// which), `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_INVALID_LABEL`,
+/// a truncated buffer, bytes after the record, or a damaged version byte in
+/// front of a version-1 record; the last error says which),
+/// `CADUCEUS_UNSUPPORTED_VERSION` (a newer record format), `CADUCEUS_INVALID_LABEL`,
 /// `CADUCEUS_DUPLICATE_RECIPIENT`, `CADUCEUS_TOO_MANY_RECIPIENTS`,
 /// `CADUCEUS_INVALID_KEY` (a public key that is not canonical),
 /// `CADUCEUS_WEAK_KEY`.

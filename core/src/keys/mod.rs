@@ -76,8 +76,12 @@ pub enum KeyError {
     /// The keyring record bytes are malformed.
     #[error("malformed keyring record: {0}")]
     MalformedRecord(&'static str),
-    /// The keyring record was written by an unknown format version.
-    #[error("unsupported keyring record version {0}; upgrade Caduceus")]
+    /// The keyring record was written by a newer format version (the rest
+    /// is not a version-1 record; a version-1 record behind an unknown
+    /// version byte is [`KeyError::MalformedRecord`]: damage).
+    #[error(
+        "unsupported keyring record version {0}: written by a newer Caduceus; upgrade Caduceus"
+    )]
     UnsupportedVersion(u8),
     /// The keyring record uses an unknown cipher suite.
     #[error("unsupported keyring cipher suite {0}; upgrade Caduceus")]
