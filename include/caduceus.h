@@ -84,7 +84,8 @@ enum caduceus_result
   CADUCEUS_UNKNOWN_CODE = 7,
   // An internal invariant failed; please report it.
   CADUCEUS_INTERNAL = 8,
-  // A key text is malformed (characters, checksum, length).
+  // A key text is malformed (characters, checksum, length), or its public
+  // key is not a canonical X25519 u-coordinate (see the last error).
   CADUCEUS_INVALID_KEY = 100,
   // A key of another kind (public/secret, practice/staff/subject) was given.
   CADUCEUS_WRONG_KEY_KIND = 101,
@@ -1124,7 +1125,12 @@ caduceus_result caduceus_envelope_inspect(const uint8_t *data,
 // into `out_len`: how much to read before [`caduceus_envelope_inspect`].
 // Errors: `CADUCEUS_TRUNCATED` (fewer than 10 bytes),
 // `CADUCEUS_BAD_MAGIC`, `CADUCEUS_UNSUPPORTED_VERSION`,
-// `CADUCEUS_MALFORMED_HEADER` (longer than the format allows).
+// `CADUCEUS_MALFORMED_HEADER` (a length of 0 or longer than the format
+// allows, or version 0). An unknown version whose prefix is otherwise a
+// version-1 prefix gets its version-1 length: only the whole header tells
+// a damaged version byte (`CADUCEUS_MALFORMED_HEADER` from
+// [`caduceus_envelope_inspect`]) from a newer version
+// (`CADUCEUS_UNSUPPORTED_VERSION`); see FORMAT.md 5.8.
 //
 // # Safety
 // `data` valid for reads of `len` bytes (NULL only if `len` is 0);
@@ -1428,8 +1434,9 @@ void caduceus_private_key_free(caduceus_private_key *key);
 
 // Parse the text form of a public key of any kind (`cdpractice1…`,
 // `cdstaff1…`, `cdsubject1…`; surrounding whitespace is ignored).
-// Errors: `CADUCEUS_INVALID_KEY`, `CADUCEUS_WEAK_KEY` (a low-order
-// point), `CADUCEUS_INVALID_UTF8`.
+// Errors: `CADUCEUS_INVALID_KEY` (also for a public key that is not a
+// canonical X25519 u-coordinate: bit 255 set, or 2^255 - 19 or more),
+// `CADUCEUS_WEAK_KEY` (a low-order point), `CADUCEUS_INVALID_UTF8`.
 //
 // # Safety
 // `text` must be a NUL-terminated string; `out_key` valid for a write.
@@ -1484,9 +1491,11 @@ caduceus_result caduceus_keyring_record_create(const char *subject,
 
 // Parse a stored keyring record, strictly (exact length, canonical
 // encoding, known version). Errors: `CADUCEUS_MALFORMED_RECORD` (also for
-// a truncated buffer or bytes after the record; the last error says
-// which), `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_INVALID_LABEL`,
+// a truncated buffer, bytes after the record, or a damaged version byte in
+// front of a version-1 record; the last error says which),
+// `CADUCEUS_UNSUPPORTED_VERSION` (a newer record format), `CADUCEUS_INVALID_LABEL`,
 // `CADUCEUS_DUPLICATE_RECIPIENT`, `CADUCEUS_TOO_MANY_RECIPIENTS`,
+// `CADUCEUS_INVALID_KEY` (a public key that is not canonical),
 // `CADUCEUS_WEAK_KEY`.
 //
 // # Safety

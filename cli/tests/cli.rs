@@ -477,6 +477,79 @@ fn keygen_refuses_to_overwrite() {
     assert!(text.contains("\nCADUCEUS-SUBJECT-SECRET-KEY-1"));
 }
 
+/// Docs/FORMAT.md 9.1: the staff key of the test vectors.
+const VECTOR_STAFF_SECRET: &str =
+    "CADUCEUS-STAFF-SECRET-KEY-1VWSLYETKW8PSZ0ZXMLHL5YJ920VZPHVL4XWE487JGEMTJ9WXUHRQ4G5ZXN";
+const VECTOR_STAFF_PUBLIC: &str =
+    "cdstaff1q9epw4gagxw6zc54htq8fgwnlhcz5sewt5rh84u5qypezu4t9anq0ldp42";
+
+#[test]
+fn non_canonical_public_keys_are_refused_before_anything_is_written() {
+    let dir = TempDir::new("cli", "noncanonical");
+    fs::write(dir.path("in.bin"), b"Befund").unwrap();
+    fs::write(dir.path("staff.key"), format!("{VECTOR_STAFF_SECRET}\n")).unwrap();
+    let input = dir.path("in.bin");
+    let out = dir.path("out.cdu");
+    // The identity's own public key seals and opens.
+    let derived = String::from_utf8(ok(&["pubkey", "-i", p(&dir.path("staff.key"))])).unwrap();
+    assert_eq!(derived.trim(), VECTOR_STAFF_PUBLIC);
+    seal(&input, &out, &[VECTOR_STAFF_PUBLIC]);
+    assert_eq!(ok(&open_args(&dir, "staff.key", "out.cdu")), b"Befund");
+    fs::remove_file(&out).unwrap();
+
+    // Valid Bech32 texts of non-canonical u-coordinates: the same staff key
+    // with bit 255 set (another key id, so the staff key could never open
+    // what was sealed to it), u = p, u = p + 1, u = 2^255 - 1.
+    for text in [
+        "cdstaff1q9epw4gagxw6zc54htq8fgwnlhcz5sewt5rh84u5qypezu4t9lnqtmlxwn",
+        "cdpractice1ahlllllllllllllllllllllllllllllllllllllllllllllllalsk2z54w",
+        "cdpractice1amlllllllllllllllllllllllllllllllllllllllllllllllalsuqm8jx",
+        "cdpractice1lllllllllllllllllllllllllllllllllllllllllllllllllalsha42ax",
+    ] {
+        let line = fails(
+            &seal_file_args(&[text], &input, &out),
+            2,
+            "--to: the public key is not in canonical form",
+        );
+        assert!(!line.contains(&text[12..]), "the key is echoed: {line}");
+        assert!(!out.exists());
+        // To standard output: nothing is written either.
+        let piped = run(&seal_args(&[text]), Some(b"Befund"));
+        assert_eq!(piped.status.code(), Some(2));
+        assert!(piped.stdout.is_empty());
+        // In a recipients file.
+        fs::write(dir.path("to.txt"), format!("# reception\n{text}\n")).unwrap();
+        let mut args = seal_file_args(&[], &input, &out);
+        args.extend(["--to-file".to_owned(), dir.arg("to.txt")]);
+        fails(&args, 3, "line 2: the public key is not in canonical form");
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn a_damaged_version_byte_is_reported_as_damage_not_as_a_newer_version() {
+    let dir = TempDir::new("cli", "version");
+    fs::write(dir.path("in.bin"), b"Befund").unwrap();
+    fs::write(dir.path("staff.key"), format!("{VECTOR_STAFF_SECRET}\n")).unwrap();
+    seal(
+        &dir.path("in.bin"),
+        &dir.path("a.cdu"),
+        &[VECTOR_STAFF_PUBLIC],
+    );
+    let mut bytes = fs::read(dir.path("a.cdu")).unwrap();
+    for v in [0u8, 3, 0x81] {
+        bytes[4] = v;
+        fs::write(dir.path("v.cdu"), &bytes).unwrap();
+        for args in [
+            open_args(&dir, "staff.key", "v.cdu"),
+            vec!["inspect".to_owned(), "-i".to_owned(), dir.arg("v.cdu")],
+        ] {
+            let line = fails(&args, 3, "the version byte is damaged");
+            assert!(!line.contains("upgrade Caduceus"), "{line}");
+        }
+    }
+}
+
 #[test]
 fn bad_key_text_and_bad_usage_give_clear_errors() {
     let dir = TempDir::new("cli", "badkey");

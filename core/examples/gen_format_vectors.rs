@@ -50,11 +50,27 @@ impl Block {
     fn int(&mut self, key: &str, v: i64) {
         self.entries.push((key.to_owned(), Val::Int(v)));
     }
-    fn render(&self) -> String {
+    /// The block in the syntax of docs/FORMAT.md section 9; refuses a
+    /// value that the section's typing rule would read as another type.
+    fn render(&self) -> Res<String> {
         let mut out = format!("```vector {}\n", self.name);
         for (k, v) in &self.entries {
+            let int_name = ["created_at", "shredded_at", "_len"]
+                .iter()
+                .any(|end| k.ends_with(end));
+            if int_name != matches!(v, Val::Int(_)) && !matches!(v, Val::Str(_)) {
+                return Err(
+                    format!("{}: {k} breaks the typing rule of section 9", self.name).into(),
+                );
+            }
             match v {
-                Val::Str(s) => out.push_str(&format!("{k} = \"{s}\"\n")),
+                Val::Str(s) => {
+                    if !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+                        return Err(format!("{}: {k} is not printable ASCII", self.name).into());
+                    }
+                    let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
+                    out.push_str(&format!("{k} = \"{escaped}\"\n"));
+                }
                 Val::Int(i) => out.push_str(&format!("{k} = {i}\n")),
                 Val::Hex(b) if b.len() <= 32 => {
                     out.push_str(&format!("{k} = {}\n", hex(b)));
@@ -68,7 +84,7 @@ impl Block {
             }
         }
         out.push_str("```\n");
-        out
+        Ok(out)
     }
 }
 
@@ -419,7 +435,7 @@ fn main() -> Res<()> {
     match (args.next().as_deref(), args.next()) {
         (None, _) => {
             for b in &blocks {
-                println!("{}", b.render());
+                println!("{}", b.render()?);
             }
         }
         (Some("--update"), Some(path)) => {
@@ -433,7 +449,8 @@ fn main() -> Res<()> {
                 let len = doc[start + open.len()..]
                     .find("```\n")
                     .ok_or(format!("{path}: unterminated block {}", b.name))?;
-                doc.replace_range(start..start + open.len() + len + 4, &b.render());
+                let rendered = b.render()?;
+                doc.replace_range(start..start + open.len() + len + 4, &rendered);
             }
             std::fs::write(&path, doc)?;
         }

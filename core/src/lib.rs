@@ -23,7 +23,10 @@
 //! * [`suite`]: the cipher suite's primitives exactly as the formats call them.
 //! * [`time`]: civil dates and RFC 3339 timestamps (UTC), integer arithmetic
 //!   only, shared by the exports and the command line.
-//! * [`testing`]: deterministic RNGs for tests and vectors (never production).
+//! * `testing`: deterministic, predictable RNGs for tests and the test
+//!   vectors, compiled only with the `test-rng` feature, which no product
+//!   may enable. Production code passes the operating system's RNG, e.g.
+//!   `rand_core::UnwrapErr(getrandom::SysRng)`.
 //!
 //! The crate does no I/O of its own (it offers `std::io` adapters over the
 //! caller's streams), reads no clock (times are parameters) and takes all
@@ -42,6 +45,7 @@ mod label;
 pub mod pseudonym;
 pub mod retention;
 pub mod suite;
+#[cfg(any(test, feature = "test-rng"))]
 pub mod testing;
 pub mod time;
 mod toml_depth;

@@ -1,8 +1,12 @@
-//! Deterministic randomness for tests, examples and published test vectors.
+//! Deterministic randomness for tests and the published test vectors.
 //!
-//! **Never use these in production.** Production callers pass an operating
-//! system RNG (for example `getrandom`'s `SysRng`). The core takes randomness
-//! as a parameter so that tests and the vectors in `docs/FORMAT.md` are
+//! **Insecure: never use these outside tests.** Their output is predictable
+//! by design, so keys and data keys drawn from them can be recomputed by
+//! anyone. This module exists only with the `test-rng` cargo feature (and in
+//! core's own unit tests); no shipped crate enables it. Production callers
+//! pass the operating system's RNG, for example
+//! `rand_core::UnwrapErr(getrandom::SysRng)`. The core takes randomness as a
+//! parameter so that tests and the vectors in `docs/FORMAT.md` are
 //! reproducible.
 
 use core::convert::Infallible;
@@ -14,7 +18,8 @@ use crate::suite;
 
 /// A seeded RNG: block *i* is SHA-256("caduceus test rng" || seed (8 bytes
 /// big-endian) || *i* (8 bytes big-endian)), and the output is the
-/// concatenation of blocks. Predictable by design: for tests only.
+/// concatenation of blocks. **Insecure**: predictable by design, for tests
+/// only (`test-rng` feature).
 #[derive(Clone)]
 pub struct DeterministicRng {
     seed: u64,
@@ -82,7 +87,8 @@ impl TryRng for DeterministicRng {
 
 impl TryCryptoRng for DeterministicRng {}
 
-/// An RNG that returns the given bytes in order, then zeros. Used to
+/// **Insecure**, for tests only (`test-rng` feature): an RNG that returns
+/// the given bytes in order, then zeros. Used to
 /// reproduce published vectors whose random inputs are listed (such as
 /// RFC 9180's `ikmE`).
 #[derive(Clone)]

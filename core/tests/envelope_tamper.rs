@@ -2,7 +2,9 @@
 //! duplication and extension of an envelope fails to open with a typed error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use caduceus_core::envelope::{self, EnvelopeError, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE};
+use caduceus_core::envelope::{
+    self, EnvelopeError, OpenReader, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE,
+};
 use caduceus_core::keys::{KeyKind, PrivateKey};
 use caduceus_core::testing::DeterministicRng;
 
@@ -207,10 +209,10 @@ fn strict_parsing_of_prefix_and_header() {
     let (_, _, sealed) = sealed_to_new_key(6, b"x");
     let mut v = sealed.clone();
     v[4] = 2;
-    assert_eq!(
+    assert!(matches!(
         envelope::inspect(&v).unwrap_err(),
-        EnvelopeError::UnsupportedVersion(2)
-    );
+        EnvelopeError::MalformedHeader(m) if m.contains("version byte is damaged")
+    ));
     let mut s = sealed.clone();
     s[5] = 7;
     assert_eq!(
@@ -242,6 +244,91 @@ fn strict_parsing_of_prefix_and_header() {
     assert_eq!(
         envelope::inspect(&nc).unwrap_err(),
         EnvelopeError::NonCanonicalHeader
+    );
+}
+
+/// A version-1 envelope whose version byte was damaged (every single-bit
+/// flip, and 0) is reported as damaged through every way of reading it, and
+/// never as a newer version that an upgrade would open (FORMAT.md 5.8 step 3).
+#[test]
+fn a_damaged_version_byte_does_not_ask_for_an_upgrade() {
+    let (_, key, sealed) = sealed_to_new_key(8, b"Kontrolltermin");
+    let header_len = envelope::inspect(&sealed).unwrap().header_len;
+    let versions: Vec<u8> = (0..8)
+        .map(|bit| 1u8 ^ (1 << bit))
+        .chain([0, 2, 0xff])
+        .collect();
+    for v in versions {
+        let mut bad = sealed.clone();
+        bad[4] = v;
+        let stream = OpenReader::new(&bad[..], &key).map(|_| ()).unwrap_err();
+        for err in [
+            envelope::inspect(&bad).unwrap_err(),
+            envelope::inspect(&bad[..header_len]).unwrap_err(),
+            envelope::open(&bad, &key).unwrap_err(),
+            stream,
+        ] {
+            assert!(
+                matches!(err, EnvelopeError::MalformedHeader(m) if m.contains("version byte is damaged")),
+                "version {v}: {err:?}"
+            );
+            assert!(!err.to_string().contains("upgrade"), "version {v}: {err}");
+        }
+    }
+    // The prefix alone cannot tell: it gives the length as version 1, except
+    // for version 0, which never existed.
+    let mut two = sealed.clone();
+    two[4] = 2;
+    assert_eq!(envelope::header_len_from_prefix(&two), Ok(header_len));
+    let mut zero = sealed.clone();
+    zero[4] = 0;
+    assert!(matches!(
+        envelope::header_len_from_prefix(&zero),
+        Err(EnvelopeError::MalformedHeader(_))
+    ));
+}
+
+/// An envelope of a newer version (its header is not a version-1 header)
+/// is `UnsupportedVersion`, whose message asks for an upgrade.
+#[test]
+fn a_newer_version_asks_for_an_upgrade() {
+    let (_, key, sealed) = sealed_to_new_key(9, b"x");
+    let body_len = u32::from_be_bytes(sealed[6..10].try_into().unwrap()) as usize;
+    assert_eq!(sealed[10], 0x94, "a version-1 body is an array of 4");
+    // A body of another shape: an array of 5 (the v1 body plus one nil).
+    let mut newer = sealed[..10].to_vec();
+    newer[4] = 2;
+    newer[6..10].copy_from_slice(&((body_len + 1) as u32).to_be_bytes());
+    newer.push(0x95);
+    newer.extend_from_slice(&sealed[11..10 + body_len]);
+    newer.push(0xc0);
+    newer.extend_from_slice(&sealed[10 + body_len..]);
+    // Another suite, and a body longer than version 1 allows.
+    let mut suite = sealed.clone();
+    suite[4] = 2;
+    suite[5] = 9;
+    let mut long = sealed.clone();
+    long[4] = 2;
+    long[6..10].copy_from_slice(&(16 * 1024 + 1u32).to_be_bytes());
+    for bytes in [&newer, &suite, &long] {
+        for err in [
+            envelope::inspect(bytes).unwrap_err(),
+            envelope::open(bytes, &key).unwrap_err(),
+        ] {
+            assert_eq!(err, EnvelopeError::UnsupportedVersion(2));
+            assert!(err.to_string().contains("upgrade Caduceus"));
+        }
+    }
+    // A prefix that cannot be version 1 is refused by the prefix alone.
+    assert_eq!(
+        envelope::header_len_from_prefix(&suite),
+        Err(EnvelopeError::UnsupportedVersion(2))
+    );
+    // Version 2 cut short of its version-1 length: not "truncated", since
+    // a newer version may lay out its header differently.
+    assert_eq!(
+        envelope::inspect(&newer[..20]).unwrap_err(),
+        EnvelopeError::UnsupportedVersion(2)
     );
 }
 

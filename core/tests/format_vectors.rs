@@ -36,6 +36,7 @@ impl Block {
             .unwrap_or_else(|| panic!("vector {}: no value {key}", self.name))
     }
     fn hex(&self, key: &str) -> Vec<u8> {
+        assert_eq!(value_type(key, self.raw(key)), ValueType::Hex, "{key}");
         hex::decode(self.raw(key))
             .unwrap_or_else(|e| panic!("vector {}: {key} is not hex: {e}", self.name))
     }
@@ -46,15 +47,12 @@ impl Block {
         self.hex(key).try_into().unwrap()
     }
     fn str(&self, key: &str) -> String {
-        let v = self.raw(key);
-        assert!(
-            v.len() >= 2 && v.starts_with('"') && v.ends_with('"'),
-            "vector {}: {key} is not a string",
-            self.name
-        );
-        v[1..v.len() - 1].to_owned()
+        assert_eq!(value_type(key, self.raw(key)), ValueType::Str, "{key}");
+        unquote(self.raw(key))
+            .unwrap_or_else(|| panic!("vector {}: {key} is not a string", self.name))
     }
     fn int(&self, key: &str) -> i64 {
+        assert_eq!(value_type(key, self.raw(key)), ValueType::Int, "{key}");
         self.raw(key).parse().unwrap()
     }
     fn labels(&self) -> Labels {
@@ -75,6 +73,100 @@ impl Block {
             "vector {}: values not checked: {unused:?}",
             self.name
         );
+    }
+}
+
+/// The three value types of section 9.
+#[derive(Debug, PartialEq, Eq)]
+enum ValueType {
+    Str,
+    Int,
+    Hex,
+}
+
+/// The type of a value by the rule of section 9: a string if it starts with
+/// `"`; else a decimal integer if the name ends in `created_at`,
+/// `shredded_at` or `_len`; else hexadecimal bytes.
+fn value_type(name: &str, value: &str) -> ValueType {
+    if value.starts_with('"') {
+        ValueType::Str
+    } else if ["created_at", "shredded_at", "_len"]
+        .iter()
+        .any(|end| name.ends_with(end))
+    {
+        ValueType::Int
+    } else {
+        ValueType::Hex
+    }
+}
+
+/// A string value of section 9: `"` … `"` around printable ASCII, in which
+/// `"` and `\` appear only as the escapes `\"` and `\\`.
+fn unquote(v: &str) -> Option<String> {
+    let inner = v.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                e @ ('"' | '\\') => out.push(e),
+                _ => return None,
+            },
+            '"' => return None,
+            ' '..='~' => out.push(c),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Whether `value` is well-formed for its type (section 9).
+fn well_formed(name: &str, value: &str) -> bool {
+    match value_type(name, value) {
+        ValueType::Str => unquote(value).is_some(),
+        ValueType::Int => {
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+        }
+        ValueType::Hex => {
+            !value.is_empty()
+                && value.len().is_multiple_of(2)
+                && value
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        }
+    }
+}
+
+#[test]
+fn vector_value_syntax() {
+    assert_eq!(
+        unquote(r#""a \"b\" \\ c""#).as_deref(),
+        Some(r#"a "b" \ c"#)
+    );
+    assert_eq!(unquote(r#""""#).as_deref(), Some(""));
+    for bad in [
+        r#""a"b""#,
+        r#""a\n""#,
+        r#""a\""#,
+        "\"\u{e4}\"",
+        "\"tab\there\"",
+        "plain",
+    ] {
+        assert_eq!(unquote(bad), None, "{bad}");
+    }
+    assert!(well_formed("created_at", "1767225600"));
+    assert!(!well_formed("created_at", "01"));
+    assert!(well_formed("random.data_key", "00ff"));
+    assert!(!well_formed("random.data_key", "0F"));
+    assert!(!well_formed("random.data_key", "abc"));
+    // Every value of every block is well-formed for its type.
+    for (name, b) in blocks() {
+        for (k, v) in &b.entries {
+            assert!(well_formed(k, v), "vector {name}: {k} = {v}");
+        }
     }
 }
 
@@ -356,10 +448,18 @@ fn spec_seal(
     }
 }
 
+/// `skE` is printed clamped (section 9): RFC 7748 `decodeScalar25519`
+/// leaves it unchanged.
+fn assert_clamped(sk: &[u8; 32]) {
+    assert_eq!(sk[0] & 0x07, 0, "low 3 bits clear");
+    assert_eq!(sk[31] & 0xc0, 0x40, "bit 255 clear, bit 254 set");
+}
+
 /// Checks the per-stanza values `stanza.{i}.*` of a block.
 fn check_stanza(v: &Block, i: usize, s: &SpecStanza) {
     assert_eq!(v.hex(&format!("stanza.{i}.key_id")), s.key_id);
     assert_eq!(v.hex(&format!("stanza.{i}.info")), s.info);
+    assert_clamped(&s.ske);
     assert_eq!(v.hex(&format!("stanza.{i}.skE")), s.ske);
     assert_eq!(v.hex(&format!("stanza.{i}.enc")), s.enc);
     assert_eq!(v.hex(&format!("stanza.{i}.wrapped")), s.wrapped);
@@ -398,57 +498,55 @@ fn every_vector_block_is_present() {
     );
 }
 
+/// The table of section 9: (block, value, name) for every value derived
+/// from a name, read from docs/FORMAT.md.
+fn derived_names() -> Vec<(String, String, String)> {
+    let section = FORMAT_MD
+        .split_once("## 9. Test vectors")
+        .and_then(|(_, rest)| rest.split_once("### 9.1"))
+        .map(|(intro, _)| intro)
+        .expect("section 9 and 9.1");
+    let cell = |c: &str| {
+        c.trim()
+            .strip_prefix('`')
+            .and_then(|c| c.strip_suffix('`'))
+            .map(str::to_owned)
+    };
+    let rows: Vec<(String, String, String)> = section
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .collect();
+            match cells.as_slice() {
+                [b, k, n] => Some((cell(b)?, cell(k)?, cell(n)?)),
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(rows.len() > 20, "the table of derived values in section 9");
+    rows
+}
+
 #[test]
 fn random_inputs_are_derived_from_their_names() {
     let all = blocks();
-    let table: &[(&str, &str, &str)] = &[
-        ("keys", "practice.secret", "practice secret"),
-        ("keys", "staff.secret", "staff secret"),
-        ("keys", "subject.secret", "subject secret"),
-        ("keyring-record", "random.subject_secret", "subject secret"),
-        ("keyring-record", "random.ikmE.0", "keyring ikmE practice"),
-        ("keyring-record", "random.ikmE.1", "keyring ikmE staff"),
-        (
-            "message-envelope",
-            "random.envelope_id",
-            "message envelope id",
-        ),
-        ("message-envelope", "random.data_key", "message data key"),
-        ("message-envelope", "random.ikmE.0", "message ikmE"),
-        ("rewrap", "random.ikmE.0", "rewrap ikmE"),
-        ("envelope-set", "random.set_id", "set id"),
-        (
-            "envelope-set",
-            "part.1.random.envelope_id",
-            "set 1 envelope id",
-        ),
-        ("envelope-set", "part.1.random.data_key", "set 1 data key"),
-        ("envelope-set", "part.1.random.ikmE.0", "set 1 ikmE subject"),
-        (
-            "envelope-set",
-            "part.1.random.ikmE.1",
-            "set 1 ikmE practice",
-        ),
-        (
-            "envelope-set",
-            "part.2.random.envelope_id",
-            "set 2 envelope id",
-        ),
-        ("envelope-set", "part.2.random.data_key", "set 2 data key"),
-        ("envelope-set", "part.2.random.ikmE.0", "set 2 ikmE subject"),
-        (
-            "envelope-set",
-            "part.2.random.ikmE.1",
-            "set 2 ikmE practice",
-        ),
-        ("media-envelope", "random.envelope_id", "media envelope id"),
-        ("media-envelope", "random.data_key", "media data key"),
-        ("media-envelope", "random.ikmE.0", "media ikmE"),
-        ("empty-envelope", "random.envelope_id", "empty envelope id"),
-        ("empty-envelope", "random.data_key", "empty data key"),
-        ("empty-envelope", "random.ikmE.0", "empty ikmE"),
-    ];
-    for (b, key, name) in table {
+    let rows = derived_names();
+    let table: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(b, k, n)| (b.as_str(), k.as_str(), n.as_str()))
+        .collect();
+    // Key secrets follow the same rule as the random inputs.
+    for kind in ["practice", "staff", "subject"] {
+        let key = format!("{kind}.secret");
+        assert!(
+            table.iter().any(|(b, k, _)| *b == "keys" && *k == key),
+            "{key} is not in the table"
+        );
+    }
+    for (b, key, name) in &table {
         let value = all[*b].hex(key);
         let digest = suite::sha256(&[b"caduceus format vector: ", name.as_bytes()]);
         assert_eq!(value, digest[..value.len()], "{b}: {key}");
@@ -587,6 +685,7 @@ fn keyring_record() {
         assert_eq!(info.len(), 72);
         let (enc, wrapped) = spec_hpke(pk, &info, &secret, &ikm);
         let (ske, _) = suite::hpke_derive_keypair(&ikm);
+        assert_clamped(&ske);
         assert_eq!(v.hex(&format!("wrap.{i}.key_id")), kid);
         assert_eq!(v.hex(&format!("wrap.{i}.info")), info);
         assert_eq!(v.hex(&format!("wrap.{i}.skE")), *ske);
@@ -917,8 +1016,31 @@ fn key_text_rules() {
         mixed.parse::<PublicKey>(),
         Err(KeyError::InvalidKeyText(_))
     ));
-    // Whitespace around the text is trimmed.
+    // Whitespace around the text is trimmed: the Unicode White_Space
+    // characters (4.3), such as tab, CR, LF, NO-BREAK SPACE and
+    // IDEOGRAPHIC SPACE; not ZERO WIDTH SPACE, which is not White_Space.
     assert!(format!("  {public_text}\n").parse::<PublicKey>().is_ok());
+    assert!(
+        format!("\t\u{a0}{public_text}\u{3000}\r\n")
+            .parse::<PublicKey>()
+            .is_ok()
+    );
+    assert!(matches!(
+        format!("\u{200b}{public_text}").parse::<PublicKey>(),
+        Err(KeyError::InvalidKeyText(_))
+    ));
+    // A canonical u-coordinate is required: the same staff key with bit 255
+    // set is refused (it is the same X25519 key under another key id).
+    let mut high = v.h32("staff.public");
+    high[31] |= 0x80;
+    assert_ne!(key_id(&high), key_id(&v.h32("staff.public")));
+    let high_text =
+        bech32::encode_lower::<bech32::Bech32>(bech32::Hrp::parse("cdstaff").unwrap(), &high)
+            .unwrap();
+    assert_eq!(
+        high_text.parse::<PublicKey>(),
+        Err(KeyError::NonCanonicalPublicKey)
+    );
     // Wrong class of key.
     assert!(matches!(
         secret_text.parse::<PublicKey>(),
@@ -970,6 +1092,10 @@ fn key_text_rules() {
     // Identity files.
     let file = format!("# comment\r\n\r\n  {secret_text}  \r\n");
     assert_eq!(PrivateKey::parse_identities(&file).unwrap().len(), 1);
+    // Comment lines are recognised after trimming; a line of only
+    // whitespace is empty.
+    let file = format!("\t # indented comment\n\u{a0}\n{secret_text}\n");
+    assert_eq!(PrivateKey::parse_identities(&file).unwrap().len(), 1);
     assert!(PrivateKey::parse_identities("# nothing\n").is_err());
     assert!(PrivateKey::parse_identities(&format!("{secret_text}\nnonsense\n")).is_err());
 }
@@ -992,11 +1118,26 @@ fn envelope_check_order_and_errors() {
 
     assert_eq!(open(&env[..9]), EnvelopeError::Truncated);
     assert_eq!(open(&set(0, b'X')), EnvelopeError::BadMagic);
-    assert_eq!(open(&set(4, 2)), EnvelopeError::UnsupportedVersion(2));
+    // Step 3: a version byte in front of a valid version-1 header is damage.
+    for v in [0, 2, 0x81] {
+        assert!(
+            matches!(open(&set(4, v)), EnvelopeError::MalformedHeader(m) if m.contains("version byte is damaged")),
+            "version {v}"
+        );
+    }
     assert_eq!(open(&set(5, 2)), EnvelopeError::UnsupportedSuite(2));
     let mut big = env.clone();
     big[6..10].copy_from_slice(&16385u32.to_be_bytes());
     assert_eq!(open(&big), EnvelopeError::HeaderTooLarge);
+    // Step 5: a header length of 0, with or without bytes after the prefix.
+    let mut zero = env.clone();
+    zero[6..10].copy_from_slice(&0u32.to_be_bytes());
+    for bytes in [&zero[..], &zero[..10], &zero[..10 + 32]] {
+        assert_eq!(
+            open(bytes),
+            EnvelopeError::MalformedHeader("the header length is 0; the envelope is damaged")
+        );
+    }
     assert_eq!(open(&env[..10 + body.len() + 31]), EnvelopeError::Truncated);
 
     // Non-canonical encodings of the same header (section 2): created_at
@@ -1027,12 +1168,12 @@ fn envelope_check_order_and_errors() {
         envelope::inspect(&with_body(&env, &str8, &rest)).unwrap_err(),
         EnvelopeError::NonCanonicalHeader
     );
-    // A byte inside the body after the array.
+    // A byte inside the body after the array: step 7, NonCanonicalHeader.
     let trailing = [body.as_slice(), &[0xc0]].concat();
-    assert!(matches!(
+    assert_eq!(
         envelope::inspect(&with_body(&env, &trailing, &rest)).unwrap_err(),
-        EnvelopeError::NonCanonicalHeader | EnvelopeError::MalformedHeader(_)
-    ));
+        EnvelopeError::NonCanonicalHeader
+    );
     // A label with a trailing space, canonically encoded: step 9.
     let spaced = [
         &body[..pos - 1],
@@ -1045,6 +1186,23 @@ fn envelope_check_order_and_errors() {
     assert_eq!(
         envelope::inspect(&with_body(&env, &spaced, &rest)).unwrap_err(),
         EnvelopeError::InvalidLabel("subject pseudonym")
+    );
+    // Both: a trailing byte after a body whose label is invalid. Step 7
+    // comes first.
+    let both = [spaced.as_slice(), &[0xc0]].concat();
+    assert_eq!(
+        envelope::inspect(&with_body(&env, &both, &rest)).unwrap_err(),
+        EnvelopeError::NonCanonicalHeader
+    );
+    // A stanza `enc` with bit 255 set is not checked at parsing; it enters
+    // the HPKE key schedule as bytes, so OpenBase fails: step 14.
+    let enc = m.hex("stanza.0.enc");
+    let enc_at = body.windows(32).position(|w| w == enc.as_slice()).unwrap();
+    let mut high = body.clone();
+    high[enc_at + 31] |= 0x80;
+    assert_eq!(
+        open(&with_body(&env, &high, &rest)),
+        EnvelopeError::StanzaCorrupted
     );
     // Not a recipient: step 13.
     let (practice, _, _) = test_keys();
@@ -1122,11 +1280,35 @@ fn segment_boundary_rules() {
         EnvelopeError::TrailingData
     );
     // More bytes after a full final segment: that segment opens only as
-    // final, so the stream was extended.
-    let extended = [full.as_slice(), &[0u8; 40]].concat();
+    // final, so the stream was extended. With 1 to 15 bytes appended the
+    // new "final segment" is also shorter than a tag, but segments are
+    // checked in order and segment 0 fails first (5.8, step 17).
+    for extra in [1usize, 15, 17, 40] {
+        let extended = [full.as_slice(), &vec![0u8; extra]].concat();
+        assert_eq!(
+            envelope::open(&extended, &subject).unwrap_err(),
+            EnvelopeError::TrailingData,
+            "{extra} bytes appended"
+        );
+        let mut reader = envelope::OpenReader::new(&extended[..], &subject).unwrap();
+        let err = std::io::Read::read_to_end(&mut reader, &mut Vec::new()).unwrap_err();
+        let err = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<EnvelopeError>()
+            .unwrap();
+        assert_eq!(
+            err,
+            &EnvelopeError::TrailingData,
+            "{extra} bytes, streaming"
+        );
+    }
+    // Random access to the appended stub alone sees only a short final
+    // segment.
+    let extended = [full.as_slice(), &[0u8; 1]].concat();
     assert_eq!(
-        envelope::open(&extended, &subject).unwrap_err(),
-        EnvelopeError::TrailingData
+        envelope::open_segment(&extended, &subject, 1).unwrap_err(),
+        EnvelopeError::Truncated
     );
 }
 
@@ -1144,7 +1326,23 @@ fn keyring_record_check_order_and_errors() {
     let parse = |b: &[u8]| KeyringRecord::from_bytes(b).unwrap_err();
     assert!(matches!(parse(&rec[..9]), KeyError::MalformedRecord(_)));
     assert!(matches!(parse(&set(0, b'X')), KeyError::MalformedRecord(_)));
-    assert_eq!(parse(&set(4, 2)), KeyError::UnsupportedVersion(2));
+    // Step 3: a version byte in front of a valid version-1 record is damage;
+    // a record of another shape behind version 2 is newer.
+    for v in [0, 2, 0x81] {
+        assert!(
+            matches!(parse(&set(4, v)), KeyError::MalformedRecord(m) if m.contains("version byte is damaged")),
+            "version {v}"
+        );
+    }
+    let mut newer = with_body(&rec, &[&[0x97][..], &rec[11..], &[0xc0]].concat(), &[]);
+    newer[4] = 2;
+    assert_eq!(rec[10], 0x96, "a version-1 record body is an array of 6");
+    assert_eq!(parse(&newer), KeyError::UnsupportedVersion(2));
+    assert!(
+        KeyError::UnsupportedVersion(2)
+            .to_string()
+            .contains("upgrade Caduceus")
+    );
     assert_eq!(parse(&set(5, 2)), KeyError::UnsupportedSuite(2));
     assert!(matches!(
         parse(&[rec.as_slice(), &[0]].concat()),
@@ -1197,4 +1395,12 @@ fn keyring_record_check_order_and_errors() {
     let swapped = [&body[..pk_at], &other, &body[pk_at + 32..]].concat();
     let forged = KeyringRecord::from_bytes(&with_body(&rec, &swapped, &[])).unwrap();
     assert_eq!(forged.unwrap(&staff), Err(KeyError::WrapCorrupted));
+    // A public key with bit 255 set (the same X25519 key, another key id):
+    // step 9.
+    let mut high = body.to_vec();
+    high[pk_at + 31] |= 0x80;
+    assert_eq!(
+        parse(&with_body(&rec, &high, &[])),
+        KeyError::NonCanonicalPublicKey
+    );
 }

@@ -133,6 +133,16 @@ fn envelope_header_body_at_and_past_max_header_body() {
         header_len_from_prefix(&prefix(u32::MAX as usize)).unwrap_err(),
         EnvelopeError::HeaderTooLarge
     );
+    // The lower end: a body of 1 byte has a length (and is refused only as
+    // not a header); 0 is refused by the prefix, before anything is read.
+    assert_eq!(
+        header_len_from_prefix(&prefix(1)).unwrap(),
+        PREFIX_LEN + 1 + MAC_LEN
+    );
+    assert!(matches!(
+        header_len_from_prefix(&prefix(0)).unwrap_err(),
+        EnvelopeError::MalformedHeader(m) if m.contains("header length is 0")
+    ));
 }
 
 #[test]

@@ -323,7 +323,12 @@ pub unsafe extern "C" fn caduceus_envelope_inspect(
 /// into `out_len`: how much to read before [`caduceus_envelope_inspect`].
 /// Errors: `CADUCEUS_TRUNCATED` (fewer than 10 bytes),
 /// `CADUCEUS_BAD_MAGIC`, `CADUCEUS_UNSUPPORTED_VERSION`,
-/// `CADUCEUS_MALFORMED_HEADER` (longer than the format allows).
+/// `CADUCEUS_MALFORMED_HEADER` (a length of 0 or longer than the format
+/// allows, or version 0). An unknown version whose prefix is otherwise a
+/// version-1 prefix gets its version-1 length: only the whole header tells
+/// a damaged version byte (`CADUCEUS_MALFORMED_HEADER` from
+/// [`caduceus_envelope_inspect`]) from a newer version
+/// (`CADUCEUS_UNSUPPORTED_VERSION`); see FORMAT.md 5.8.
 ///
 /// # Safety
 /// `data` valid for reads of `len` bytes (NULL only if `len` is 0);

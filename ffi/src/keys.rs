@@ -278,8 +278,9 @@ pub unsafe extern "C" fn caduceus_private_key_free(key: *mut caduceus_private_ke
 
 /// Parse the text form of a public key of any kind (`cdpractice1…`,
 /// `cdstaff1…`, `cdsubject1…`; surrounding whitespace is ignored).
-/// Errors: `CADUCEUS_INVALID_KEY`, `CADUCEUS_WEAK_KEY` (a low-order
-/// point), `CADUCEUS_INVALID_UTF8`.
+/// Errors: `CADUCEUS_INVALID_KEY` (also for a public key that is not a
+/// canonical X25519 u-coordinate: bit 255 set, or 2^255 - 19 or more),
+/// `CADUCEUS_WEAK_KEY` (a low-order point), `CADUCEUS_INVALID_UTF8`.
 ///
 /// # Safety
 /// `text` must be a NUL-terminated string; `out_key` valid for a write.
@@ -412,9 +413,11 @@ pub unsafe extern "C" fn caduceus_keyring_record_create(
 
 /// Parse a stored keyring record, strictly (exact length, canonical
 /// encoding, known version). Errors: `CADUCEUS_MALFORMED_RECORD` (also for
-/// a truncated buffer or bytes after the record; the last error says
-/// which), `CADUCEUS_UNSUPPORTED_VERSION`, `CADUCEUS_INVALID_LABEL`,
+/// a truncated buffer, bytes after the record, or a damaged version byte in
+/// front of a version-1 record; the last error says which),
+/// `CADUCEUS_UNSUPPORTED_VERSION` (a newer record format), `CADUCEUS_INVALID_LABEL`,
 /// `CADUCEUS_DUPLICATE_RECIPIENT`, `CADUCEUS_TOO_MANY_RECIPIENTS`,
+/// `CADUCEUS_INVALID_KEY` (a public key that is not canonical),
 /// `CADUCEUS_WEAK_KEY`.
 ///
 /// # Safety
@@ -910,6 +913,39 @@ mod tests {
         // SAFETY: NULL with a zero count is an empty array; nothing is read.
         let r = unsafe { handle_array::<caduceus_public_key>(std::ptr::null(), 0) };
         assert!(r.is_ok_and(|v| v.is_empty()));
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn non_canonical_public_keys_are_refused() {
+        // The staff key of the FORMAT.md vectors, then the same bytes with
+        // bit 255 set (a valid Bech32 text), and u = 2^255 - 1.
+        let canonical = c"cdstaff1q9epw4gagxw6zc54htq8fgwnlhcz5sewt5rh84u5qypezu4t9anq0ldp42";
+        let mut key: *mut caduceus_public_key = std::ptr::null_mut();
+        // SAFETY: NUL-terminated text, valid out pointer.
+        let rc = unsafe { caduceus_public_key_parse(canonical.as_ptr(), &mut key) };
+        assert_eq!(rc, caduceus_result::CADUCEUS_OK);
+        // SAFETY: a handle from parse, freed once.
+        unsafe { caduceus_public_key_free(key) };
+        for text in [
+            c"cdstaff1q9epw4gagxw6zc54htq8fgwnlhcz5sewt5rh84u5qypezu4t9lnqtmlxwn",
+            c"cdpractice1lllllllllllllllllllllllllllllllllllllllllllllllllalsha42ax",
+        ] {
+            let mut key: *mut caduceus_public_key = std::ptr::null_mut();
+            // SAFETY: as above.
+            let rc = unsafe { caduceus_public_key_parse(text.as_ptr(), &mut key) };
+            assert_eq!(rc, CADUCEUS_INVALID_KEY);
+            assert!(key.is_null());
+            let mut buf = [0u8; 512];
+            let mut n = 0usize;
+            // SAFETY: buf is valid for its length, n for a write.
+            let rc = unsafe {
+                crate::boundary::caduceus_last_error(buf.as_mut_ptr(), buf.len(), &mut n)
+            };
+            assert_eq!(rc, caduceus_result::CADUCEUS_OK);
+            let detail = String::from_utf8_lossy(&buf[..n]);
+            assert!(detail.contains("not in canonical form"), "{detail}");
+        }
     }
 
     #[test]

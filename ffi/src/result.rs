@@ -36,7 +36,8 @@ pub enum caduceus_result {
     /// An internal invariant failed; please report it.
     CADUCEUS_INTERNAL = 8,
 
-    /// A key text is malformed (characters, checksum, length).
+    /// A key text is malformed (characters, checksum, length), or its public
+    /// key is not a canonical X25519 u-coordinate (see the last error).
     CADUCEUS_INVALID_KEY = 100,
     /// A key of another kind (public/secret, practice/staff/subject) was given.
     CADUCEUS_WRONG_KEY_KIND = 101,
@@ -364,7 +365,7 @@ pub unsafe extern "C" fn caduceus_result_message(
 impl From<KeyError> for caduceus_result {
     fn from(e: KeyError) -> Self {
         match e {
-            KeyError::InvalidKeyText(_) => CADUCEUS_INVALID_KEY,
+            KeyError::InvalidKeyText(_) | KeyError::NonCanonicalPublicKey => CADUCEUS_INVALID_KEY,
             KeyError::WrongKeyKind { .. } => CADUCEUS_WRONG_KEY_KIND,
             KeyError::KeyShredded | KeyError::AlreadyShredded => CADUCEUS_KEY_SHREDDED,
             KeyError::NoAccess => CADUCEUS_NO_ACCESS,

@@ -168,7 +168,29 @@ static void test_public_keys(void) {
            CADUCEUS_WEAK_KEY);
   CHECK_RC(caduceus_public_key_parse("cdpractice1qyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqhp524h", &parsed),
            CADUCEUS_WEAK_KEY);
+  /* Non-canonical u-coordinates with valid checksums (FORMAT.md 4.3): the
+   * staff key of the test vectors with bit 255 set (the same X25519 key under
+   * another key id), u = p, u = p + 1 and u = 2^255 - 1; then u = p - 2, the
+   * largest canonical value that is not a low-order point, which parses. */
+  const char *non_canonical[4] = {
+      "cdstaff1q9epw4gagxw6zc54htq8fgwnlhcz5sewt5rh84u5qypezu4t9lnqtmlxwn",
+      "cdpractice1ahlllllllllllllllllllllllllllllllllllllllllllllllalsk2z54w",
+      "cdpractice1amlllllllllllllllllllllllllllllllllllllllllllllllalsuqm8jx",
+      "cdpractice1lllllllllllllllllllllllllllllllllllllllllllllllllalsha42ax",
+  };
+  for (int i = 0; i < 4; i++) {
+    CHECK_RC(caduceus_public_key_parse(non_canonical[i], &parsed), CADUCEUS_INVALID_KEY);
+    char detail[512];
+    size_t dn = 0;
+    CHECK_RC(caduceus_last_error((uint8_t *)detail, sizeof detail, &dn), CADUCEUS_OK);
+    CHECK(strstr(detail, "not in canonical form") != NULL);
+    CHECK(strstr(detail, "cdstaff1") == NULL && strstr(detail, "cdpractice1") == NULL);
+  }
   CHECK(parsed == NULL);
+  CHECK_RC(caduceus_public_key_parse("cdpractice1a0lllllllllllllllllllllllllllllllllllllllllllllllalsz7emm7", &parsed),
+           CADUCEUS_OK);
+  caduceus_public_key_free(parsed);
+  parsed = NULL;
   free(text);
 
   CHECK_RC(caduceus_public_key_to_text(NULL, &b), CADUCEUS_NULL_PARAMETER);
@@ -317,8 +339,8 @@ static void test_keyring(void) {
   CHECK_RC(caduceus_keyring_record_from_bytes(NULL, 0, &other), CADUCEUS_MALFORMED_RECORD);
   CHECK_RC(caduceus_keyring_record_from_bytes(NULL, len, &other), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_keyring_record_from_bytes(buf, len, NULL), CADUCEUS_NULL_PARAMETER);
-  buf[4] ^= 0x80; /* version */
-  CHECK_RC(caduceus_keyring_record_from_bytes(buf, len, &other), CADUCEUS_UNSUPPORTED_VERSION);
+  buf[4] ^= 0x80; /* version: a damaged byte in front of a version-1 record */
+  CHECK_RC(caduceus_keyring_record_from_bytes(buf, len, &other), CADUCEUS_MALFORMED_RECORD);
   buf[4] ^= 0x80;
   /* Every single-bit flip is rejected or yields a record that is not the original
    * (a flip inside a wrap is only detected when that wrap is used). */

@@ -97,10 +97,11 @@ fn parse_labels(args: &[String], record: Option<&KeyringRecord>) -> Result<Label
             "purpose" => &mut purpose,
             "content-type" | "content_type" => &mut content_type,
             "created-at" | "created_at" => &mut created_at,
-            other => {
-                return Err(usage(format!(
-                    "--label: unknown label {other:?}; known labels: subject, category, purpose, content-type, created-at"
-                )));
+            // The name is not echoed: it may be free text typed by mistake.
+            _ => {
+                return Err(usage(
+                    "--label: unknown label name; known labels: subject, category, purpose, content-type, created-at",
+                ));
             }
         };
         if slot.is_some() {
@@ -136,10 +137,11 @@ fn parse_labels(args: &[String], record: Option<&KeyringRecord>) -> Result<Label
     let purpose = required(purpose, "purpose", "treatment-communication")?;
     let content_type = content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
     let created_at = match created_at {
+        // The value is not echoed (it may be anything the operator typed).
         Some(t) => time::parse_time(t.trim()).ok_or_else(|| {
-            usage(format!(
-                "--label created-at={t}: expected Unix seconds or RFC 3339 (e.g. 2025-01-31T12:00:00Z)"
-            ))
+            usage(
+                "--label created-at: not a time; expected Unix seconds or RFC 3339 (e.g. 2025-01-31T12:00:00Z)",
+            )
         })?,
         None => time::now()?,
     };
@@ -182,6 +184,34 @@ mod tests {
             vec!["subject=a", "category=x", "purpose=y", "created-at=soon"],
         ] {
             assert!(parse_labels(&strings(&bad), None).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn label_errors_do_not_echo_the_input() {
+        let base = ["subject=p-1", "category=xray", "purpose=treatment"];
+        for (extra, needle) in [
+            ("Max Mustermann HIV=positiv", "unknown label name"),
+            (
+                "created-at=Max Mustermann HIV",
+                "--label created-at: not a time",
+            ),
+            (
+                "subject=Müller Mustermann HIV",
+                "invalid subject pseudonym label",
+            ),
+        ] {
+            let mut args: Vec<&str> = base
+                .iter()
+                .copied()
+                .filter(|b| b.split('=').next() != extra.split('=').next())
+                .collect();
+            args.push(extra);
+            let err = parse_labels(&strings(&args)).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
+            let msg = err.message();
+            assert!(msg.contains(needle), "{msg}");
+            assert!(!msg.contains("Mustermann") && !msg.contains("HIV"), "{msg}");
         }
     }
 }

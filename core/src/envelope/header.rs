@@ -219,17 +219,41 @@ impl WireHeader {
     }
 }
 
+/// The message for a version byte that names no version: 0 was never
+/// assigned, and a version-1 header behind another version byte means that
+/// byte was damaged (docs/FORMAT.md 5.8 step 3, section 10).
+const DAMAGED_VERSION: &str = "the version byte is damaged (version 0 does not exist, or the rest is a valid version 1 header); a newer Caduceus will not open it: restore the envelope from a backup";
+
 /// Check the 10-byte prefix and return the total header length
-/// (prefix + body + MAC), i.e. the offset of the payload.
+/// (prefix + body + MAC), i.e. the offset of the payload
+/// (docs/FORMAT.md 5.8 steps 1-5).
+///
+/// Version 0 never existed ([`EnvelopeError::MalformedHeader`]). Any other
+/// unknown version is [`EnvelopeError::UnsupportedVersion`], unless the
+/// prefix also has the shape of a version-1 prefix (suite 1, a body length
+/// of 1 to [`MAX_HEADER_BODY`]): then the length it has as version 1 is
+/// returned, because only the whole header can tell a newer envelope
+/// (upgrade Caduceus) from a version-1 envelope with a damaged version
+/// byte; [`inspect`](super::inspect) and the open functions decide.
 pub fn header_len_from_prefix(prefix: &[u8]) -> Result<usize, EnvelopeError> {
     let p = prefix.get(..PREFIX_LEN).ok_or(EnvelopeError::Truncated)?;
     if p.get(..4) != Some(&MAGIC[..]) {
         return Err(EnvelopeError::BadMagic);
     }
     let version = p.get(4).copied().unwrap_or(0);
-    if version != VERSION {
-        return Err(EnvelopeError::UnsupportedVersion(version));
+    if version == 0 {
+        return Err(EnvelopeError::MalformedHeader(DAMAGED_VERSION));
     }
+    let v1_shape = v1_prefix_len(p);
+    if version != VERSION {
+        return v1_shape.map_err(|_| EnvelopeError::UnsupportedVersion(version));
+    }
+    v1_shape
+}
+
+/// Steps 4-5 of docs/FORMAT.md 5.8 (suite 1, 1 <= `L` <= 16384) on a
+/// 10-byte prefix, whatever its version byte; the total header length.
+fn v1_prefix_len(p: &[u8]) -> Result<usize, EnvelopeError> {
     let suite_id = p.get(5).copied().unwrap_or(0);
     if suite_id != SUITE {
         return Err(EnvelopeError::UnsupportedSuite(suite_id));
@@ -237,6 +261,11 @@ pub fn header_len_from_prefix(prefix: &[u8]) -> Result<usize, EnvelopeError> {
     let mut len = [0u8; 4];
     len.copy_from_slice(p.get(6..10).ok_or(EnvelopeError::Truncated)?);
     let len = u32::from_be_bytes(len) as usize;
+    if len == 0 {
+        return Err(EnvelopeError::MalformedHeader(
+            "the header length is 0; the envelope is damaged",
+        ));
+    }
     if len > MAX_HEADER_BODY {
         return Err(EnvelopeError::HeaderTooLarge);
     }
@@ -248,9 +277,33 @@ pub fn header_len_from_prefix(prefix: &[u8]) -> Result<usize, EnvelopeError> {
 
 /// Parse the header at the start of `bytes` (which may continue with the
 /// payload). Returns the header, the authenticated bytes (prefix + body) and
-/// the MAC.
+/// the MAC. An unknown version byte in front of a header that is valid as
+/// version 1 (steps 4-12 of docs/FORMAT.md 5.8) is damage, not a newer
+/// format: no later version has a version-1 header (FORMAT.md section 10).
 pub(crate) fn parse(bytes: &[u8]) -> Result<(WireHeader, &[u8], &[u8]), EnvelopeError> {
     let total = header_len_from_prefix(bytes)?;
+    let version = bytes.get(4).copied().unwrap_or(0);
+    if version == VERSION {
+        return parse_v1(bytes, total);
+    }
+    // `header_len_from_prefix` let an unknown version through only with a
+    // version-1-shaped prefix: try the header as version 1.
+    let Some(header) = bytes.get(..total) else {
+        return Err(EnvelopeError::UnsupportedVersion(version));
+    };
+    let mut as_v1 = header.to_vec();
+    if let Some(v) = as_v1.get_mut(4) {
+        *v = VERSION;
+    }
+    match parse_v1(&as_v1, total) {
+        Ok(_) => Err(EnvelopeError::MalformedHeader(DAMAGED_VERSION)),
+        Err(_) => Err(EnvelopeError::UnsupportedVersion(version)),
+    }
+}
+
+/// Steps 6-12 of docs/FORMAT.md 5.8 on a header whose prefix passed steps
+/// 1-5 as version 1, `total` bytes long (prefix + body + MAC).
+fn parse_v1(bytes: &[u8], total: usize) -> Result<(WireHeader, &[u8], &[u8]), EnvelopeError> {
     let authed_len = total - suite::MAC_LEN;
     let authed = bytes.get(..authed_len).ok_or(EnvelopeError::Truncated)?;
     let mac = bytes

@@ -9,7 +9,8 @@
 //! ```
 //! use caduceus_core::envelope::{self, Labels};
 //! use caduceus_core::keys::{KeyKind, PrivateKey};
-//! # let mut rng = caduceus_core::testing::DeterministicRng::new(5);
+//! // The operating system RNG (never a seeded or test RNG).
+//! let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
 //! let subject_key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
 //! let labels = Labels::new("p-3f9a", "chat-messages", "treatment-communication",
 //!                          "text/plain", 1_700_000_000).unwrap();
@@ -66,8 +67,11 @@ pub enum EnvelopeError {
     /// The input does not start with the envelope magic.
     #[error("not a Caduceus envelope (bad magic bytes)")]
     BadMagic,
-    /// Unknown format version.
-    #[error("unsupported envelope version {0}; upgrade Caduceus")]
+    /// Unknown format version, and the header is not a version-1 header:
+    /// written by a newer Caduceus. (A version-1 header behind an unknown
+    /// version byte, or version 0, is damage:
+    /// [`EnvelopeError::MalformedHeader`].)
+    #[error("unsupported envelope version {0}: written by a newer Caduceus; upgrade Caduceus")]
     UnsupportedVersion(u8),
     /// Unknown cipher suite.
     #[error("unsupported envelope cipher suite {0}; upgrade Caduceus")]

@@ -47,7 +47,8 @@ pub fn seal_parts(
 /// ```
 /// use caduceus_core::envelope::{self, Labels, PartSet};
 /// use caduceus_core::keys::{KeyKind, PrivateKey};
-/// # let mut rng = caduceus_core::testing::DeterministicRng::new(5);
+/// // The operating system RNG (never a seeded or test RNG).
+/// let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
 /// let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
 /// let labels = Labels::new("p-1", "chat-messages", "treatment", "text/plain", 0).unwrap();
 /// let sealed = envelope::seal_parts(&[key.public_key()], &labels, &[b"Teil 1 ", b"Teil 2"], &mut rng).unwrap();

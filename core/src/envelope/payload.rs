@@ -263,7 +263,8 @@ impl PayloadSealer {
     /// ```
     /// use caduceus_core::envelope::{self, Labels, SEGMENT_SIZE};
     /// use caduceus_core::keys::{KeyKind, PrivateKey};
-    /// # let mut rng = caduceus_core::testing::DeterministicRng::new(5);
+    /// // The operating system RNG (never a seeded or test RNG).
+    /// let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
     /// let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
     /// let labels = Labels::new("p-1", "clinical-photos", "treatment", "image/jpeg", 0).unwrap();
     /// let (mut sealed, mut sealer) = envelope::begin_seal(&[key.public_key()], &labels, None, &mut rng).unwrap();
@@ -313,7 +314,8 @@ impl PayloadSealer {
     /// ```
     /// use caduceus_core::envelope::{self, Labels, SegmentLayout};
     /// use caduceus_core::keys::{KeyKind, PrivateKey};
-    /// # let mut rng = caduceus_core::testing::DeterministicRng::new(5);
+    /// // The operating system RNG (never a seeded or test RNG).
+    /// let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
     /// let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
     /// let labels = Labels::new("p-1", "clinical-photos", "treatment", "image/jpeg", 0).unwrap();
     /// let media = vec![0xCD; 150_000];

@@ -34,7 +34,8 @@ fn io_err(e: EnvelopeError) -> io::Error {
 /// use std::io::Write;
 /// use caduceus_core::envelope::{self, Labels, SealWriter};
 /// use caduceus_core::keys::{KeyKind, PrivateKey};
-/// # let mut rng = caduceus_core::testing::DeterministicRng::new(5);
+/// // The operating system RNG (never a seeded or test RNG).
+/// let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
 /// let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
 /// let labels = Labels::new("p-1", "clinical-photos", "treatment", "image/jpeg", 0).unwrap();
 /// let mut w = SealWriter::new(Vec::new(), &[key.public_key()], &labels, None, &mut rng).unwrap();

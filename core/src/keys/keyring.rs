@@ -68,7 +68,8 @@ struct Wrap {
 ///
 /// ```
 /// use caduceus_core::keys::{KeyKind, KeyringRecord, PrivateKey};
-/// # let mut rng = caduceus_core::testing::DeterministicRng::new(3);
+/// // The operating system RNG (never a seeded or test RNG).
+/// let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
 /// let practice = PrivateKey::generate(KeyKind::Practice, &mut rng);
 /// let doctor = PrivateKey::generate(KeyKind::Staff, &mut rng);
 /// let record = KeyringRecord::create(
@@ -356,7 +357,19 @@ impl KeyringRecord {
         }
         let version = prefix.get(4).copied().unwrap_or(0);
         if version != KEYRING_VERSION {
-            return Err(KeyError::UnsupportedVersion(version));
+            // A version-1 record behind another version byte (or version 0,
+            // never assigned) is damage: a newer Caduceus would not help
+            // (docs/FORMAT.md 6.4 step 3, section 10).
+            let mut as_v1 = bytes.to_vec();
+            if let Some(v) = as_v1.get_mut(4) {
+                *v = KEYRING_VERSION;
+            }
+            if version != 0 && Self::from_bytes(&as_v1).is_err() {
+                return Err(KeyError::UnsupportedVersion(version));
+            }
+            return Err(KeyError::MalformedRecord(
+                "the version byte is damaged (version 0 does not exist, or the rest is a valid version 1 record); restore the record from a backup",
+            ));
         }
         let suite_id = prefix.get(5).copied().unwrap_or(0);
         if suite_id != KEYRING_SUITE {
@@ -715,12 +728,13 @@ mod tests {
                 "cut at {cut}"
             );
         }
+        // A damaged version byte in front of a valid version-1 record.
         let mut v = bytes.clone();
         v[4] = 2;
-        assert_eq!(
+        assert!(matches!(
             KeyringRecord::from_bytes(&v),
-            Err(KeyError::UnsupportedVersion(2))
-        );
+            Err(KeyError::MalformedRecord(m)) if m.contains("version byte is damaged")
+        ));
         let mut s = bytes.clone();
         s[5] = 9;
         assert_eq!(

@@ -14,7 +14,8 @@
 //!
 //! ```
 //! use caduceus_core::keys::{KeyKind, PrivateKey, PublicKey};
-//! # let mut rng = caduceus_core::testing::DeterministicRng::new(1);
+//! // The operating system RNG (never a seeded or test RNG).
+//! let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
 //! let staff = PrivateKey::generate(KeyKind::Staff, &mut rng);
 //! let text = staff.public_key().to_string();
 //! assert!(text.starts_with("cdstaff1"));
@@ -75,8 +76,12 @@ pub enum KeyError {
     /// The keyring record bytes are malformed.
     #[error("malformed keyring record: {0}")]
     MalformedRecord(&'static str),
-    /// The keyring record was written by an unknown format version.
-    #[error("unsupported keyring record version {0}; upgrade Caduceus")]
+    /// The keyring record was written by a newer format version (the rest
+    /// is not a version-1 record; a version-1 record behind an unknown
+    /// version byte is [`KeyError::MalformedRecord`]: damage).
+    #[error(
+        "unsupported keyring record version {0}: written by a newer Caduceus; upgrade Caduceus"
+    )]
     UnsupportedVersion(u8),
     /// The keyring record uses an unknown cipher suite.
     #[error("unsupported keyring cipher suite {0}; upgrade Caduceus")]
@@ -119,6 +124,14 @@ pub enum KeyError {
     /// The public key is a low-order point.
     #[error("the public key is a low-order X25519 point and cannot be used")]
     WeakPublicKey,
+    /// The public key bytes are not the canonical encoding of an X25519
+    /// u-coordinate (bit 255 set, or a value of 2^255 - 19 or more). Such a
+    /// text names the same X25519 key under a different key id, so data
+    /// sealed to it would match no identity.
+    #[error(
+        "the public key is not in canonical form (its top bit is set or its value is 2^255-19 or more); Caduceus never writes such a key: export the public key again from its private key"
+    )]
+    NonCanonicalPublicKey,
     /// The operation needs an active record.
     #[error("the keyring record is shredded; it can no longer be changed")]
     AlreadyShredded,
@@ -232,9 +245,15 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
-    /// A public key from raw bytes. Rejects low-order points, for which every
-    /// shared secret would be zero.
+    /// A public key from raw bytes. Rejects a non-canonical u-coordinate
+    /// ([`KeyError::NonCanonicalPublicKey`]: bit 255 set, or u >= 2^255 - 19,
+    /// which X25519 would reduce to another encoding of the same key, under
+    /// another key id), then low-order points, for which every shared secret
+    /// would be zero ([`KeyError::WeakPublicKey`]).
     pub fn from_bytes(kind: KeyKind, bytes: [u8; suite::X25519_LEN]) -> Result<Self, KeyError> {
+        if !is_canonical_u(&bytes) {
+            return Err(KeyError::NonCanonicalPublicKey);
+        }
         // DH with a fixed, valid scalar yields zero exactly for low-order points.
         let probe = [0x42u8; suite::X25519_LEN];
         if suite::x25519(&probe, &bytes).is_err() {
@@ -407,6 +426,18 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
+/// True if `u` (little-endian, RFC 7748) is the canonical encoding of an
+/// X25519 u-coordinate: bit 255 clear and u < p = 2^255 - 19. The only
+/// values with bit 255 clear that are not canonical are p ..= 2^255 - 1:
+/// top byte 0x7f, bytes 1..=30 all 0xff, byte 0 at least 0xed.
+fn is_canonical_u(u: &[u8; suite::X25519_LEN]) -> bool {
+    let [low, middle @ .., top] = u;
+    if *top & 0x80 != 0 {
+        return false;
+    }
+    !(*top == 0x7f && middle.iter().all(|b| *b == 0xff) && *low >= 0xed)
+}
+
 /// Decode a Bech32 key text of any kind; `secret` selects which prefixes count.
 fn decode_text(s: &str, secret: bool) -> Result<(KeyKind, Zeroizing<[u8; 32]>), KeyError> {
     if s.len() > MAX_KEY_TEXT_LEN {
@@ -526,6 +557,59 @@ mod tests {
             PublicKey::from_bytes(KeyKind::Staff, one),
             Err(KeyError::WeakPublicKey)
         );
+    }
+
+    /// p + delta as 32 little-endian bytes, for -2 <= delta <= 18 (no carry:
+    /// p = 2^255 - 19 is ed ff .. ff 7f).
+    fn p_plus(delta: i16) -> [u8; 32] {
+        let mut u = [0xffu8; 32];
+        u[31] = 0x7f;
+        u[0] = u8::try_from(0xed + delta).unwrap();
+        u
+    }
+
+    #[test]
+    fn non_canonical_u_coordinates_are_rejected() {
+        let mut rng = DeterministicRng::new(10);
+        let sk = PrivateKey::generate(KeyKind::Staff, &mut rng);
+        let mut high = *sk.public_key().as_bytes();
+        assert_eq!(high[31] & 0x80, 0, "X25519 writes bit 255 clear");
+        high[31] |= 0x80;
+        // The same X25519 key (the bit is masked in DH), another key id.
+        assert_ne!(KeyId::of(&high), sk.key_id());
+        assert_eq!(
+            PublicKey::from_bytes(KeyKind::Staff, high),
+            Err(KeyError::NonCanonicalPublicKey)
+        );
+        // p, p + 1 (0 and 1 again) and 2^255 - 1 (= p + 18, i.e. 18).
+        for u in [p_plus(0), p_plus(1), p_plus(18), [0xff; 32]] {
+            assert_eq!(
+                PublicKey::from_bytes(KeyKind::Practice, u),
+                Err(KeyError::NonCanonicalPublicKey)
+            );
+        }
+        // p - 1 is canonical; it is refused only as a low-order point (the
+        // point of order 2 on the twist). p - 2 is an ordinary key.
+        assert_eq!(
+            PublicKey::from_bytes(KeyKind::Practice, p_plus(-1)),
+            Err(KeyError::WeakPublicKey)
+        );
+        let below = PublicKey::from_bytes(KeyKind::Practice, p_plus(-2)).unwrap();
+        assert_eq!(below.as_bytes(), &p_plus(-2));
+        // The text form: a valid Bech32 text of the non-canonical bytes.
+        let hrp = Hrp::parse(KeyKind::Staff.public_hrp()).unwrap();
+        for u in [high, p_plus(18)] {
+            let text = bech32::encode_lower::<Bech32>(hrp, &u).unwrap();
+            assert_eq!(
+                text.parse::<PublicKey>(),
+                Err(KeyError::NonCanonicalPublicKey)
+            );
+        }
+        let text = bech32::encode_lower::<Bech32>(hrp, &p_plus(-2)).unwrap();
+        assert_eq!(text.parse::<PublicKey>().unwrap().as_bytes(), &p_plus(-2));
+        // The message names the fault and the remedy, never the key.
+        let msg = KeyError::NonCanonicalPublicKey.to_string();
+        assert!(msg.contains("canonical") && msg.contains("export the public key again"));
     }
 
     #[test]
