@@ -207,7 +207,7 @@ mod tests {
                 .filter(|b| b.split('=').next() != extra.split('=').next())
                 .collect();
             args.push(extra);
-            let err = parse_labels(&strings(&args)).unwrap_err();
+            let err = parse_labels(&strings(&args), None).unwrap_err();
             assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
             let msg = err.message();
             assert!(msg.contains(needle), "{msg}");
