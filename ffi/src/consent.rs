@@ -17,7 +17,7 @@ use std::ffi::c_char;
 
 use caduceus_core::consent::{
     ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Decision, Ledger, NoticeRef,
-    OptOutOutcome, OptOutRequest, RecordedEvent,
+    OptOutEvent, OptOutOutcome, OptOutRequest, RecordedEvent,
 };
 use serde_json::{Map, Value, json};
 
@@ -639,21 +639,28 @@ pub unsafe extern "C" fn caduceus_consent_record(
     })
 }
 
-/// Handle a chat reply that may be an opt-out keyword (STOP, STOPP,
-/// ABMELDEN, per the policy; case and spaces ignored). If it is, a
-/// withdrawal of every opt-out purpose (marketing; recall when configured)
-/// that has consent is recorded with `message_id` as evidence and method
-/// `chat-reply`. The reply text is compared, never stored.
+/// Handle a chat reply that may be an opt-out phrase: the whole message,
+/// with case, white space, punctuation and emoji ignored, equals one of the
+/// policy's keywords (default: STOP, STOPP, BITTE STOPP, ABMELDEN,
+/// ABBESTELLEN, KEINE NACHRICHTEN MEHR, UNSUBSCRIBE, ...; docs/CONSENT.md,
+/// section 6.1). If it is, every purpose that stops on STOP (recall,
+/// marketing, and those the policy marks) is stopped and the reply is always
+/// recorded, method `chat-reply`, `message_id` as evidence: a `withdrawn`
+/// event for the purposes with consent in effect (id `event_id`) and a
+/// `refused` event, the objection, for the others (id `event_id`, or
+/// `event_id` + `-objection` when both are recorded). The reply text is
+/// compared, never stored.
 ///
-/// `withdrawn` receives true if a withdrawal was recorded. The optional
+/// `recorded` receives true if an event was recorded. The optional
 /// `outcome_json_or_null` receives
-/// `{"outcome": "withdrawn" | "not-opt-out" | "nothing-to-withdraw",
-///   "purposes": [string] (withdrawn only), "event_seq": integer,
-///   "event_sha256": hex (withdrawn only)}`.
+/// `{"outcome": "stopped" | "not-opt-out",
+///   "withdrawal": null | {"purposes": [string], "event_seq": integer, "event_sha256": hex},
+///   "objection":  null | {"purposes": [string], "event_seq": integer, "event_sha256": hex}}`
+/// (`withdrawal` and `objection` only for `stopped`).
 ///
 /// # Safety
 /// `ledger` a live ledger used by no other thread; every string
-/// NUL-terminated; `withdrawn` valid for a write; `outcome_json_or_null`
+/// NUL-terminated; `recorded` valid for a write; `outcome_json_or_null`
 /// NULL or valid for a write.
 #[unsafe(no_mangle)]
 #[allow(unsafe_code)]
@@ -668,11 +675,11 @@ pub unsafe extern "C" fn caduceus_consent_opt_out(
     recorded_by: *const c_char,
     time: i64,
     now: i64,
-    withdrawn: *mut bool,
+    recorded: *mut bool,
     outcome_json_or_null: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(withdrawn)?;
+        check_out(recorded)?;
         // SAFETY: live handle and NUL-terminated strings per the caller's contract.
         let (l, event_id, subject, reply, message_id, channel, recorded_by) = unsafe {
             (
@@ -695,18 +702,25 @@ pub unsafe extern "C" fn caduceus_consent_opt_out(
             time,
         };
         let outcome = l.0.opt_out(req, now).map_err(fail)?;
-        let (done, v) = match outcome {
-            OptOutOutcome::Withdrawn { event, purposes } => (
-                true,
-                json!({"outcome": "withdrawn", "purposes": purposes,
-                       "event_seq": event.seq, "event_sha256": hex(&event.hash)}),
+        let part = |e: &Option<OptOutEvent>| match e {
+            None => Value::Null,
+            Some(e) => json!({"purposes": e.purposes, "event_seq": e.event.seq,
+                              "event_sha256": hex(&e.event.hash)}),
+        };
+        let (done, v) = match &outcome {
+            OptOutOutcome::Stopped {
+                withdrawal,
+                objection,
+            } => (
+                withdrawal.is_some() || objection.is_some(),
+                json!({"outcome": "stopped", "withdrawal": part(withdrawal),
+                       "objection": part(objection)}),
             ),
-            OptOutOutcome::NothingToWithdraw => (false, json!({"outcome": "nothing-to-withdraw"})),
             _ => (false, json!({"outcome": "not-opt-out"})),
         };
         // SAFETY: checked non-NULL / NULL or valid per the caller's contract.
         unsafe {
-            write_out(withdrawn, done);
+            write_out(recorded, done);
             write_opt_text(outcome_json_or_null, v.to_string());
         }
         Ok(())
@@ -851,7 +865,10 @@ pub unsafe extern "C" fn caduceus_consent_history(
 }
 
 /// A subject's consent events as a FHIR R4 `Bundle` (type `collection`) of
-/// `Consent` resources (mapping: docs/CONSENT.md, section 7).
+/// `Consent` resources, each in its state at `at` (Unix seconds, normally
+/// now): a consent that ended by then (withdrawn, refused, expired, its
+/// notice retired) is `inactive` with its period ended (mapping:
+/// docs/CONSENT.md, section 7).
 ///
 /// # Safety
 /// `ledger` a live ledger; `subject` NUL-terminated; `out` valid for a write.
@@ -860,13 +877,14 @@ pub unsafe extern "C" fn caduceus_consent_history(
 pub unsafe extern "C" fn caduceus_consent_export_fhir(
     ledger: *const caduceus_consent_ledger,
     subject: *const c_char,
+    at: i64,
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
         check_out(out)?;
         // SAFETY: live handle and NUL-terminated string per the caller's contract.
         let (l, subject) = unsafe { (handle(ledger)?, text(subject)?) };
-        let json = l.0.export_fhir(subject);
+        let json = l.0.export_fhir(subject, at);
         // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe { write_text_out(out, json) };
         Ok(())
