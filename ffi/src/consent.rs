@@ -41,6 +41,13 @@ use crate::result::caduceus_result::{self, *};
 #[allow(non_camel_case_types)]
 pub struct caduceus_consent_ledger(Ledger);
 
+impl caduceus_consent_ledger {
+    /// The ledger.
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.0
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Helpers shared by the consent, policy and audit modules.
 
