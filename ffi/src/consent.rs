@@ -5,7 +5,7 @@
 //! (docs/CONSENT.md). Events are recorded from JSON (schema at
 //! [`caduceus_consent_record`]); decisions, histories and exports come back
 //! as JSON text in a `caduceus_bytes`, with typed out-parameters for what a
-//! host branches on (`allowed`, `withdrawn`, the event's sequence number and
+//! host branches on (`allowed`, `recorded`, the event's sequence number and
 //! SHA-256).
 //!
 //! Every call that fails leaves the ledger unchanged.
@@ -384,7 +384,8 @@ fn parse_event(ledger: &Ledger, json_text: &str) -> Result<ConsentEvent, caduceu
 
 /// Create an empty consent ledger under the default consent policy (four
 /// purposes: `treatment-communication`, `clinical-photos`, `recall`,
-/// `marketing`; opt-out keywords STOP, STOPP, ABMELDEN; clock skew 300 s).
+/// `marketing`; STOP stops `recall` and `marketing`; the default opt-out
+/// phrases of docs/CONSENT.md 6.1; clock skew 300 s).
 /// Free it with [`caduceus_consent_ledger_free`].
 ///
 /// # Safety

@@ -358,7 +358,7 @@ static void test_history_and_exports(const caduceus_consent_ledger *l) {
 
   uint64_t events = 0, subjects = 0;
   CHECK_RC(caduceus_consent_ledger_counts(l, &events, &subjects), CADUCEUS_OK);
-  CHECK(events == 3 && subjects == 2);
+  CHECK(events == 5 && subjects == 2);
   CHECK_RC(caduceus_consent_ledger_counts(NULL, &events, &subjects), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_ledger_counts(l, NULL, &subjects), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_ledger_counts(l, &events, NULL), CADUCEUS_NULL_PARAMETER);
@@ -375,7 +375,7 @@ static void test_bytes_round_trip(const caduceus_consent_ledger *l) {
 
   caduceus_consent_ledger *l2 = NULL;
   CHECK_RC(caduceus_consent_ledger_from_bytes(data, len, &l2), CADUCEUS_OK);
-  CHECK(event_count(l2) == 3);
+  CHECK(event_count(l2) == 5);
   bool allowed = false;
   CHECK_RC(caduceus_consent_decide(l2, "p-7f3a91", "treatment-communication", T0 + 300, &allowed,
                                    NULL),
