@@ -139,7 +139,10 @@ fn record_decide_stop_history_export() {
     // consent to withdraw there); treatment communication goes on.
     let out = stop("e2", " Bitte   stopp! ", "wamid.HBgM", 200);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("withdrawn: marketing (event 1 "), "{out}");
+    assert!(
+        lines[0].starts_with("withdrawn: marketing (event 1 "),
+        "{out}"
+    );
     assert!(
         lines[1].starts_with("objection recorded: recall (event 2 "),
         "{out}"

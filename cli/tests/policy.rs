@@ -106,8 +106,9 @@ fn lint_checks_statutory_minima_and_the_register_against_the_consent_policy() {
     assert_eq!(out.status.code(), Some(1));
     let report = String::from_utf8(out.stdout).unwrap();
     assert!(
-        report.contains("error[retention-below-statutory-minimum]: the rule on 'patient-record' keeps 1 year")
-            && report.contains("§ 630f BGB"),
+        report.contains(
+            "error[retention-below-statutory-minimum]: the rule on 'patient-record' keeps 1 year"
+        ) && report.contains("§ 630f BGB"),
         "{report}"
     );
     // The register says treatment communication rests on the contract; the

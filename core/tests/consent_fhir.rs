@@ -192,18 +192,51 @@ fn a_consent_that_ended_later_exports_as_inactive_with_its_period_ended() {
         expires_at: None,
     };
     // Later withdrawn by STOP.
-    l.append(mk("a1", "marketing", ConsentStatus::Given, Some(chat.clone()), T0 + 1), T0 + 1)
-        .unwrap();
+    l.append(
+        mk(
+            "a1",
+            "marketing",
+            ConsentStatus::Given,
+            Some(chat.clone()),
+            T0 + 1,
+        ),
+        T0 + 1,
+    )
+    .unwrap();
     // Expires by its own expiry time.
-    let mut a2 = mk("a2", "recall", ConsentStatus::Given, Some(chat.clone()), T0 + 2);
+    let mut a2 = mk(
+        "a2",
+        "recall",
+        ConsentStatus::Given,
+        Some(chat.clone()),
+        T0 + 2,
+    );
     a2.expires_at = Some(T0 + 5);
     l.append(a2, T0 + 2).unwrap();
     // Its notice is retired later.
-    l.append(mk("a3", "clinical-photos", ConsentStatus::Given, Some(photo), T0 + 3), T0 + 3)
-        .unwrap();
+    l.append(
+        mk(
+            "a3",
+            "clinical-photos",
+            ConsentStatus::Given,
+            Some(photo),
+            T0 + 3,
+        ),
+        T0 + 3,
+    )
+    .unwrap();
     // Refused.
-    l.append(mk("a4", "treatment-communication", ConsentStatus::Refused, None, T0 + 4), T0 + 4)
-        .unwrap();
+    l.append(
+        mk(
+            "a4",
+            "treatment-communication",
+            ConsentStatus::Refused,
+            None,
+            T0 + 4,
+        ),
+        T0 + 4,
+    )
+    .unwrap();
 
     // Before anything ended: all three consents are active.
     let (early, r) = fhir_by_id(&l, "p-2", T0 + 4);
@@ -228,19 +261,23 @@ fn a_consent_that_ended_later_exports_as_inactive_with_its_period_ended() {
         T0 + 10,
     )
     .unwrap();
-    l.retire_notice("photo-notice", 1, T0 + 50, T0 + 50).unwrap();
+    l.retire_notice("photo-notice", 1, T0 + 50, T0 + 50)
+        .unwrap();
 
     let (late, r) = fhir_by_id(&l, "p-2", T0 + 1000);
-    let end = |id: &str| {
-        r.iter().find(|(i, _)| i == id).unwrap().1["provision"]["period"]["end"].clone()
-    };
+    let end =
+        |id: &str| r.iter().find(|(i, _)| i == id).unwrap().1["provision"]["period"]["end"].clone();
     for id in ["a1", "a2", "a3", "a5"] {
         assert_eq!(status(&r, id), "inactive", "{id}");
     }
     assert_eq!(status(&r, "a4"), "rejected");
     assert_eq!(end("a1"), "2025-11-22T08:26:50Z", "ended by the STOP");
     assert_eq!(end("a2"), "2025-11-22T08:26:45Z", "ended at its expiry");
-    assert_eq!(end("a3"), "2025-11-22T08:27:30Z", "ended when its notice was retired");
+    assert_eq!(
+        end("a3"),
+        "2025-11-22T08:27:30Z",
+        "ended when its notice was retired"
+    );
     // No active consent is left for any purpose.
     assert!(r.iter().all(|(_, v)| v["status"] != "active"));
 

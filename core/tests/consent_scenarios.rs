@@ -278,7 +278,11 @@ fn stop_with_partial_consent_records_a_withdrawal_and_an_objection() {
     let before = f.ledger.clone();
     // An id too long for the objection's suffix: refused, nothing appended.
     let long = "x".repeat(120);
-    assert!(f.ledger.opt_out(stop(&long, "p-1", "STOP", T0 + 2), T0 + 2).is_err());
+    assert!(
+        f.ledger
+            .opt_out(stop(&long, "p-1", "STOP", T0 + 2), T0 + 2)
+            .is_err()
+    );
     assert_eq!(f.ledger, before);
 
     let out = f
@@ -295,7 +299,10 @@ fn stop_with_partial_consent_records_a_withdrawal_and_an_objection() {
     };
     assert_eq!(w.purposes, ["marketing"]);
     assert_eq!(o.purposes, ["reviews"]);
-    assert_eq!(f.ledger.event(o.event.seq).unwrap().event.id, "e2-objection");
+    assert_eq!(
+        f.ledger.event(o.event.seq).unwrap().event.id,
+        "e2-objection"
+    );
     let d = f.ledger.decide("p-1", "reviews", T0 + 3);
     assert!(!d.allowed, "the objection blocks the alternative basis");
     assert_eq!(d.refusal, Some(Refusal::Refused { at: T0 + 2 }));

@@ -302,7 +302,13 @@ fn a_rule_shorter_than_the_law_it_cites_is_an_error() {
         codes(&tax, Severity::Error),
         ["retention-below-statutory-minimum"]
     );
-    assert!(codes(&lint(&with_rule(8, true, "§ 147 (1) Nr. 4 AO")), Severity::Error).is_empty());
+    assert!(
+        codes(
+            &lint(&with_rule(8, true, "§ 147 (1) Nr. 4 AO")),
+            Severity::Error
+        )
+        .is_empty()
+    );
     let radio = lint(&with_rule(10, false, "§ 85 (2) 1 Nr. 1 StrlSchG"));
     assert_eq!(
         codes(&radio, Severity::Error),
@@ -352,7 +358,9 @@ fn the_register_and_the_consent_engine_agree_on_each_purposes_basis() {
     assert_eq!(codes(&f, Severity::Error), ["basis-contradicts-consent"]);
     assert!(
         f[0].message.contains("'patient-messaging'")
-            && f[0].message.contains("Art. 6(1)(b) GDPR + Art. 9(2)(h) GDPR")
+            && f[0]
+                .message
+                .contains("Art. 6(1)(b) GDPR + Art. 9(2)(h) GDPR")
             && f[0]
                 .message
                 .contains("Art. 6(1)(a) GDPR + Art. 9(2)(a) GDPR"),

@@ -376,12 +376,28 @@ fn erasure_plan_per_category() {
         "{de}"
     );
     assert!(
-        de.contains("weil Steuer- und Handelsrecht uns verpflichten, Abrechnungsunterlagen aufzubewahren"),
+        de.contains(
+            "weil Steuer- und Handelsrecht uns verpflichten, Abrechnungsunterlagen aufzubewahren"
+        ),
         "{de}"
     );
-    assert!(!de.contains("1 Einträge") && !de.contains("weil wir sind"), "{de}");
-    for english in ["GDPR", "years", "processor", "example", "item", "treatment", "the "] {
-        assert!(!de.contains(english), "English '{english}' in the German letter:\n{de}");
+    assert!(
+        !de.contains("1 Einträge") && !de.contains("weil wir sind"),
+        "{de}"
+    );
+    for english in [
+        "GDPR",
+        "years",
+        "processor",
+        "example",
+        "item",
+        "treatment",
+        "the ",
+    ] {
+        assert!(
+            !de.contains(english),
+            "English '{english}' in the German letter:\n{de}"
+        );
     }
     let en = plan.text_en(&p);
     assert!(en.contains("until 2036-01-01 at the latest"), "{en}");
@@ -414,7 +430,10 @@ fn erasure_respects_holds_and_refuses_other_subjects() {
         "{de}"
     );
     let en = plan.text_en(&p);
-    assert!(en.contains(": 1 item must be kept") && en.contains("and is erased"), "{en}");
+    assert!(
+        en.contains(": 1 item must be kept") && en.contains("and is erased"),
+        "{en}"
+    );
     // Without the hold, the single entry is erased now: singular.
     let plan = p.plan_erasure("p-a", 1_769_853_600, &[r], &[]).unwrap();
     let de = plan.text_de(&p);

@@ -30,11 +30,11 @@
 use std::ffi::c_char;
 
 use caduceus_core::access::{self, Operation, StaffKey};
-use caduceus_core::retention::{
-    BreachClock, DEFAULT_POLICY, Date, Finding, Hold, Policy, RecordSet, Severity,
-    answer_deadline, lint_with_consent, parse_holds, parse_records,
-};
 use caduceus_core::consent::ConsentPolicy;
+use caduceus_core::retention::{
+    BreachClock, DEFAULT_POLICY, Date, Finding, Hold, Policy, RecordSet, Severity, answer_deadline,
+    lint_with_consent, parse_holds, parse_records,
+};
 use serde_json::{Value, json};
 
 use crate::boundary::{
@@ -42,9 +42,7 @@ use crate::boundary::{
     set_last_error, text, text_array, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
-use crate::consent::{
-    caduceus_consent_ledger, invalid, write_opt, write_opt_text, write_text_out,
-};
+use crate::consent::{caduceus_consent_ledger, invalid, write_opt, write_opt_text, write_text_out};
 use crate::keys::caduceus_public_key;
 use crate::result::caduceus_result;
 

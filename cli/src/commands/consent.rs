@@ -536,7 +536,9 @@ fn stop(a: StopArgs) -> Result<()> {
         return print("not an opt-out reply; nothing recorded\n");
     };
     if withdrawal.is_none() && objection.is_none() {
-        return print("opt-out reply, but the policy has no purpose that stops on STOP; nothing recorded\n");
+        return print(
+            "opt-out reply, but the policy has no purpose that stops on STOP; nothing recorded\n",
+        );
     }
     save(&a.ledger, &ledger)?;
     let mut out = String::new();

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use caduceus_core::access::{self, Operation};
 use caduceus_core::consent::ConsentPolicy;
 use caduceus_core::retention::{
-    BreachClock, DEFAULT_POLICY, Date, Hold, Policy, RecordSet, Severity, lint_with_consent, parse_holds,
-    parse_records,
+    BreachClock, DEFAULT_POLICY, Date, Hold, Policy, RecordSet, Severity, lint_with_consent,
+    parse_holds, parse_records,
 };
 use clap::{Args, Subcommand, ValueEnum};
 

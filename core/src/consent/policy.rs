@@ -432,7 +432,10 @@ health-data = false
 impl Default for ConsentPolicy {
     fn default() -> Self {
         Self {
-            purposes: STANDARD_PURPOSES.iter().map(StandardPurpose::config).collect(),
+            purposes: STANDARD_PURPOSES
+                .iter()
+                .map(StandardPurpose::config)
+                .collect(),
             opt_out_keywords: DEFAULT_OPT_OUT_KEYWORDS
                 .iter()
                 .map(|k| (*k).to_owned())
@@ -814,7 +817,10 @@ mod tests {
         assert_eq!(normalize_reply("KU\u{308}NDIGEN"), "KÜNDIGEN");
         assert_eq!(normalize_reply("Schluß"), "SCHLUSS");
         assert_eq!(normalize_reply("SCHLUẞ"), "SCHLUSS");
-        assert_eq!(normalize_reply("  keine -- Nachrichten\u{a0}mehr ✋ "), "KEINE NACHRICHTEN MEHR");
+        assert_eq!(
+            normalize_reply("  keine -- Nachrichten\u{a0}mehr ✋ "),
+            "KEINE NACHRICHTEN MEHR"
+        );
         let p = ConsentPolicy::from_toml(
             "opt-out-keywords = [\"kündigen\", \"Schluß!\"]\n[[purpose]]\nid = \"marketing\"\n",
         )
@@ -823,7 +829,10 @@ mod tests {
         for yes in ["KÜNDIGEN", "ku\u{308}ndigen.", "Schluss", "schluß"] {
             assert!(p.is_opt_out(yes), "{yes:?}");
         }
-        assert!(!p.is_opt_out("STOP"), "the policy's own list replaces the default");
+        assert!(
+            !p.is_opt_out("STOP"),
+            "the policy's own list replaces the default"
+        );
     }
 
     #[test]
@@ -862,8 +871,10 @@ mod tests {
 
     #[test]
     fn keywords_of_earlier_versions_still_load_and_match_normalised() {
-        let mut old = ConsentPolicy::default();
-        old.opt_out_keywords = vec!["STOP".into(), "KEINE-WERBUNG".into(), "!!!".into()];
+        let old = ConsentPolicy {
+            opt_out_keywords: vec!["STOP".into(), "KEINE-WERBUNG".into(), "!!!".into()],
+            ..ConsentPolicy::default()
+        };
         let loaded = ConsentPolicy::from_wire(old.to_wire()).unwrap();
         // Kept as stored, so the ledger file re-encodes byte for byte.
         assert_eq!(loaded, old);
@@ -875,7 +886,10 @@ mod tests {
             ..ConsentPolicy::default()
         };
         assert!(bad.validate().is_err());
-        assert!(ConsentPolicy::from_toml("opt-out-keywords = [\"!!\"]\n[[purpose]]\nid = \"x\"\n").is_err());
+        assert!(
+            ConsentPolicy::from_toml("opt-out-keywords = [\"!!\"]\n[[purpose]]\nid = \"x\"\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::date::Period;
 use super::policy::{Art6, EEA, Location, Policy, Rule};
 use super::sources::cited_sources;
 use crate::consent::{ConsentPolicy, LegalBasis};
@@ -63,11 +64,16 @@ impl core::fmt::Display for Finding {
 /// another: 365 per year, 30 per month, the days, and 365 more for a rule
 /// that runs from the end of the calendar year.
 pub fn nominal_days(rule: &Rule) -> u32 {
-    let p = rule.period;
-    u32::from(p.years) * 365
-        + u32::from(p.months) * 30
-        + u32::from(p.days)
-        + if rule.end_of_year { 365 } else { 0 }
+    nominal(rule.period, rule.end_of_year)
+}
+
+/// The nominal length in days of `period`, counted from the end of the
+/// calendar year when `end_of_year` is set (see [`nominal_days`]).
+pub(crate) fn nominal(period: Period, end_of_year: bool) -> u32 {
+    u32::from(period.years) * 365
+        + u32::from(period.months) * 30
+        + u32::from(period.days)
+        + if end_of_year { 365 } else { 0 }
 }
 
 /// Check a policy against the default consent policy (the standard purposes'

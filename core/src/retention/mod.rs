@@ -58,11 +58,11 @@ pub use engine::{
     ActiveHolds, Anchors, CategoryId, Hold, HoldScope, Outcome, Record, SubjectKey, SweepReport,
     Verdict,
 };
-pub(crate) use erasure::{english_items, german_entries};
 pub use erasure::{
     BREACH_NOTIFICATION_HOURS, BreachClock, CategoryErasure, ErasurePlan, PlanError,
     answer_deadline,
 };
+pub(crate) use erasure::{english_items, german_entries};
 pub use lint::{Finding, Severity, lint, lint_with_consent, nominal_days};
 pub use policy::{
     ANCHOR_COUNT, Action, Activity, Anchor, Art6, Art9, Category, EEA, Ground, Location,

@@ -19,10 +19,7 @@ impl Minimum {
     /// The nominal length in days, as [`super::nominal_days`] counts a rule:
     /// 365 per year, 30 per month, the days, 365 more for `end_of_year`.
     pub fn nominal_days(self) -> u32 {
-        u32::from(self.period.years) * 365
-            + u32::from(self.period.months) * 30
-            + u32::from(self.period.days)
-            + if self.end_of_year { 365 } else { 0 }
+        super::lint::nominal(self.period, self.end_of_year)
     }
 }
 
@@ -45,23 +42,20 @@ pub struct LegalSource {
 }
 
 impl LegalSource {
-    /// The citation, e.g. `§ 630f BGB`, `§ 147 (1) Nr. 4 AO`, `Art. 5 GDPR`.
+    /// The citation, e.g. `§ 630f BGB`, `§ 147 Nr. 4 AO`, `Art. 5 GDPR`.
     pub fn citation(&self) -> String {
-        let item = self.item.map(|i| format!(" Nr. {i}")).unwrap_or_default();
-        if self.law == "GDPR" {
-            format!("Art. {}{item} GDPR", self.section)
-        } else {
-            format!("§ {}{item} {}", self.section, self.law)
-        }
+        self.cite("GDPR")
     }
-}
 
-impl LegalSource {
     /// The citation in German, e.g. `§ 630f BGB`, `Art. 5 DSGVO`.
     pub fn citation_de(&self) -> String {
+        self.cite("DSGVO")
+    }
+
+    fn cite(&self, gdpr: &str) -> String {
         let item = self.item.map(|i| format!(" Nr. {i}")).unwrap_or_default();
         if self.law == "GDPR" {
-            format!("Art. {}{item} DSGVO", self.section)
+            format!("Art. {}{item} {gdpr}", self.section)
         } else {
             format!("§ {}{item} {}", self.section, self.law)
         }
@@ -72,7 +66,10 @@ impl Minimum {
     /// In words, e.g. `10 years from the end of the calendar year`.
     pub fn describe(self) -> String {
         if self.end_of_year {
-            format!("{} from the end of the calendar year", self.period.to_english())
+            format!(
+                "{} from the end of the calendar year",
+                self.period.to_english()
+            )
         } else {
             self.period.to_english()
         }
@@ -108,32 +105,182 @@ const fn src(
 /// without an item carries the shortest, so a citation that names no item
 /// is held only to what the section requires of every record.
 pub const LEGAL_SOURCES: &[LegalSource] = &[
-    src("BGB", "630f", None, min(10, false), "patient record: 10 years after the end of treatment"),
-    src("MBO-Ä", "10", None, min(10, false), "medical documentation: 10 years after the end of treatment (as § 630f (3) BGB)"),
-    src("MBO-Z", "12", None, min(10, false), "dental documentation: 10 years"),
-    src("BMV-Z", "8", None, min(2, false), "dental documentation 10 years, dental models 2 years (the shorter applies to a citation without item)"),
-    src("StrlSchG", "85", Some(1), min(30, false), "records of treatment with ionising radiation: 30 years after the last treatment"),
-    src("StrlSchG", "85", Some(2), min(10, false), "records of examinations: 10 years after the last examination (minors: until the 28th birthday)"),
-    src("StrlSchG", "85", None, min(10, false), "X-ray and radiation records: at least 10 years"),
-    src("AO", "147", Some(1), min(10, true), "books, inventories, annual accounts: 10 years from the end of the calendar year"),
-    src("AO", "147", Some(2), min(6, true), "business letters received: 6 years from the end of the calendar year"),
-    src("AO", "147", Some(3), min(6, true), "copies of business letters sent: 6 years from the end of the calendar year"),
-    src("AO", "147", Some(4), min(8, true), "booking vouchers and invoices: 8 years from the end of the calendar year (since 2025)"),
-    src("AO", "147", None, min(6, true), "tax records: at least 6 years from the end of the calendar year"),
-    src("HGB", "257", Some(1), min(10, true), "books, inventories, annual accounts: 10 years from the end of the calendar year (as § 147 AO)"),
-    src("HGB", "257", Some(2), min(6, true), "business letters received: 6 years (as § 147 AO)"),
-    src("HGB", "257", Some(3), min(6, true), "copies of business letters sent: 6 years (as § 147 AO)"),
-    src("HGB", "257", Some(4), min(8, true), "booking vouchers: 8 years (as § 147 AO, since 2025)"),
-    src("HGB", "257", None, min(6, true), "commercial records: at least 6 years from the end of the calendar year"),
-    src("UStG", "14b", None, min(8, true), "invoices: 8 years from the end of the calendar year (since 2025)"),
-    src("BGB", "195", None, None, "standard limitation period (3 years): a reason to keep, not a duty"),
-    src("BGB", "199", None, None, "start and maximum of limitation periods (up to 30 years): a reason to keep, not a duty"),
-    src("GDPR", "5", None, None, "principles (storage limitation, accountability): no minimum"),
-    src("GDPR", "7", None, None, "proof of consent: kept while processing relies on it; no fixed minimum"),
+    src(
+        "BGB",
+        "630f",
+        None,
+        min(10, false),
+        "patient record: 10 years after the end of treatment",
+    ),
+    src(
+        "MBO-Ä",
+        "10",
+        None,
+        min(10, false),
+        "medical documentation: 10 years after the end of treatment (as § 630f (3) BGB)",
+    ),
+    src(
+        "MBO-Z",
+        "12",
+        None,
+        min(10, false),
+        "dental documentation: 10 years",
+    ),
+    src(
+        "BMV-Z",
+        "8",
+        None,
+        min(2, false),
+        "dental documentation 10 years, dental models 2 years (the shorter applies to a citation without item)",
+    ),
+    src(
+        "StrlSchG",
+        "85",
+        Some(1),
+        min(30, false),
+        "records of treatment with ionising radiation: 30 years after the last treatment",
+    ),
+    src(
+        "StrlSchG",
+        "85",
+        Some(2),
+        min(10, false),
+        "records of examinations: 10 years after the last examination (minors: until the 28th birthday)",
+    ),
+    src(
+        "StrlSchG",
+        "85",
+        None,
+        min(10, false),
+        "X-ray and radiation records: at least 10 years",
+    ),
+    src(
+        "AO",
+        "147",
+        Some(1),
+        min(10, true),
+        "books, inventories, annual accounts: 10 years from the end of the calendar year",
+    ),
+    src(
+        "AO",
+        "147",
+        Some(2),
+        min(6, true),
+        "business letters received: 6 years from the end of the calendar year",
+    ),
+    src(
+        "AO",
+        "147",
+        Some(3),
+        min(6, true),
+        "copies of business letters sent: 6 years from the end of the calendar year",
+    ),
+    src(
+        "AO",
+        "147",
+        Some(4),
+        min(8, true),
+        "booking vouchers and invoices: 8 years from the end of the calendar year (since 2025)",
+    ),
+    src(
+        "AO",
+        "147",
+        None,
+        min(6, true),
+        "tax records: at least 6 years from the end of the calendar year",
+    ),
+    src(
+        "HGB",
+        "257",
+        Some(1),
+        min(10, true),
+        "books, inventories, annual accounts: 10 years from the end of the calendar year (as § 147 AO)",
+    ),
+    src(
+        "HGB",
+        "257",
+        Some(2),
+        min(6, true),
+        "business letters received: 6 years (as § 147 AO)",
+    ),
+    src(
+        "HGB",
+        "257",
+        Some(3),
+        min(6, true),
+        "copies of business letters sent: 6 years (as § 147 AO)",
+    ),
+    src(
+        "HGB",
+        "257",
+        Some(4),
+        min(8, true),
+        "booking vouchers: 8 years (as § 147 AO, since 2025)",
+    ),
+    src(
+        "HGB",
+        "257",
+        None,
+        min(6, true),
+        "commercial records: at least 6 years from the end of the calendar year",
+    ),
+    src(
+        "UStG",
+        "14b",
+        None,
+        min(8, true),
+        "invoices: 8 years from the end of the calendar year (since 2025)",
+    ),
+    src(
+        "BGB",
+        "195",
+        None,
+        None,
+        "standard limitation period (3 years): a reason to keep, not a duty",
+    ),
+    src(
+        "BGB",
+        "199",
+        None,
+        None,
+        "start and maximum of limitation periods (up to 30 years): a reason to keep, not a duty",
+    ),
+    src(
+        "GDPR",
+        "5",
+        None,
+        None,
+        "principles (storage limitation, accountability): no minimum",
+    ),
+    src(
+        "GDPR",
+        "7",
+        None,
+        None,
+        "proof of consent: kept while processing relies on it; no fixed minimum",
+    ),
     src("GDPR", "17", None, None, "right to erasure: no minimum"),
-    src("GDPR", "24", None, None, "responsibility of the controller: no minimum"),
-    src("GDPR", "30", None, None, "register of processing activities: no minimum"),
-    src("GDPR", "32", None, None, "security of processing: no minimum"),
+    src(
+        "GDPR",
+        "24",
+        None,
+        None,
+        "responsibility of the controller: no minimum",
+    ),
+    src(
+        "GDPR",
+        "30",
+        None,
+        None,
+        "register of processing activities: no minimum",
+    ),
+    src(
+        "GDPR",
+        "32",
+        None,
+        None,
+        "security of processing: no minimum",
+    ),
 ];
 
 /// What `lint` found in a rule's `source`.
@@ -147,11 +294,13 @@ pub struct SourceCheck {
 }
 
 impl SourceCheck {
-    /// The longest minimum among the cited sources: the rule must meet every
-    /// law it cites. `None` when no cited source sets a minimum.
+    /// The longest minimum among the cited sources (the first cited one on
+    /// a tie): the rule must meet every law it cites. `None` when no cited
+    /// source sets a minimum.
     pub fn minimum(&self) -> Option<(&'static LegalSource, Minimum)> {
         self.known
             .iter()
+            .rev()
             .filter_map(|s| s.minimum.map(|m| (*s, m)))
             .max_by_key(|(_, m)| m.nominal_days())
     }
@@ -264,17 +413,45 @@ mod tests {
 
     #[test]
     fn citations_resolve_to_their_minimum() {
-        assert_eq!(years("§ 630f (3) BGB"), Some((10, false)));
-        assert_eq!(years("§ 630f BGB"), Some((10, false)));
-        assert_eq!(years("§ 85 (2) 1 Nr. 1 StrlSchG (treatment: 30 years)"), Some((30, false)));
-        assert_eq!(years("§ 85 (2) 1 Nr. 2 StrlSchG (examination: 10 years)"), Some((10, false)));
-        assert_eq!(years("§ 147 (1) Nr. 4, (3), (4) AO; § 14b (1) UStG"), Some((8, true)));
-        assert_eq!(years("§ 147 (1) Nr. 1, (3), (4) AO; § 257 (4) HGB"), Some((10, true)));
-        assert_eq!(years("§ 147 (1) Nr. 2, 3, (3), (4) AO; § 257 (4) HGB"), Some((6, true)));
-        assert_eq!(years("§ 8 (3) BMV-Z"), Some((2, false)));
-        assert_eq!(years("§ 12 MBO-Z; § 8 (3) BMV-Z"), Some((10, false)));
-        assert_eq!(years("§§ 195, 199 (1) BGB (standard limitation period)"), None);
-        assert_eq!(years("Art. 5(2), 24 GDPR (accountability); vendor promise 10 years"), None);
+        let cases: [(&str, Option<(u16, bool)>); 11] = [
+            ("§ 630f (3) BGB", Some((10, false))),
+            ("§ 630f BGB", Some((10, false))),
+            (
+                "§ 85 (2) 1 Nr. 1 StrlSchG (treatment: 30 years)",
+                Some((30, false)),
+            ),
+            (
+                "§ 85 (2) 1 Nr. 2 StrlSchG (examination: 10 years)",
+                Some((10, false)),
+            ),
+            (
+                "§ 147 (1) Nr. 4, (3), (4) AO; § 14b (1) UStG",
+                Some((8, true)),
+            ),
+            (
+                "§ 147 (1) Nr. 1, (3), (4) AO; § 257 (4) HGB",
+                Some((10, true)),
+            ),
+            (
+                "§ 147 (1) Nr. 2, 3, (3), (4) AO; § 257 (4) HGB",
+                Some((6, true)),
+            ),
+            ("§ 8 (3) BMV-Z", Some((2, false))),
+            ("§ 12 MBO-Z; § 8 (3) BMV-Z", Some((10, false))),
+            ("§§ 195, 199 (1) BGB (standard limitation period)", None),
+            (
+                "Art. 5(2), 24 GDPR (accountability); vendor promise 10 years",
+                None,
+            ),
+        ];
+        for (source, want) in cases {
+            assert_eq!(years(source), want, "{source}");
+        }
+        let first = cited_sources("§ 630f (3) BGB; § 10 (3) MBO-Ä")
+            .minimum()
+            .unwrap()
+            .0;
+        assert_eq!(first.citation(), "§ 630f BGB");
         let c = cited_sources("§§ 195, 199 (1) BGB");
         assert_eq!(c.known.len(), 2);
         assert!(c.unknown.is_empty());
@@ -285,7 +462,11 @@ mod tests {
         let c = cited_sources("§ 630f BGB; § 42 Foo; Art. 99 GDPR; practice choice");
         assert_eq!(c.known.len(), 1);
         assert_eq!(c.unknown, ["§ 42 Foo", "Art. 99 GDPR"]);
-        assert!(cited_sources("processor register example: 3 years").unknown.is_empty());
+        assert!(
+            cited_sources("processor register example: 3 years")
+                .unknown
+                .is_empty()
+        );
         assert!(cited_sources("630f BGB").known.is_empty());
     }
 }
