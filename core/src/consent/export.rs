@@ -56,7 +56,22 @@ impl Ledger {
             return Vec::new();
         };
         let e = &r.event;
-        let notices = self.notices();
+        // (id, version, registration time) of every notice, needed only
+        // where a purpose demands the current notice (a newer version then
+        // ends the consent).
+        let versions: Vec<(String, u32, i64)> = if self
+            .policy()
+            .purposes
+            .iter()
+            .any(|c| c.require_current_notice)
+        {
+            self.notices()
+                .into_iter()
+                .map(|n| (n.id, n.version, n.registered_at))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let notice = e.notice.as_ref().and_then(|n| self.find_notice(n));
         e.purposes
             .iter()
@@ -70,11 +85,11 @@ impl Ledger {
                 if let Some(n) = notice {
                     end = end.min(n.retired_at.unwrap_or(i64::MAX));
                     if require_current {
-                        for newer in notices
+                        for (_, _, registered) in versions
                             .iter()
-                            .filter(|m| m.id == n.id && m.version > n.version)
+                            .filter(|(id, version, _)| *id == n.id && *version > n.version)
                         {
-                            end = end.min(newer.registered_at);
+                            end = end.min(*registered);
                         }
                     }
                 }
