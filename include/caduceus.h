@@ -732,7 +732,8 @@ void caduceus_bytes_free(caduceus_bytes *bytes);
 
 // Create an empty consent ledger under the default consent policy (four
 // purposes: `treatment-communication`, `clinical-photos`, `recall`,
-// `marketing`; opt-out keywords STOP, STOPP, ABMELDEN; clock skew 300 s).
+// `marketing`; STOP stops `recall` and `marketing`; the default opt-out
+// phrases of docs/CONSENT.md 6.1; clock skew 300 s).
 // Free it with [`caduceus_consent_ledger_free`].
 //
 // # Safety
@@ -907,21 +908,28 @@ caduceus_result caduceus_consent_record(caduceus_consent_ledger *ledger,
                                         uint64_t *seq_or_null,
                                         uint8_t *sha256_or_null);
 
-// Handle a chat reply that may be an opt-out keyword (STOP, STOPP,
-// ABMELDEN, per the policy; case and spaces ignored). If it is, a
-// withdrawal of every opt-out purpose (marketing; recall when configured)
-// that has consent is recorded with `message_id` as evidence and method
-// `chat-reply`. The reply text is compared, never stored.
+// Handle a chat reply that may be an opt-out phrase: the whole message,
+// with case, white space, punctuation and emoji ignored, equals one of the
+// policy's keywords (default: STOP, STOPP, BITTE STOPP, ABMELDEN,
+// ABBESTELLEN, KEINE NACHRICHTEN MEHR, UNSUBSCRIBE, ...; docs/CONSENT.md,
+// section 6.1). If it is, every purpose that stops on STOP (recall,
+// marketing, and those the policy marks) is stopped and the reply is always
+// recorded, method `chat-reply`, `message_id` as evidence: a `withdrawn`
+// event for the purposes with consent in effect (id `event_id`) and a
+// `refused` event, the objection, for the others (id `event_id`, or
+// `event_id` + `-objection` when both are recorded). The reply text is
+// compared, never stored.
 //
-// `withdrawn` receives true if a withdrawal was recorded. The optional
+// `recorded` receives true if an event was recorded. The optional
 // `outcome_json_or_null` receives
-// `{"outcome": "withdrawn" | "not-opt-out" | "nothing-to-withdraw",
-//   "purposes": [string] (withdrawn only), "event_seq": integer,
-//   "event_sha256": hex (withdrawn only)}`.
+// `{"outcome": "stopped" | "not-opt-out",
+//   "withdrawal": null | {"purposes": [string], "event_seq": integer, "event_sha256": hex},
+//   "objection":  null | {"purposes": [string], "event_seq": integer, "event_sha256": hex}}`
+// (`withdrawal` and `objection` only for `stopped`).
 //
 // # Safety
 // `ledger` a live ledger used by no other thread; every string
-// NUL-terminated; `withdrawn` valid for a write; `outcome_json_or_null`
+// NUL-terminated; `recorded` valid for a write; `outcome_json_or_null`
 // NULL or valid for a write.
 caduceus_result caduceus_consent_opt_out(caduceus_consent_ledger *ledger,
                                          const char *event_id,
@@ -932,7 +940,7 @@ caduceus_result caduceus_consent_opt_out(caduceus_consent_ledger *ledger,
                                          const char *recorded_by,
                                          int64_t time,
                                          int64_t now,
-                                         bool *withdrawn,
+                                         bool *recorded,
                                          caduceus_bytes **outcome_json_or_null);
 
 // May `subject`'s data be processed for `purpose` at time `at` (Unix
@@ -1001,12 +1009,16 @@ caduceus_result caduceus_consent_history(const caduceus_consent_ledger *ledger,
                                          caduceus_bytes **out);
 
 // A subject's consent events as a FHIR R4 `Bundle` (type `collection`) of
-// `Consent` resources (mapping: docs/CONSENT.md, section 7).
+// `Consent` resources, each in its state at `at` (Unix seconds, normally
+// now): a consent that ended by then (withdrawn, refused, expired, its
+// notice retired) is `inactive` with its period ended (mapping:
+// docs/CONSENT.md, section 7).
 //
 // # Safety
 // `ledger` a live ledger; `subject` NUL-terminated; `out` valid for a write.
 caduceus_result caduceus_consent_export_fhir(const caduceus_consent_ledger *ledger,
                                              const char *subject,
+                                             int64_t at,
                                              caduceus_bytes **out);
 
 // A subject's consents as ISO/IEC TS 27560-shaped JSON records with W3C
@@ -1708,10 +1720,14 @@ void caduceus_policy_free(caduceus_policy *policy);
 // `policy` a live policy; `out` valid for a write.
 caduceus_result caduceus_policy_hash(const caduceus_policy *policy, caduceus_bytes **out);
 
-// Lint the policy: what is legally or technically questionable.
-// `findings` receives the number of findings, `errors` the number of
-// error findings (a policy with errors must not be used). The optional
-// `json_or_null` receives
+// Lint the policy: what is legally or technically questionable, among
+// others a retention rule shorter than the statutory minimum of the law it
+// cites and a register entry whose `art6` / `art9` contradicts the basis the
+// default consent policy decides its `consent-purpose` on (use
+// [`caduceus_policy_lint_with_ledger`] to check against a ledger's own
+// consent policy). `findings` receives the number of findings, `errors` the
+// number of error findings (a policy with errors must not be used). The
+// optional `json_or_null` receives
 //
 // ```text
 // {"hash": "sha256:...", "errors": integer, "warnings": integer,
@@ -1727,6 +1743,19 @@ caduceus_result caduceus_policy_lint(const caduceus_policy *policy,
                                      size_t *findings,
                                      size_t *errors,
                                      caduceus_bytes **json_or_null);
+
+// [`caduceus_policy_lint`], checking each activity's `consent-purpose`
+// against the consent policy of `ledger` (the one the practice decides
+// with) instead of the default consent policy.
+//
+// # Safety
+// `policy` a live policy; `ledger` a live consent ledger; `findings` and
+// `errors` valid for writes; `json_or_null` NULL or valid for a write.
+caduceus_result caduceus_policy_lint_with_ledger(const caduceus_policy *policy,
+                                                 const caduceus_consent_ledger *ledger,
+                                                 size_t *findings,
+                                                 size_t *errors,
+                                                 caduceus_bytes **json_or_null);
 
 // The register of processing activities (Art. 30 GDPR) as a Markdown
 // document (text).

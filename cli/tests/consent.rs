@@ -135,10 +135,22 @@ fn record_decide_stop_history_export() {
         "{out}"
     );
 
-    let out = stop("e2", " stopp ", "wamid.HBgM", 200);
-    assert!(out.starts_with("withdrawn: marketing"), "{out}");
-    let out = stop("e3", "Danke!", "wamid.X", 210);
-    assert!(out.contains("not an opt-out keyword"), "{out}");
+    // STOP withdraws marketing and records an objection to recall (no
+    // consent to withdraw there); treatment communication goes on.
+    let out = stop("e2", " Bitte   stopp! ", "wamid.HBgM", 200);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("withdrawn: marketing (event 1 "),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("objection recorded: recall (event 2 "),
+        "{out}"
+    );
+    for reply in ["Danke!", "Ich will nicht, dass Sie stoppen"] {
+        let out = stop("e3", reply, "wamid.X", 210);
+        assert!(out.contains("not an opt-out reply"), "{out}");
+    }
 
     let subjects = dir.path("sendout.txt");
     fs::write(&subjects, "# recall list\np-1\np-2\n").unwrap();
@@ -153,7 +165,14 @@ fn record_decide_stop_history_export() {
     assert_eq!(d["art9"], "explicit-consent");
 
     let out = ok(&["consent", "history", "--ledger", l, "--subject", "p-1"]);
-    assert_eq!(out.lines().count(), 2, "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.lines()
+            .nth(2)
+            .unwrap()
+            .contains("refused [recall] method=chat-reply"),
+        "{out}"
+    );
     assert!(
         out.lines()
             .nth(1)
@@ -187,6 +206,28 @@ fn record_decide_stop_history_export() {
     let v: serde_json::Value = serde_json::from_slice(&fs::read(&fhir).unwrap()).unwrap();
     assert_eq!(v["resourceType"], "Bundle");
     assert_eq!(v["entry"][1]["resource"]["status"], "inactive");
+    // The consent given before the STOP still covers treatment
+    // communication; marketing is denied from the STOP on.
+    let given = &v["entry"][0]["resource"];
+    assert_eq!(given["status"], "active");
+    assert_eq!(given["provision"]["provision"][0]["type"], "deny");
+    assert_eq!(
+        given["provision"]["provision"][0]["purpose"][0]["code"],
+        "marketing"
+    );
+    // Before the STOP (--at), the same consent shows no denial.
+    let out = ok(&[
+        "consent",
+        "export",
+        "--ledger",
+        l,
+        "--subject",
+        "p-1",
+        "--at",
+        &t(150),
+    ]);
+    let before: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(before["entry"][0]["resource"]["provision"]["provision"].is_null());
     let out = ok(&[
         "consent",
         "export",
@@ -199,7 +240,7 @@ fn record_decide_stop_history_export() {
     ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(out.contains("dpv:ConsentWithdrawn"));
-    assert_eq!(v["records"].as_array().unwrap().len(), 2);
+    assert_eq!(v["records"].as_array().unwrap().len(), 3);
 }
 
 #[test]

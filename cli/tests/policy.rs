@@ -85,6 +85,67 @@ fn lint_reports_findings_and_parse_errors_with_location() {
 }
 
 #[test]
+fn lint_checks_statutory_minima_and_the_register_against_the_consent_policy() {
+    let dir = tmp("lint-law");
+    let shipped = fs::read_to_string(policy_file()).unwrap();
+    let write = |name: &str, text: &str| {
+        let f = dir.join(name);
+        fs::write(&f, text).unwrap();
+        f.to_str().unwrap().to_owned()
+    };
+    // A patient-record rule of 1 year that cites § 630f BGB (10 years).
+    let short = write(
+        "short.toml",
+        &shipped.replacen(
+            "category = \"patient-record\"\nyears = 10",
+            "category = \"patient-record\"\nyears = 1",
+            1,
+        ),
+    );
+    let out = run(&["policy", "lint", "-p", &short]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        report.contains(
+            "error[retention-below-statutory-minimum]: the rule on 'patient-record' keeps 1 year"
+        ) && report.contains("§ 630f BGB"),
+        "{report}"
+    );
+    // The register says treatment communication rests on the contract; the
+    // default consent policy decides it on consent: a contradiction ...
+    let contract = write(
+        "contract.toml",
+        &shipped.replacen(
+            "consent-purpose = \"treatment-communication\"\nart6 = \"a\"\nart9 = \"a\"",
+            "consent-purpose = \"treatment-communication\"\nart6 = \"b\"\nart9 = \"h\"",
+            1,
+        ),
+    );
+    let out = run(&["policy", "lint", "-p", &contract]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        report.contains("error[basis-contradicts-consent]: activity 'patient-messaging'"),
+        "{report}"
+    );
+    // ... that disappears when the consent policy has that alternative basis.
+    let consent = write(
+        "consent.toml",
+        "[[purpose]]\nid = \"treatment-communication\"\nhealth-data = true\nopt-out = false\nalternative = { art6 = \"contract\", art9 = \"health-care\" }\n[[purpose]]\nid = \"clinical-photos\"\nhealth-data = true\nopt-out = false\n[[purpose]]\nid = \"recall\"\nhealth-data = true\n[[purpose]]\nid = \"marketing\"\n",
+    );
+    let out = stdout(&run(&[
+        "policy",
+        "lint",
+        "-p",
+        &contract,
+        "--consent-policy",
+        &consent,
+    ]));
+    assert!(out.contains("0 error(s), 0 warning(s)"), "{out}");
+    let _ = fs::remove_dir_all(dir);
+}
+
+#[test]
 fn register_markdown_and_json() {
     let dir = tmp("register");
     let md = dir.join("register.md");

@@ -127,6 +127,12 @@ fn access_and_portability_plan() {
             .unwrap()
             .contains("Chatnachrichten (WhatsApp): 2 Einträge vom 02.11.2025 bis 24.12.2025")
     );
+    let de = json["text"]["de"].as_str().unwrap();
+    assert!(
+        de.contains("Rechnungen und Buchungsbelege: 1 Eintrag vom 15.12.2025."),
+        "{de}"
+    );
+    assert!(!de.contains("1 Einträge"), "{de}");
     assert!(
         json["categories"][2]["legal-bases"][0]
             .as_str()

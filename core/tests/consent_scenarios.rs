@@ -158,7 +158,7 @@ fn marketing_is_blocked_with_only_treatment_consent() {
 }
 
 #[test]
-fn stop_withdraws_marketing_but_not_treatment() {
+fn stop_withdraws_marketing_and_recall_but_not_treatment() {
     let mut f = fixture(ConsentPolicy::default());
     f.give(
         "e1",
@@ -167,34 +167,42 @@ fn stop_withdraws_marketing_but_not_treatment() {
     );
     assert!(f.ledger.decide("p-1", "marketing", T0 + 1).allowed);
 
-    // Not a keyword: nothing happens.
-    let out = f.ledger.opt_out(
-        stop("e2", "p-1", "stop the reminders please", T0 + 5),
-        T0 + 5,
-    );
-    assert_eq!(out, Ok(OptOutOutcome::NotOptOut));
+    // Not a keyword as a whole message: nothing happens.
+    for reply in [
+        "stop the reminders please",
+        "Ich will nicht, dass Sie stoppen",
+    ] {
+        let out = f.ledger.opt_out(stop("e2", "p-1", reply, T0 + 5), T0 + 5);
+        assert_eq!(out, Ok(OptOutOutcome::NotOptOut), "{reply}");
+    }
     assert_eq!(f.ledger.len(), 1);
 
     let out = f
         .ledger
-        .opt_out(stop("e2", "p-1", "  sToPp \n", T0 + 10), T0 + 10)
+        .opt_out(stop("e2", "p-1", "  sToPp!! \n", T0 + 10), T0 + 10)
         .unwrap();
-    let OptOutOutcome::Withdrawn { event, purposes } = out else {
-        panic!("expected a withdrawal, got {out:?}");
+    let OptOutOutcome::Stopped {
+        withdrawal: Some(w),
+        objection: None,
+    } = out
+    else {
+        panic!("expected a withdrawal only, got {out:?}");
     };
-    assert_eq!(purposes, vec!["marketing".to_owned()]);
-    let d = f.ledger.decide("p-1", "marketing", T0 + 10);
-    assert!(!d.allowed);
-    assert_eq!(d.refusal, Some(Refusal::Withdrawn { at: T0 + 10 }));
-    assert_eq!(d.event, Some(event));
+    assert_eq!(w.purposes, ["recall", "marketing"]);
+    for purpose in ["marketing", "recall"] {
+        let d = f.ledger.decide("p-1", purpose, T0 + 10);
+        assert!(!d.allowed, "{purpose}");
+        assert_eq!(d.refusal, Some(Refusal::Withdrawn { at: T0 + 10 }));
+        assert_eq!(d.event, Some(w.event));
+    }
     assert!(
         f.ledger
             .decide("p-1", "treatment-communication", T0 + 10)
             .allowed
     );
-    assert!(f.ledger.decide("p-1", "recall", T0 + 10).allowed);
     // Recorded as an event with the message id as evidence.
-    let rec = f.ledger.event(event.seq).unwrap();
+    let rec = f.ledger.event(w.event.seq).unwrap();
+    assert_eq!(rec.event.id, "e2");
     assert_eq!(rec.event.status, ConsentStatus::Withdrawn);
     assert_eq!(rec.event.method, ConsentMethod::ChatReply);
     assert_eq!(rec.event.evidence.as_deref(), Some("wamid.e2"));
@@ -202,40 +210,110 @@ fn stop_withdraws_marketing_but_not_treatment() {
     let h = f.ledger.history("p-1");
     assert_eq!(h.len(), 2);
     assert_eq!(h[0].event.status, ConsentStatus::Given);
-    // A second STOP has nothing left to withdraw.
+    // A second STOP withdraws nothing, but is still recorded: an objection.
+    let out = f
+        .ledger
+        .opt_out(stop("e3", "p-1", "Bitte stopp", T0 + 20), T0 + 20)
+        .unwrap();
+    let OptOutOutcome::Stopped {
+        withdrawal: None,
+        objection: Some(o),
+    } = out
+    else {
+        panic!("expected an objection, got {out:?}");
+    };
+    assert_eq!(o.purposes, ["recall", "marketing"]);
+    let rec = f.ledger.event(o.event.seq).unwrap().event;
     assert_eq!(
-        f.ledger
-            .opt_out(stop("e3", "p-1", "ABMELDEN", T0 + 20), T0 + 20),
-        Ok(OptOutOutcome::NothingToWithdraw)
+        (rec.id.as_str(), rec.status, rec.evidence.as_deref()),
+        ("e3", ConsentStatus::Refused, Some("wamid.e3"))
     );
+    assert_eq!(f.ledger.len(), 3);
     // Opting in again is as easy: a new given event.
     f.give("e4", &["marketing"], T0 + 30);
     assert!(f.ledger.decide("p-1", "marketing", T0 + 31).allowed);
 }
 
 #[test]
-fn stop_withdraws_recall_when_configured() {
-    let mut policy = ConsentPolicy::default();
-    policy.purposes[2].opt_out = true; // recall
-    let mut f = fixture(policy);
-    f.give(
-        "e1",
-        &["treatment-communication", "marketing", "recall"],
-        T0,
-    );
+fn a_stop_from_a_patient_without_consent_is_kept_as_an_objection() {
+    let mut f = fixture(ConsentPolicy::default());
     let out = f
         .ledger
-        .opt_out(stop("e2", "p-1", "STOP", T0 + 1), T0 + 1)
+        .opt_out(stop("e1", "p-new", "STOP", T0), T0)
         .unwrap();
-    assert!(
-        matches!(out, OptOutOutcome::Withdrawn { ref purposes, .. } if purposes == &["recall", "marketing"])
-    );
-    assert!(!f.ledger.decide("p-1", "recall", T0 + 2).allowed);
+    let OptOutOutcome::Stopped {
+        withdrawal: None,
+        objection: Some(o),
+    } = out
+    else {
+        panic!("expected an objection, got {out:?}");
+    };
+    assert_eq!(o.purposes, ["recall", "marketing"]);
+    assert_eq!(f.ledger.history("p-new").len(), 1);
+    let d = f.ledger.decide("p-new", "recall", T0 + 1);
+    assert_eq!(d.refusal, Some(Refusal::Refused { at: T0 }));
+}
+
+#[test]
+fn stop_with_partial_consent_records_a_withdrawal_and_an_objection() {
+    // Reviews rest on legitimate interests when no consent is in effect:
+    // a STOP must end that too (Art. 21(1) GDPR).
+    let policy = ConsentPolicy::from_toml(
+        r#"
+        [[purpose]]
+        id = "treatment-communication"
+        health-data = true
+        opt-out = false
+        [[purpose]]
+        id = "reviews"
+        alternative = { art6 = "legitimate-interests" }
+        [[purpose]]
+        id = "marketing"
+        "#,
+    )
+    .unwrap();
+    let mut f = fixture(policy);
+    f.give("e1", &["treatment-communication", "marketing"], T0);
+    assert!(f.ledger.decide("p-1", "reviews", T0 + 1).allowed);
+    let before = f.ledger.clone();
+    // An id too long for the objection's suffix: refused, nothing appended.
+    let long = "x".repeat(120);
     assert!(
         f.ledger
-            .decide("p-1", "treatment-communication", T0 + 2)
+            .opt_out(stop(&long, "p-1", "STOP", T0 + 2), T0 + 2)
+            .is_err()
+    );
+    assert_eq!(f.ledger, before);
+
+    let out = f
+        .ledger
+        .opt_out(stop("e2", "p-1", "Unsubscribe!", T0 + 2), T0 + 2)
+        .unwrap();
+    assert_eq!(out.stopped_purposes(), ["marketing", "reviews"]);
+    let OptOutOutcome::Stopped {
+        withdrawal: Some(w),
+        objection: Some(o),
+    } = out
+    else {
+        panic!("expected both events, got {out:?}");
+    };
+    assert_eq!(w.purposes, ["marketing"]);
+    assert_eq!(o.purposes, ["reviews"]);
+    assert_eq!(
+        f.ledger.event(o.event.seq).unwrap().event.id,
+        "e2-objection"
+    );
+    let d = f.ledger.decide("p-1", "reviews", T0 + 3);
+    assert!(!d.allowed, "the objection blocks the alternative basis");
+    assert_eq!(d.refusal, Some(Refusal::Refused { at: T0 + 2 }));
+    assert!(
+        f.ledger
+            .decide("p-1", "treatment-communication", T0 + 3)
             .allowed
     );
+    // The ledger file round-trips with both events.
+    let again = Ledger::from_bytes(&f.ledger.to_bytes()).unwrap();
+    assert_eq!(again, f.ledger);
 }
 
 #[test]

@@ -855,6 +855,22 @@ fn consent_policy_keywords_at_and_past_max_keywords() {
     ));
 }
 
+#[test]
+fn consent_policy_keyword_at_and_past_max_keyword_len() {
+    assert_eq!(consent::MAX_KEYWORD_LEN, 64);
+    // "BITTE KEINE NACHRICHTEN " is 24 bytes; "Ä" counts 2 bytes.
+    let at = format!("bitte keine Nachrichten {}", "ä".repeat(20));
+    let toml = |k: &str| format!("opt-out-keywords = [\"{k}\"]\n[[purpose]]\nid = \"marketing\"\n");
+    let p = ConsentPolicy::from_toml(&toml(&at)).unwrap();
+    assert_eq!(p.opt_out_keywords[0].len(), 64);
+    assert!(p.is_opt_out(&at.to_uppercase()));
+    let past = format!("{at}x");
+    assert!(matches!(
+        ConsentPolicy::from_toml(&toml(&past)).unwrap_err(),
+        ConsentError::InvalidPolicy(_)
+    ));
+}
+
 /// `text` padded with a comment to exactly `len` bytes.
 fn padded(text: &str, len: usize) -> String {
     let mut s = format!("{text}\n#");

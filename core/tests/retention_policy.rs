@@ -252,3 +252,150 @@ fn json_errors_do_not_quote_the_input() {
     assert!(!msg.contains("HIV"), "{msg}");
     assert!(msg.contains("unknown category"), "{msg}");
 }
+
+/// MINIMAL with one more category and rule: `years` years from
+/// end-of-treatment citing `source`.
+fn with_rule(years: u32, end_of_year: bool, source: &str) -> Policy {
+    let text = format!(
+        "{MINIMAL}\n[[category]]\nid = \"record\"\nname = \"Record\"\nname-de = \"Akte\"\nspecial = true\n\n[[retention]]\ncategory = \"record\"\nyears = {years}\nfrom = \"end-of-treatment\"\nend-of-year = {end_of_year}\naction = \"delete-record\"\nsource = \"{source}\"\n"
+    );
+    Policy::parse(&text).unwrap()
+}
+
+/// The line of the last retention rule.
+fn p_rules_line(p: &Policy) -> u32 {
+    p.rules().last().unwrap().location.line
+}
+
+fn codes(findings: &[Finding], severity: Severity) -> Vec<&'static str> {
+    findings
+        .iter()
+        .filter(|f| f.severity == severity)
+        .map(|f| f.code)
+        .collect()
+}
+
+#[test]
+fn a_rule_shorter_than_the_law_it_cites_is_an_error() {
+    let short = lint(&with_rule(1, false, "§ 630f (3) BGB"));
+    assert_eq!(
+        codes(&short, Severity::Error),
+        ["retention-below-statutory-minimum"]
+    );
+    let f = short
+        .iter()
+        .find(|f| f.code == "retention-below-statutory-minimum")
+        .unwrap();
+    let second_rule = p_rules_line(&with_rule(1, false, "§ 630f (3) BGB"));
+    assert_eq!(f.location.line, second_rule, "{f}");
+    assert!(
+        f.message.contains("§ 630f BGB") && f.message.contains("10 years"),
+        "{f}"
+    );
+    // 10 years is what § 630f (3) BGB requires: fine.
+    let ok = lint(&with_rule(10, false, "§ 630f (3) BGB"));
+    assert!(codes(&ok, Severity::Error).is_empty(), "{ok:#?}");
+    // The rule must meet every law it cites: § 147 AO for invoices counts
+    // from the end of the calendar year.
+    let tax = lint(&with_rule(8, false, "§ 147 (1) Nr. 4 AO"));
+    assert_eq!(
+        codes(&tax, Severity::Error),
+        ["retention-below-statutory-minimum"]
+    );
+    assert!(
+        codes(
+            &lint(&with_rule(8, true, "§ 147 (1) Nr. 4 AO")),
+            Severity::Error
+        )
+        .is_empty()
+    );
+    let radio = lint(&with_rule(10, false, "§ 85 (2) 1 Nr. 1 StrlSchG"));
+    assert_eq!(
+        codes(&radio, Severity::Error),
+        ["retention-below-statutory-minimum"]
+    );
+}
+
+#[test]
+fn an_unknown_citation_is_a_warning_not_an_error() {
+    let f = lint(&with_rule(1, false, "§ 42 Praxisordnung"));
+    assert!(codes(&f, Severity::Error).is_empty(), "{f:#?}");
+    assert!(codes(&f, Severity::Warning).contains(&"source-unknown"));
+    // Prose that cites no law is not a citation.
+    let f = lint(&with_rule(1, false, "practice choice"));
+    assert!(!codes(&f, Severity::Warning).contains(&"source-unknown"));
+}
+
+#[test]
+fn every_source_the_shipped_policy_cites_is_known() {
+    let p = Policy::parse(DEFAULT_POLICY).unwrap();
+    for r in p.rules() {
+        let c = cited_sources(&r.source);
+        assert!(c.unknown.is_empty(), "{}: {:?}", r.source, c.unknown);
+        assert!(!c.known.is_empty(), "{} cites no known law", r.source);
+    }
+    assert!(lint(&p).is_empty(), "{:#?}", lint(&p));
+}
+
+/// The shipped policy with `from` replaced by `to` (which must occur once).
+fn shipped_with(from: &str, to: &str) -> Policy {
+    assert_eq!(DEFAULT_POLICY.matches(from).count(), 1, "{from}");
+    Policy::parse(&DEFAULT_POLICY.replace(from, to)).unwrap()
+}
+
+#[test]
+fn the_register_and_the_consent_engine_agree_on_each_purposes_basis() {
+    use caduceus_core::consent::ConsentPolicy;
+    // The contradiction the shipped policy had: the register said treatment
+    // communication rests on the contract (6(1)(b) + 9(2)(h)) and recalls on
+    // consent without an Art. 9 condition, while the consent engine decided
+    // both on explicit consent (6(1)(a) + 9(2)(a)).
+    let old = shipped_with(
+        "consent-purpose = \"treatment-communication\"\nart6 = \"a\"\nart9 = \"a\"",
+        "consent-purpose = \"treatment-communication\"\nart6 = \"b\"\nart9 = \"h\"",
+    );
+    let f = lint(&old);
+    assert_eq!(codes(&f, Severity::Error), ["basis-contradicts-consent"]);
+    assert!(
+        f[0].message.contains("'patient-messaging'")
+            && f[0]
+                .message
+                .contains("Art. 6(1)(b) GDPR + Art. 9(2)(h) GDPR")
+            && f[0]
+                .message
+                .contains("Art. 6(1)(a) GDPR + Art. 9(2)(a) GDPR"),
+        "{}",
+        f[0]
+    );
+    let old_recall = shipped_with(
+        "consent-purpose = \"recall\"\nart6 = \"a\"\nart9 = \"a\"",
+        "consent-purpose = \"recall\"\nart6 = \"a\"",
+    );
+    assert_eq!(
+        codes(&lint(&old_recall), Severity::Error),
+        ["basis-contradicts-consent"]
+    );
+    // A practice that configures the contract as the alternative basis may
+    // state it in the register.
+    let mut consent = ConsentPolicy::default();
+    consent.purposes[0].alternative = Some(caduceus_core::consent::LegalBasis {
+        art6: caduceus_core::consent::Art6Basis::Contract,
+        art9: Some(caduceus_core::consent::Art9Condition::HealthCare),
+    });
+    assert!(lint_with_consent(&old, &consent).is_empty());
+    // A purpose the consent policy does not have.
+    let unknown = shipped_with(
+        "consent-purpose = \"marketing\"",
+        "consent-purpose = \"newsletter\"",
+    );
+    assert_eq!(
+        codes(&lint(&unknown), Severity::Error),
+        ["consent-purpose-unknown"]
+    );
+    // A consent-based activity without a consent purpose cannot be checked.
+    let unlinked = shipped_with("consent-purpose = \"marketing\"\n", "");
+    assert_eq!(
+        codes(&lint(&unlinked), Severity::Warning),
+        ["consent-purpose-missing"]
+    );
+}

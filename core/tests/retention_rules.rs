@@ -365,11 +365,40 @@ fn erasure_plan_per_category() {
         "{de}"
     );
     assert!(de.contains("längstens bis zum 01.01.2036"), "{de}");
+    assert!(de.contains("§ 630f BGB") && de.contains("§ 147"), "{de}");
+    assert!(de.contains("Art. 18 DSGVO"));
+    // One kept entry: singular, the verb last in the "weil" clause, German
+    // citations only.
     assert!(
-        de.contains("§ 630f (3) BGB") && de.contains("§ 147"),
+        de.contains(
+            "Klinische Fotos und Unterlagen zur Behandlung: 1 Eintrag bleibt längstens bis zum 01.01.2036 gespeichert, weil wir gesetzlich verpflichtet sind, Ihre Behandlungsdokumentation aufzubewahren (Art. 17 Abs. 3 lit. b, c DSGVO; § 630f BGB; § 10 MBO-Ä). Bis dahin wird er für nichts anderes genutzt (Einschränkung der Verarbeitung, Art. 18 DSGVO); danach wird er gelöscht."
+        ),
         "{de}"
     );
-    assert!(de.contains("Art. 18 DSGVO"));
+    assert!(
+        de.contains(
+            "weil Steuer- und Handelsrecht uns verpflichten, Abrechnungsunterlagen aufzubewahren"
+        ),
+        "{de}"
+    );
+    assert!(
+        !de.contains("1 Einträge") && !de.contains("weil wir sind"),
+        "{de}"
+    );
+    for english in [
+        "GDPR",
+        "years",
+        "processor",
+        "example",
+        "item",
+        "treatment",
+        "the ",
+    ] {
+        assert!(
+            !de.contains(english),
+            "English '{english}' in the German letter:\n{de}"
+        );
+    }
     let en = plan.text_en(&p);
     assert!(en.contains("until 2036-01-01 at the latest"), "{en}");
     assert!(en.contains(&p.hash_hex()));
@@ -395,6 +424,24 @@ fn erasure_respects_holds_and_refuses_other_subjects() {
     assert!(plan.categories[0].erase_now.is_empty());
     assert_eq!(plan.categories[0].held, [(1, "case 1".to_owned())]);
     assert!(!plan.categories[0].shred_key);
+    let de = plan.text_de(&p);
+    assert!(
+        de.contains("Chatnachrichten (WhatsApp): 1 Eintrag muss wegen eines laufenden Rechtsverfahrens aufbewahrt werden (Art. 17 Abs. 3 lit. e DSGVO) und wird danach gelöscht;"),
+        "{de}"
+    );
+    let en = plan.text_en(&p);
+    assert!(
+        en.contains(": 1 item must be kept") && en.contains("and is erased"),
+        "{en}"
+    );
+    // Without the hold, the single entry is erased now: singular.
+    let plan = p.plan_erasure("p-a", 1_769_853_600, &[r], &[]).unwrap();
+    let de = plan.text_de(&p);
+    assert!(
+        de.contains("Chatnachrichten (WhatsApp): 1 Eintrag wird jetzt gelöscht."),
+        "{de}"
+    );
+    assert!(plan.text_en(&p).contains(": 1 item is erased now."));
     assert_eq!(
         p.plan_erasure("p-b", 0, &[r], &[]).unwrap_err(),
         PlanError::OtherSubject(1)

@@ -345,7 +345,7 @@ int main(void) {
     const char *notice_text =
         "Wir beantworten Ihre Nachrichten und Fotos über WhatsApp. Inhalte "
         "werden verschlüsselt gespeichert. Antworten Sie mit JA, um "
-        "zuzustimmen; STOPP beendet die Kommunikation.";
+        "zuzustimmen; STOPP beendet Erinnerungen und Praxisneuigkeiten.";
     const char *event =
         "{\"id\": \"ev-0001\", \"subject\": \"" PATIENT "\","
         " \"purposes\": [\"treatment-communication\", \"clinical-photos\"],"

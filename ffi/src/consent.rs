@@ -5,7 +5,7 @@
 //! (docs/CONSENT.md). Events are recorded from JSON (schema at
 //! [`caduceus_consent_record`]); decisions, histories and exports come back
 //! as JSON text in a `caduceus_bytes`, with typed out-parameters for what a
-//! host branches on (`allowed`, `withdrawn`, the event's sequence number and
+//! host branches on (`allowed`, `recorded`, the event's sequence number and
 //! SHA-256).
 //!
 //! Every call that fails leaves the ledger unchanged.
@@ -17,7 +17,7 @@ use std::ffi::c_char;
 
 use caduceus_core::consent::{
     ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Decision, Ledger,
-    LedgerReader, NoticeRef, OptOutOutcome, OptOutRequest, RecordedEvent,
+    LedgerReader, NoticeRef, OptOutEvent, OptOutOutcome, OptOutRequest, RecordedEvent,
 };
 use serde_json::{Map, Value, json};
 
@@ -40,6 +40,13 @@ use crate::result::caduceus_result::{self, *};
 /// same time. The handle may be moved between threads.
 #[allow(non_camel_case_types)]
 pub struct caduceus_consent_ledger(Ledger);
+
+impl caduceus_consent_ledger {
+    /// The ledger.
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.0
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Helpers shared by the consent, policy and audit modules.
@@ -377,7 +384,8 @@ fn parse_event(ledger: &Ledger, json_text: &str) -> Result<ConsentEvent, caduceu
 
 /// Create an empty consent ledger under the default consent policy (four
 /// purposes: `treatment-communication`, `clinical-photos`, `recall`,
-/// `marketing`; opt-out keywords STOP, STOPP, ABMELDEN; clock skew 300 s).
+/// `marketing`; STOP stops `recall` and `marketing`; the default opt-out
+/// phrases of docs/CONSENT.md 6.1; clock skew 300 s).
 /// Free it with [`caduceus_consent_ledger_free`].
 ///
 /// # Safety
@@ -743,21 +751,28 @@ pub unsafe extern "C" fn caduceus_consent_record(
     })
 }
 
-/// Handle a chat reply that may be an opt-out keyword (STOP, STOPP,
-/// ABMELDEN, per the policy; case and spaces ignored). If it is, a
-/// withdrawal of every opt-out purpose (marketing; recall when configured)
-/// that has consent is recorded with `message_id` as evidence and method
-/// `chat-reply`. The reply text is compared, never stored.
+/// Handle a chat reply that may be an opt-out phrase: the whole message,
+/// with case, white space, punctuation and emoji ignored, equals one of the
+/// policy's keywords (default: STOP, STOPP, BITTE STOPP, ABMELDEN,
+/// ABBESTELLEN, KEINE NACHRICHTEN MEHR, UNSUBSCRIBE, ...; docs/CONSENT.md,
+/// section 6.1). If it is, every purpose that stops on STOP (recall,
+/// marketing, and those the policy marks) is stopped and the reply is always
+/// recorded, method `chat-reply`, `message_id` as evidence: a `withdrawn`
+/// event for the purposes with consent in effect (id `event_id`) and a
+/// `refused` event, the objection, for the others (id `event_id`, or
+/// `event_id` + `-objection` when both are recorded). The reply text is
+/// compared, never stored.
 ///
-/// `withdrawn` receives true if a withdrawal was recorded. The optional
+/// `recorded` receives true if an event was recorded. The optional
 /// `outcome_json_or_null` receives
-/// `{"outcome": "withdrawn" | "not-opt-out" | "nothing-to-withdraw",
-///   "purposes": [string] (withdrawn only), "event_seq": integer,
-///   "event_sha256": hex (withdrawn only)}`.
+/// `{"outcome": "stopped" | "not-opt-out",
+///   "withdrawal": null | {"purposes": [string], "event_seq": integer, "event_sha256": hex},
+///   "objection":  null | {"purposes": [string], "event_seq": integer, "event_sha256": hex}}`
+/// (`withdrawal` and `objection` only for `stopped`).
 ///
 /// # Safety
 /// `ledger` a live ledger used by no other thread; every string
-/// NUL-terminated; `withdrawn` valid for a write; `outcome_json_or_null`
+/// NUL-terminated; `recorded` valid for a write; `outcome_json_or_null`
 /// NULL or valid for a write.
 #[unsafe(no_mangle)]
 #[allow(unsafe_code)]
@@ -772,11 +787,11 @@ pub unsafe extern "C" fn caduceus_consent_opt_out(
     recorded_by: *const c_char,
     time: i64,
     now: i64,
-    withdrawn: *mut bool,
+    recorded: *mut bool,
     outcome_json_or_null: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
-        check_out(withdrawn)?;
+        check_out(recorded)?;
         // SAFETY: live handle and NUL-terminated strings per the caller's contract.
         let (l, event_id, subject, reply, message_id, channel, recorded_by) = unsafe {
             (
@@ -799,18 +814,25 @@ pub unsafe extern "C" fn caduceus_consent_opt_out(
             time,
         };
         let outcome = l.0.opt_out(req, now).map_err(fail)?;
-        let (done, v) = match outcome {
-            OptOutOutcome::Withdrawn { event, purposes } => (
-                true,
-                json!({"outcome": "withdrawn", "purposes": purposes,
-                       "event_seq": event.seq, "event_sha256": hex(&event.hash)}),
+        let part = |e: &Option<OptOutEvent>| match e {
+            None => Value::Null,
+            Some(e) => json!({"purposes": e.purposes, "event_seq": e.event.seq,
+                              "event_sha256": hex(&e.event.hash)}),
+        };
+        let (done, v) = match &outcome {
+            OptOutOutcome::Stopped {
+                withdrawal,
+                objection,
+            } => (
+                withdrawal.is_some() || objection.is_some(),
+                json!({"outcome": "stopped", "withdrawal": part(withdrawal),
+                       "objection": part(objection)}),
             ),
-            OptOutOutcome::NothingToWithdraw => (false, json!({"outcome": "nothing-to-withdraw"})),
             _ => (false, json!({"outcome": "not-opt-out"})),
         };
         // SAFETY: checked non-NULL / NULL or valid per the caller's contract.
         unsafe {
-            write_out(withdrawn, done);
+            write_out(recorded, done);
             write_opt_text(outcome_json_or_null, v.to_string());
         }
         Ok(())
@@ -955,7 +977,10 @@ pub unsafe extern "C" fn caduceus_consent_history(
 }
 
 /// A subject's consent events as a FHIR R4 `Bundle` (type `collection`) of
-/// `Consent` resources (mapping: docs/CONSENT.md, section 7).
+/// `Consent` resources, each in its state at `at` (Unix seconds, normally
+/// now): a consent that ended by then (withdrawn, refused, expired, its
+/// notice retired) is `inactive` with its period ended (mapping:
+/// docs/CONSENT.md, section 7).
 ///
 /// # Safety
 /// `ledger` a live ledger; `subject` NUL-terminated; `out` valid for a write.
@@ -964,13 +989,14 @@ pub unsafe extern "C" fn caduceus_consent_history(
 pub unsafe extern "C" fn caduceus_consent_export_fhir(
     ledger: *const caduceus_consent_ledger,
     subject: *const c_char,
+    at: i64,
     out: *mut *mut caduceus_bytes,
 ) -> caduceus_result {
     guard(|| {
         check_out(out)?;
         // SAFETY: live handle and NUL-terminated string per the caller's contract.
         let (l, subject) = unsafe { (handle(ledger)?, text(subject)?) };
-        let json = l.0.export_fhir(subject);
+        let json = l.0.export_fhir(subject, at);
         // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe { write_text_out(out, json) };
         Ok(())

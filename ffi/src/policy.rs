@@ -30,9 +30,10 @@
 use std::ffi::c_char;
 
 use caduceus_core::access::{self, Operation, StaffKey};
+use caduceus_core::consent::ConsentPolicy;
 use caduceus_core::retention::{
-    BreachClock, DEFAULT_POLICY, Date, Hold, Policy, RecordSet, Severity, answer_deadline, lint,
-    parse_holds, parse_records,
+    BreachClock, DEFAULT_POLICY, Date, Finding, Hold, Policy, RecordSet, Severity, answer_deadline,
+    lint_with_consent, parse_holds, parse_records,
 };
 use serde_json::{Value, json};
 
@@ -41,7 +42,7 @@ use crate::boundary::{
     set_last_error, text, text_array, write_handle, write_out,
 };
 use crate::bytes::caduceus_bytes;
-use crate::consent::{invalid, write_opt, write_opt_text, write_text_out};
+use crate::consent::{caduceus_consent_ledger, invalid, write_opt, write_opt_text, write_text_out};
 use crate::keys::caduceus_public_key;
 use crate::result::caduceus_result;
 
@@ -168,10 +169,14 @@ pub unsafe extern "C" fn caduceus_policy_hash(
     })
 }
 
-/// Lint the policy: what is legally or technically questionable.
-/// `findings` receives the number of findings, `errors` the number of
-/// error findings (a policy with errors must not be used). The optional
-/// `json_or_null` receives
+/// Lint the policy: what is legally or technically questionable, among
+/// others a retention rule shorter than the statutory minimum of the law it
+/// cites and a register entry whose `art6` / `art9` contradicts the basis the
+/// default consent policy decides its `consent-purpose` on (use
+/// [`caduceus_policy_lint_with_ledger`] to check against a ledger's own
+/// consent policy). `findings` receives the number of findings, `errors` the
+/// number of error findings (a policy with errors must not be used). The
+/// optional `json_or_null` receives
 ///
 /// ```text
 /// {"hash": "sha256:...", "errors": integer, "warnings": integer,
@@ -196,31 +201,76 @@ pub unsafe extern "C" fn caduceus_policy_lint(
         check_out(errors)?;
         // SAFETY: a live handle per the caller's contract.
         let p = unsafe { handle(policy)? };
-        let list = lint(&p.0);
-        let n_errors = list
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
-        if !json_or_null.is_null() {
-            let items: Vec<Value> = list
-                .iter()
-                .map(|f| {
-                    json!({"code": f.code, "severity": f.severity.name(), "line": f.location.line,
-                           "column": f.location.column, "message": f.message, "fix": f.fix})
-                })
-                .collect();
-            let v = json!({"hash": p.0.hash_hex(), "errors": n_errors,
-                           "warnings": list.len() - n_errors, "findings": items});
-            // SAFETY: non-NULL, valid per the caller's contract.
-            unsafe { write_opt_text(json_or_null, v.to_string()) };
-        }
-        // SAFETY: checked non-NULL; valid per the caller's contract.
-        unsafe {
-            write_out(findings, list.len());
-            write_out(errors, n_errors);
-        }
+        let list = lint_with_consent(&p.0, &ConsentPolicy::default());
+        // SAFETY: checked non-NULL / NULL or valid per the caller's contract.
+        unsafe { write_lint(&p.0, &list, findings, errors, json_or_null) };
         Ok(())
     })
+}
+
+/// [`caduceus_policy_lint`], checking each activity's `consent-purpose`
+/// against the consent policy of `ledger` (the one the practice decides
+/// with) instead of the default consent policy.
+///
+/// # Safety
+/// `policy` a live policy; `ledger` a live consent ledger; `findings` and
+/// `errors` valid for writes; `json_or_null` NULL or valid for a write.
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn caduceus_policy_lint_with_ledger(
+    policy: *const caduceus_policy,
+    ledger: *const caduceus_consent_ledger,
+    findings: *mut usize,
+    errors: *mut usize,
+    json_or_null: *mut *mut caduceus_bytes,
+) -> caduceus_result {
+    guard(|| {
+        check_out(findings)?;
+        check_out(errors)?;
+        // SAFETY: live handles per the caller's contract.
+        let (p, l) = unsafe { (handle(policy)?, handle(ledger)?) };
+        let list = lint_with_consent(&p.0, l.ledger().policy());
+        // SAFETY: checked non-NULL / NULL or valid per the caller's contract.
+        unsafe { write_lint(&p.0, &list, findings, errors, json_or_null) };
+        Ok(())
+    })
+}
+
+/// Write lint findings to the out-parameters of the lint functions.
+///
+/// # Safety
+/// `findings` and `errors` valid for writes; `json_or_null` NULL or valid
+/// for a write.
+#[allow(unsafe_code)]
+unsafe fn write_lint(
+    p: &Policy,
+    list: &[Finding],
+    findings: *mut usize,
+    errors: *mut usize,
+    json_or_null: *mut *mut caduceus_bytes,
+) {
+    let n_errors = list
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if !json_or_null.is_null() {
+        let items: Vec<Value> = list
+            .iter()
+            .map(|f| {
+                json!({"code": f.code, "severity": f.severity.name(), "line": f.location.line,
+                       "column": f.location.column, "message": f.message, "fix": f.fix})
+            })
+            .collect();
+        let v = json!({"hash": p.hash_hex(), "errors": n_errors,
+                       "warnings": list.len() - n_errors, "findings": items});
+        // SAFETY: non-NULL, valid per the caller's contract.
+        unsafe { write_opt_text(json_or_null, v.to_string()) };
+    }
+    // SAFETY: valid per the caller's contract.
+    unsafe {
+        write_out(findings, list.len());
+        write_out(errors, n_errors);
+    }
 }
 
 /// The register of processing activities (Art. 30 GDPR) as a Markdown

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
             if let Some(name) = l.subject_name(id) {
                 let _ = l.history(&name);
                 let _ = l.decide(&name, "marketing", 1_763_800_000);
-                let _ = l.export_fhir(&name);
+                let _ = l.export_fhir(&name, 1_763_800_000);
                 let _ = l.export_iso27560(&name);
             }
         }

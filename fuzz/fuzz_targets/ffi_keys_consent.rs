@@ -515,11 +515,15 @@ fn decide(
 
 /// History and exports of a subject: JSON.
 fn queries(l: *const caduceus_consent_ledger, subject: &CString) {
-    for f in [
-        caduceus_consent_history,
-        caduceus_consent_export_fhir,
-        caduceus_consent_export_iso27560,
-    ] {
+    let mut out = ptr::null_mut();
+    // SAFETY: live ledger; NUL-terminated subject; `out` valid.
+    let rc = unsafe { caduceus_consent_export_fhir(l, subject.as_ptr(), 1_763_800_000, &mut out) };
+    if ok(rc) {
+        let _ = take_json(out);
+    } else {
+        assert!(out.is_null());
+    }
+    for f in [caduceus_consent_history, caduceus_consent_export_iso27560] {
         let mut out = ptr::null_mut();
         // SAFETY: live ledger; NUL-terminated subject; `out` valid.
         let rc = unsafe { f(l, subject.as_ptr(), &mut out) };
@@ -716,7 +720,7 @@ fn consent_strings(data: &[u8], null_case: bool) {
     };
     if ok(rc) {
         let v = take_json(out);
-        assert_eq!(v["outcome"] == "withdrawn", withdrawn);
+        assert_eq!(v["outcome"] == "stopped", withdrawn);
         if withdrawn {
             let m = CString::new("marketing").expect("s");
             assert_eq!(

@@ -260,57 +260,67 @@ static void test_decide(const caduceus_consent_ledger *l) {
 }
 
 static void test_opt_out(caduceus_consent_ledger *l) {
-  bool withdrawn = true, allowed = true;
+  bool recorded = true, allowed = true;
   caduceus_bytes *b = NULL;
   CHECK_RC(caduceus_consent_opt_out(l, "evt-2", "p-7f3a91", "Thanks!", "wamid.1", "whatsapp",
-                                    "ingest", T0 + 200, T0 + 200, &withdrawn, &b),
+                                    "ingest", T0 + 200, T0 + 200, &recorded, &b),
            CADUCEUS_OK);
-  CHECK(!withdrawn && contains(b, "not-opt-out"));
+  CHECK(!recorded && contains(b, "not-opt-out"));
   drop(&b);
   CHECK(event_count(l) == 2);
 
-  /* STOP withdraws marketing, never treatment communication. */
-  CHECK_RC(caduceus_consent_opt_out(l, "evt-2", "p-7f3a91", " Stop ", "wamid.2", "whatsapp",
-                                    "ingest", T0 + 200, T0 + 200, &withdrawn, &b),
+  /* "Bitte stopp!" withdraws marketing, records an objection to recall
+     (no consent to withdraw there), never stops treatment communication. */
+  CHECK_RC(caduceus_consent_opt_out(l, "evt-2", "p-7f3a91", " Bitte stopp! ", "wamid.2",
+                                    "whatsapp", "ingest", T0 + 200, T0 + 200, &recorded, &b),
            CADUCEUS_OK);
-  CHECK(withdrawn && contains(b, "\"outcome\":\"withdrawn\"") && contains(b, "marketing"));
+  CHECK(recorded && contains(b, "\"outcome\":\"stopped\"") &&
+        contains(b, "\"withdrawal\":{\"event_seq\":2") &&
+        contains(b, "\"objection\":{\"event_seq\":3"));
   drop(&b);
-  CHECK(event_count(l) == 3);
+  CHECK(event_count(l) == 4);
   CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "marketing", T0 + 201, &allowed, &b),
            CADUCEUS_OK);
   CHECK(!allowed && contains(b, "\"reason\":\"withdrawn\""));
+  drop(&b);
+  CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "recall", T0 + 201, &allowed, &b),
+           CADUCEUS_OK);
+  CHECK(!allowed && contains(b, "\"reason\":\"refused\""));
   drop(&b);
   CHECK_RC(caduceus_consent_decide(l, "p-7f3a91", "treatment-communication", T0 + 201, &allowed,
                                    NULL),
            CADUCEUS_OK);
   CHECK(allowed);
 
-  /* A second STOPP has nothing left to withdraw. */
+  /* A second STOPP withdraws nothing but is still recorded: an objection. */
+  recorded = false;
   CHECK_RC(caduceus_consent_opt_out(l, "evt-3", "p-7f3a91", "STOPP", "wamid.3", "whatsapp",
-                                    "ingest", T0 + 210, T0 + 210, &withdrawn, NULL),
+                                    "ingest", T0 + 210, T0 + 210, &recorded, &b),
            CADUCEUS_OK);
-  CHECK(!withdrawn);
+  CHECK(recorded && contains(b, "\"withdrawal\":null"));
+  drop(&b);
+  CHECK(event_count(l) == 5);
 
-  withdrawn = true;
+  recorded = true;
   const char *a[7] = {"evt-4", "p-7f3a91", "STOP", "wamid.4", "whatsapp", "ingest", NULL};
-  CHECK_RC(caduceus_consent_opt_out(NULL, a[0], a[1], a[2], a[3], a[4], a[5], T0, T0, &withdrawn,
+  CHECK_RC(caduceus_consent_opt_out(NULL, a[0], a[1], a[2], a[3], a[4], a[5], T0, T0, &recorded,
                                     NULL),
            CADUCEUS_NULL_PARAMETER);
   for (int i = 0; i < 6; i++) {
     const char *v[6];
     for (int j = 0; j < 6; j++) v[j] = (i == j) ? NULL : a[j];
     CHECK_RC(caduceus_consent_opt_out(l, v[0], v[1], v[2], v[3], v[4], v[5], T0 + 220, T0 + 220,
-                                      &withdrawn, NULL),
+                                      &recorded, NULL),
              CADUCEUS_NULL_PARAMETER);
   }
   CHECK_RC(caduceus_consent_opt_out(l, a[0], a[1], a[2], a[3], a[4], a[5], T0 + 220, T0 + 220,
                                     NULL, NULL),
            CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_opt_out(l, a[0], a[1], BAD_UTF8, a[3], a[4], a[5], T0 + 220, T0 + 220,
-                                    &withdrawn, NULL),
+                                    &recorded, NULL),
            CADUCEUS_INVALID_UTF8);
-  CHECK(withdrawn);
-  CHECK(event_count(l) == 3);
+  CHECK(recorded);
+  CHECK(event_count(l) == 5);
 }
 
 static void test_history_and_exports(const caduceus_consent_ledger *l) {
@@ -328,13 +338,14 @@ static void test_history_and_exports(const caduceus_consent_ledger *l) {
   CHECK_RC(caduceus_consent_history(l, "p", NULL), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_history(l, BAD_UTF8, &b), CADUCEUS_INVALID_UTF8);
 
-  CHECK_RC(caduceus_consent_export_fhir(l, "p-7f3a91", &b), CADUCEUS_OK);
-  CHECK(contains(b, "\"resourceType\":\"Bundle\"") && contains(b, "\"Consent\""));
+  CHECK_RC(caduceus_consent_export_fhir(l, "p-7f3a91", T0 + 300, &b), CADUCEUS_OK);
+  CHECK(contains(b, "\"resourceType\":\"Bundle\"") && contains(b, "\"Consent\"") &&
+        contains(b, "\"type\":\"deny\""));
   drop(&b);
-  CHECK_RC(caduceus_consent_export_fhir(NULL, "p", &b), CADUCEUS_NULL_PARAMETER);
-  CHECK_RC(caduceus_consent_export_fhir(l, NULL, &b), CADUCEUS_NULL_PARAMETER);
-  CHECK_RC(caduceus_consent_export_fhir(l, "p", NULL), CADUCEUS_NULL_PARAMETER);
-  CHECK_RC(caduceus_consent_export_fhir(l, BAD_UTF8, &b), CADUCEUS_INVALID_UTF8);
+  CHECK_RC(caduceus_consent_export_fhir(NULL, "p", T0, &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_fhir(l, NULL, T0, &b), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_fhir(l, "p", T0, NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_export_fhir(l, BAD_UTF8, T0, &b), CADUCEUS_INVALID_UTF8);
 
   CHECK_RC(caduceus_consent_export_iso27560(l, "p-7f3a91", &b), CADUCEUS_OK);
   CHECK(contains(b, "dpv:"));
@@ -347,7 +358,7 @@ static void test_history_and_exports(const caduceus_consent_ledger *l) {
 
   uint64_t events = 0, subjects = 0;
   CHECK_RC(caduceus_consent_ledger_counts(l, &events, &subjects), CADUCEUS_OK);
-  CHECK(events == 3 && subjects == 2);
+  CHECK(events == 5 && subjects == 2);
   CHECK_RC(caduceus_consent_ledger_counts(NULL, &events, &subjects), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_ledger_counts(l, NULL, &subjects), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_ledger_counts(l, &events, NULL), CADUCEUS_NULL_PARAMETER);
@@ -364,7 +375,7 @@ static void test_bytes_round_trip(const caduceus_consent_ledger *l) {
 
   caduceus_consent_ledger *l2 = NULL;
   CHECK_RC(caduceus_consent_ledger_from_bytes(data, len, &l2), CADUCEUS_OK);
-  CHECK(event_count(l2) == 3);
+  CHECK(event_count(l2) == 5);
   bool allowed = false;
   CHECK_RC(caduceus_consent_decide(l2, "p-7f3a91", "treatment-communication", T0 + 300, &allowed,
                                    NULL),

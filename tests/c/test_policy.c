@@ -112,6 +112,30 @@ static void test_hash_lint_register(const caduceus_policy *p) {
   CHECK_RC(caduceus_policy_lint(bad, &findings, &errors, NULL), CADUCEUS_OK);
   caduceus_policy_free(bad);
 
+  /* Against a ledger's own consent policy: the default ledger agrees with
+     the register; one without marketing leaves the marketing activity's
+     consent-purpose unknown. */
+  caduceus_consent_ledger *l = NULL;
+  CHECK_RC(caduceus_consent_ledger_new(&l), CADUCEUS_OK);
+  CHECK_RC(caduceus_policy_lint_with_ledger(p, l, &findings, &errors, NULL), CADUCEUS_OK);
+  CHECK(findings == 0 && errors == 0);
+  caduceus_consent_ledger_free(l);
+  l = NULL;
+  CHECK_RC(caduceus_consent_ledger_new_with_policy(
+               "[[purpose]]\nid = \"treatment-communication\"\nhealth-data = true\n"
+               "opt-out = false\n[[purpose]]\nid = \"clinical-photos\"\nhealth-data = true\n"
+               "opt-out = false\n[[purpose]]\nid = \"recall\"\nhealth-data = true\n",
+               &l),
+           CADUCEUS_OK);
+  CHECK_RC(caduceus_policy_lint_with_ledger(p, l, &findings, &errors, &b), CADUCEUS_OK);
+  CHECK(errors == 1 && contains(b, "\"code\":\"consent-purpose-unknown\""));
+  drop(&b);
+  CHECK_RC(caduceus_policy_lint_with_ledger(p, NULL, &findings, &errors, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_policy_lint_with_ledger(NULL, l, &findings, &errors, NULL),
+           CADUCEUS_NULL_PARAMETER);
+  caduceus_consent_ledger_free(l);
+
   findings = errors = 42;
   CHECK_RC(caduceus_policy_lint(NULL, &findings, &errors, NULL), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_policy_lint(p, NULL, &errors, NULL), CADUCEUS_NULL_PARAMETER);

@@ -68,7 +68,7 @@ pub enum ConsentCommand {
     RetireNotice(RetireArgs),
     /// Record a consent event (given, refused, withdrawn, expired, renewed).
     Record(RecordArgs),
-    /// Handle a chat reply: STOP / STOPP / ABMELDEN withdraws the opt-out purposes.
+    /// Handle a chat reply: an opt-out phrase (STOP, Bitte stopp, ABMELDEN, ...) stops recall and marketing, and is always recorded.
     Stop(StopArgs),
     /// Decide whether subjects' data may be processed for a purpose.
     Decide(DecideArgs),
@@ -221,16 +221,20 @@ pub struct RecordArgs {
 /// `consent stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// The ledger file, appended to.
+    /// The ledger file, appended to: an opt-out reply is always recorded (a
+    /// withdrawal, and an objection for purposes without consent).
     #[arg(long, value_name = "FILE")]
     pub ledger: PathBuf,
-    /// Id for the withdrawal event.
+    /// Id of the event to record; when both a withdrawal and an objection
+    /// are recorded, the objection gets this id followed by `-objection`.
     #[arg(long)]
     pub id: String,
     /// Subject pseudonym.
     #[arg(long)]
     pub subject: String,
-    /// The reply text as received (compared with the opt-out keywords only).
+    /// The reply text as received: compared, as a whole message, with the
+    /// policy's opt-out phrases (case, spaces, punctuation and emoji ignored);
+    /// never stored.
     #[arg(long)]
     pub reply: String,
     /// WhatsApp message id of the reply (recorded as evidence).
@@ -305,6 +309,10 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Fhir)]
     pub format: FormatArg,
+    /// The time whose state FHIR shows (default now): a consent that ended by
+    /// then (withdrawn, refused, expired, notice retired) is `inactive`.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Write to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -584,22 +592,31 @@ fn stop(a: StopArgs) -> Result<()> {
             now,
         )
         .map_err(consent_err)?;
-    match outcome {
-        OptOutOutcome::Withdrawn { event, purposes } => {
-            save(&mut lock, &a.ledger, &mut ledger)?;
-            print(&format!(
-                "withdrawn: {} (event {} sha256 {})\n",
-                purposes.join(", "),
-                event.seq,
-                hex::encode(event.hash)
-            ))
-        }
-        OptOutOutcome::NothingToWithdraw => {
-            print("opt-out keyword, but no opt-out purpose had consent; nothing recorded\n")
-        }
-        OptOutOutcome::NotOptOut => print("not an opt-out keyword; nothing recorded\n"),
-        _ => print("nothing recorded\n"),
+    let OptOutOutcome::Stopped {
+        withdrawal,
+        objection,
+    } = outcome
+    else {
+        return print("not an opt-out reply; nothing recorded\n");
+    };
+    if withdrawal.is_none() && objection.is_none() {
+        return print(
+            "opt-out reply, but the policy has no purpose that stops on STOP; nothing recorded\n",
+        );
     }
+    save(&mut lock, &a.ledger, &mut ledger)?;
+    let mut out = String::new();
+    for (what, e) in [("withdrawn", withdrawal), ("objection recorded", objection)] {
+        if let Some(e) = e {
+            out.push_str(&format!(
+                "{what}: {} (event {} sha256 {})\n",
+                e.purposes.join(", "),
+                e.event.seq,
+                hex::encode(e.event.hash)
+            ));
+        }
+    }
+    print(&out)
 }
 
 fn describe(subject: &str, purpose: &str, d: &Decision, json: bool) -> String {
@@ -763,9 +780,10 @@ fn history(a: HistoryArgs) -> Result<()> {
 
 fn export(a: ExportArgs) -> Result<()> {
     state::ensure_not_input(a.output.as_deref(), &[&a.ledger])?;
+    let (at, _) = at_and_now(a.at.as_deref())?;
     let ledger = load(&a.ledger)?;
     let json = match a.format {
-        FormatArg::Fhir => ledger.export_fhir(&a.subject),
+        FormatArg::Fhir => ledger.export_fhir(&a.subject, at),
         FormatArg::Iso27560 => ledger.export_iso27560(&a.subject),
     };
     let mut out = Output::create(a.output.as_deref(), OutputMode::PLAINTEXT)?;

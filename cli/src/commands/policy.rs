@@ -7,9 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use caduceus_core::access::{self, Operation};
+use caduceus_core::consent::ConsentPolicy;
 use caduceus_core::retention::{
-    BreachClock, DEFAULT_POLICY, Date, Hold, Policy, RecordSet, Severity, lint, parse_holds,
-    parse_records,
+    BreachClock, DEFAULT_POLICY, Date, Hold, Policy, RecordSet, Severity, lint_with_consent,
+    parse_holds, parse_records,
 };
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -35,7 +36,7 @@ Records and holds are JSON arrays (docs/POLICY.md, section 3 'The sweep'):
   [{\"subject\": \"p-7f3a91\", \"reason\": \"case 3 O 12/26\", \"until\": \"2027-01-01\"}]
 
 Examples:
-  caduceus policy lint -p practice.toml
+  caduceus policy lint -p practice.toml --consent-policy consent-policy.toml
   caduceus policy register -p practice.toml --format markdown -o register.md
   caduceus policy sweep -p practice.toml --records records.json --date 2026-01-31
   caduceus policy erasure --subject p-7f3a91 --records p-7f3a91.json \\
@@ -83,6 +84,11 @@ pub struct PolicyOnly {
 pub struct LintArgs {
     #[command(flatten)]
     policy: PolicyOnly,
+    /// The consent policy (TOML) the practice's ledger uses: each activity's
+    /// consent-purpose is checked against its bases (default: the built-in
+    /// consent policy).
+    #[arg(long, value_name = "FILE")]
+    consent_policy: Option<PathBuf>,
     /// Print the findings as JSON.
     #[arg(long)]
     json: bool,
@@ -285,7 +291,12 @@ pub fn policy(args: PolicyArgs) -> Result<()> {
 
 fn lint_cmd(a: LintArgs) -> Result<()> {
     let (name, p) = load_policy(a.policy.policy.as_deref())?;
-    let findings = lint(&p);
+    let consent = match &a.consent_policy {
+        None => ConsentPolicy::default(),
+        Some(path) => ConsentPolicy::from_toml(&read_text(path, "consent policy")?)
+            .map_err(|e| fail(format!("consent policy {}: {e}", path.display())))?,
+    };
+    let findings = lint_with_consent(&p, &consent);
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)

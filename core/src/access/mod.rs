@@ -326,7 +326,10 @@ impl AccessPlan {
             let name = policy
                 .category(&c.category)
                 .map_or(c.category.as_str(), |x| x.name.as_str());
-            s.push_str(&format!("- {name}: {} item(s)", c.records.len()));
+            s.push_str(&format!(
+                "- {name}: {}",
+                crate::retention::english_items(c.records.len())
+            ));
             if let Some((a, b)) = c.created {
                 s.push_str(&format!(" from {a} to {b}"));
             }
@@ -352,9 +355,16 @@ impl AccessPlan {
             let name = policy
                 .category(&c.category)
                 .map_or(c.category.as_str(), |x| x.name_de.as_str());
-            s.push_str(&format!("- {name}: {} Einträge", c.records.len()));
-            if let Some((a, b)) = c.created {
-                s.push_str(&format!(" vom {} bis {}", a.to_german(), b.to_german()));
+            s.push_str(&format!(
+                "- {name}: {}",
+                crate::retention::german_entries(c.records.len())
+            ));
+            match c.created {
+                Some((a, b)) if a == b => s.push_str(&format!(" vom {}", a.to_german())),
+                Some((a, b)) => {
+                    s.push_str(&format!(" vom {} bis {}", a.to_german(), b.to_german()));
+                }
+                None => {}
             }
             s.push_str(if c.portable {
                 "; in der maschinenlesbaren Kopie enthalten.\n"

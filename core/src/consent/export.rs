@@ -45,11 +45,103 @@ fn fhir_status(s: ConsentStatus) -> (&'static str, &'static str) {
 }
 
 impl Ledger {
-    /// One event as a FHIR R4 `Consent` resource (JSON value).
-    fn fhir_consent(&self, r: &RecordedEvent) -> Value {
+    /// When the consent that granting event `history[i]` records stopped
+    /// counting for each of its purposes, as of `at`: the first of its
+    /// expiry, the time its notice stopped counting (docs/CONSENT.md,
+    /// section 3) and the next event of the subject naming the purpose
+    /// (withdrawal, refusal, expiry, or a newer consent that replaces it).
+    /// `None` while it still counts at `at`.
+    fn purpose_ends(&self, history: &[RecordedEvent], i: usize, at: i64) -> Vec<Option<i64>> {
+        let Some(r) = history.get(i) else {
+            return Vec::new();
+        };
+        let e = &r.event;
+        // (id, version, registration time) of every notice, needed only
+        // where a purpose demands the current notice (a newer version then
+        // ends the consent).
+        let versions: Vec<(String, u32, i64)> = if self
+            .policy()
+            .purposes
+            .iter()
+            .any(|c| c.require_current_notice)
+        {
+            self.notices()
+                .into_iter()
+                .map(|n| (n.id, n.version, n.registered_at))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let notice = e.notice.as_ref().and_then(|n| self.find_notice(n));
+        e.purposes
+            .iter()
+            .map(|p| {
+                let require_current = self
+                    .policy()
+                    .purposes
+                    .iter()
+                    .any(|c| &c.id == p && c.require_current_notice);
+                let mut end = e.expires_at.unwrap_or(i64::MAX);
+                if let Some(n) = notice {
+                    end = end.min(n.retired_at.unwrap_or(i64::MAX));
+                    if require_current {
+                        for (_, _, registered) in versions
+                            .iter()
+                            .filter(|(id, version, _)| *id == n.id && *version > n.version)
+                        {
+                            end = end.min(*registered);
+                        }
+                    }
+                }
+                if let Some(next) = history
+                    .iter()
+                    .skip(i + 1)
+                    .find(|x| x.event.time <= at && x.event.purposes.contains(p))
+                {
+                    end = end.min(next.event.time);
+                }
+                (end <= at).then_some(end)
+            })
+            .collect()
+    }
+
+    /// One event as a FHIR R4 `Consent` resource (JSON value), in its state
+    /// at `at`.
+    fn fhir_consent(&self, history: &[RecordedEvent], i: usize, at: i64) -> Value {
+        let Some(r) = history.get(i) else {
+            return Value::Null;
+        };
         let e = &r.event;
         let hash = hex(&r.event_ref.hash);
-        let (status, provision_type) = fhir_status(e.status);
+        let (mut status, provision_type) = fhir_status(e.status);
+        // A consent that later ended (withdrawn, refused, expired, replaced,
+        // its notice retired) is no longer active: inactive, its period
+        // ended, once it has ended for every purpose; while some purposes
+        // still rest on it, the ended ones are denied from their end on.
+        let ends = if e.status.grants() {
+            self.purpose_ends(history, i, at)
+        } else {
+            Vec::new()
+        };
+        let ended_all = !ends.is_empty() && ends.iter().all(Option::is_some);
+        if ended_all {
+            status = "inactive";
+        }
+        let ended_some: Vec<Value> = if ended_all {
+            Vec::new()
+        } else {
+            e.purposes
+                .iter()
+                .zip(&ends)
+                .filter_map(|(p, end)| {
+                    end.map(|t| {
+                        json!({"type": "deny",
+                               "period": {"start": rfc3339(t)},
+                               "purpose": [{"system": SYS_PURPOSE, "code": p}]})
+                    })
+                })
+                .collect()
+        };
         let health = e.purposes.iter().any(|p| {
             self.policy()
                 .purposes
@@ -62,8 +154,13 @@ impl Ledger {
         }
         let mut period = Map::new();
         period.insert("start".into(), Value::String(rfc3339(e.time)));
-        if let Some(exp) = e.expires_at {
-            period.insert("end".into(), Value::String(rfc3339(exp)));
+        let end = if ended_all {
+            ends.iter().flatten().copied().max()
+        } else {
+            e.expires_at
+        };
+        if let Some(end) = end {
+            period.insert("end".into(), Value::String(rfc3339(end)));
         }
         let mut ext = vec![
             json!({"url": format!("{EXT_BASE}method"), "valueCode": e.method.code()}),
@@ -100,6 +197,12 @@ impl Ledger {
                     .collect::<Vec<_>>(),
             },
         });
+        if let (false, Some(provision)) = (
+            ended_some.is_empty(),
+            consent.get_mut("provision").and_then(Value::as_object_mut),
+        ) {
+            provision.insert("provision".into(), Value::Array(ended_some));
+        }
         if let (Some(n), Some(obj)) = (&e.notice, consent.as_object_mut()) {
             obj.insert(
                 "sourceReference".into(),
@@ -114,7 +217,14 @@ impl Ledger {
     }
 
     /// A subject's consent history as a FHIR R4 `Bundle` (type
-    /// `collection`) of `Consent` resources, one per event, oldest first.
+    /// `collection`) of `Consent` resources, one per event, oldest first,
+    /// each in its state at `at` (Unix seconds, normally now; events after
+    /// `at` do not end earlier ones). A given or renewed consent is `active`
+    /// only while it still counts: once it ended for all its purposes
+    /// (withdrawn, refused, expired, replaced by a newer consent, its notice
+    /// retired) it is `inactive` with `provision.period.end` the time it
+    /// ended; purposes that ended while others still rest on it get a
+    /// nested `deny` provision from their end (docs/CONSENT.md, section 7).
     /// The patient appears only as a pseudonymous identifier.
     ///
     /// ```
@@ -124,16 +234,15 @@ impl Ledger {
     /// # let e = ConsentEvent::new("e1", "p-1", &["recall"], ConsentStatus::Given,
     /// #     ConsentMethod::QrReception, Some(n), "reception-qr", "staff-1", 10).unwrap();
     /// # ledger.append(e, 10).unwrap();
-    /// let json = ledger.export_fhir("p-1");
+    /// let json = ledger.export_fhir("p-1", 20);
     /// let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     /// assert_eq!(v["entry"][0]["resource"]["resourceType"], "Consent");
     /// assert_eq!(v["entry"][0]["resource"]["status"], "active");
     /// ```
-    pub fn export_fhir(&self, subject: &str) -> String {
-        let entries: Vec<Value> = self
-            .history(subject)
-            .iter()
-            .map(|r| json!({"resource": self.fhir_consent(r)}))
+    pub fn export_fhir(&self, subject: &str, at: i64) -> String {
+        let history = self.history(subject);
+        let entries: Vec<Value> = (0..history.len())
+            .map(|i| json!({"resource": self.fhir_consent(&history, i, at)}))
             .collect();
         let mut bundle = json!({"resourceType": "Bundle", "type": "collection"});
         if let Some(obj) = bundle.as_object_mut()

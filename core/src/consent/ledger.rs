@@ -180,10 +180,14 @@ impl Decision {
     }
 }
 
-/// A chat reply to check for an opt-out keyword (STOP, STOPP, ABMELDEN).
+/// A chat reply to check for an opt-out phrase (STOP, STOPP, BITTE STOPP,
+/// ABMELDEN, UNSUBSCRIBE, ...: the policy's keywords).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptOutRequest {
-    /// Id of the withdrawal event to record (label rules).
+    /// Id of the event to record (label rules). When a STOP records two
+    /// events (a withdrawal and an objection), the objection gets this id
+    /// followed by [`OBJECTION_ID_SUFFIX`]; the id is then at most 118
+    /// characters.
     pub event_id: String,
     /// The subject's pseudonym.
     pub subject: String,
@@ -199,22 +203,53 @@ pub struct OptOutRequest {
     pub time: i64,
 }
 
+/// Appended to [`OptOutRequest::event_id`] for the objection event when one
+/// STOP records both a withdrawal and an objection.
+pub const OBJECTION_ID_SUFFIX: &str = "-objection";
+
+/// One event an opt-out recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutEvent {
+    /// The event.
+    pub event: EventRef,
+    /// The purposes it names.
+    pub purposes: Vec<String>,
+}
+
 /// What an opt-out reply did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OptOutOutcome {
-    /// The reply is not an opt-out keyword; nothing was recorded.
+    /// The reply is not an opt-out phrase; nothing was recorded.
     NotOptOut,
-    /// The reply is a keyword, but no opt-out purpose had consent; nothing
-    /// was recorded.
-    NothingToWithdraw,
-    /// A withdrawal event was recorded.
-    Withdrawn {
-        /// The withdrawal event.
-        event: EventRef,
-        /// The purposes withdrawn.
-        purposes: Vec<String>,
+    /// The reply is an opt-out phrase and was recorded (docs/CONSENT.md,
+    /// section 6.1): a `withdrawn` event for the purposes that stop on STOP
+    /// and had consent in effect, and a `refused` event (the objection) for
+    /// the other purposes that stop on STOP. At least one of the two is
+    /// present unless the policy has no purpose that stops on STOP.
+    Stopped {
+        /// The withdrawal, if a purpose had consent in effect.
+        withdrawal: Option<OptOutEvent>,
+        /// The objection, if a purpose had no consent in effect.
+        objection: Option<OptOutEvent>,
     },
+}
+
+impl OptOutOutcome {
+    /// Every purpose the opt-out stopped (withdrawn or objected to).
+    pub fn stopped_purposes(&self) -> Vec<&str> {
+        match self {
+            Self::NotOptOut => Vec::new(),
+            Self::Stopped {
+                withdrawal,
+                objection,
+            } => withdrawal
+                .iter()
+                .chain(objection)
+                .flat_map(|e| e.purposes.iter().map(String::as_str))
+                .collect(),
+        }
+    }
 }
 
 /// Compact per-event state, read by decisions: one cache line.
@@ -265,12 +300,14 @@ pub(super) struct Prepared {
 /// # let e = ConsentEvent::new("e1", "p-1", &["treatment-communication", "marketing"],
 /// #     ConsentStatus::Given, ConsentMethod::AnamnesisForm, Some(n), "paper-form", "staff-3", t)?;
 /// # ledger.append(e, t)?;
-/// // ... consents recorded ...; then the patient replies "Stop".
+/// // ... consents recorded ...; then the patient replies "Bitte stopp!".
 /// let outcome = ledger.opt_out(OptOutRequest {
-///     event_id: "e2".into(), subject: "p-1".into(), reply: " Stop ".into(),
+///     event_id: "e2".into(), subject: "p-1".into(), reply: " Bitte stopp! ".into(),
 ///     message_id: "wamid.HBgM".into(), channel: "whatsapp".into(),
 ///     recorded_by: "ingest".into(), time: t + 10 }, t + 10)?;
-/// assert!(matches!(outcome, OptOutOutcome::Withdrawn { .. }));
+/// // Marketing had consent: withdrawn; recall had none: an objection.
+/// assert_eq!(outcome.stopped_purposes(), ["marketing", "recall"]);
+/// assert!(matches!(outcome, OptOutOutcome::Stopped { withdrawal: Some(_), objection: Some(_) }));
 /// assert!(!ledger.decide("p-1", "marketing", t + 11).allowed);
 /// assert!(ledger.decide("p-1", "treatment-communication", t + 11).allowed);
 ///
@@ -657,48 +694,92 @@ impl Ledger {
             .map_or(i64::MIN, |m| m.time)
     }
 
-    /// Record an opt-out: if `req.reply` is one of the policy's keywords
-    /// (case- and whitespace-insensitive), append a withdrawal of every
-    /// opt-out purpose (marketing; recall when configured) that has consent,
-    /// with the message id as evidence, method `chat-reply`.
+    /// Record an opt-out reply (docs/CONSENT.md, section 6.1). If the whole
+    /// of `req.reply`, normalised ([`super::normalize_reply`]), is one of
+    /// the policy's keywords, every purpose that stops on STOP
+    /// ([`super::PurposeConfig::stops_on_opt_out`]) is stopped and the reply
+    /// is always recorded, method `chat-reply`, the message id as evidence:
+    ///
+    /// * purposes whose latest event grants consent: one `withdrawn` event;
+    /// * every other such purpose: one `refused` event, the objection, which
+    ///   also blocks an alternative basis (Art. 21 GDPR).
+    ///
+    /// The first event gets `req.event_id`; when both are recorded the
+    /// objection gets `req.event_id` + [`OBJECTION_ID_SUFFIX`]. Both are
+    /// validated before either is appended: on error the ledger is unchanged.
     pub fn opt_out(&mut self, req: OptOutRequest, now: i64) -> Result<OptOutOutcome, ConsentError> {
         if !self.policy.is_opt_out(&req.reply) {
             return Ok(OptOutOutcome::NotOptOut);
         }
         let subject = self.subjects.get(req.subject.as_str()).copied();
-        let purposes: Vec<String> = self
-            .policy
-            .purposes
-            .iter()
-            .enumerate()
-            .filter(|(p, cfg)| {
-                cfg.opt_out
-                    && subject.is_some_and(|s| {
-                        self.meta
-                            .get(self.slot(s, *p) as usize)
-                            .is_some_and(|m| m.status.grants())
-                    })
-            })
-            .map(|(_, cfg)| cfg.id.clone())
-            .collect();
-        if purposes.is_empty() {
-            return Ok(OptOutOutcome::NothingToWithdraw);
+        let (mut withdrawn, mut objected) = (Vec::new(), Vec::new());
+        for (p, cfg) in self.policy.purposes.iter().enumerate() {
+            if !cfg.stops_on_opt_out() {
+                continue;
+            }
+            let grants = subject.is_some_and(|s| {
+                self.meta
+                    .get(self.slot(s, p) as usize)
+                    .is_some_and(|m| m.status.grants())
+            });
+            if grants {
+                withdrawn.push(cfg.id.clone());
+            } else {
+                objected.push(cfg.id.clone());
+            }
         }
-        let event = ConsentEvent {
-            id: req.event_id,
-            subject: req.subject,
-            purposes: purposes.clone(),
-            status: ConsentStatus::Withdrawn,
+        let both = !withdrawn.is_empty() && !objected.is_empty();
+        let event = |id: String, purposes: &[String], status| ConsentEvent {
+            id,
+            subject: req.subject.clone(),
+            purposes: purposes.to_vec(),
+            status,
             method: ConsentMethod::ChatReply,
             notice: None,
-            channel: req.channel,
-            evidence: Some(req.message_id),
-            recorded_by: req.recorded_by,
+            channel: req.channel.clone(),
+            evidence: Some(req.message_id.clone()),
+            recorded_by: req.recorded_by.clone(),
             time: req.time,
             expires_at: None,
         };
-        let event = self.append(event, now)?;
-        Ok(OptOutOutcome::Withdrawn { event, purposes })
+        let w = (!withdrawn.is_empty())
+            .then(|| event(req.event_id.clone(), &withdrawn, ConsentStatus::Withdrawn));
+        let o = (!objected.is_empty()).then(|| {
+            let id = if both {
+                format!("{}{OBJECTION_ID_SUFFIX}", req.event_id)
+            } else {
+                req.event_id.clone()
+            };
+            event(id, &objected, ConsentStatus::Refused)
+        });
+        // Validate both against the current state before appending either.
+        let pw = w.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
+        let mut po = o.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
+        if both && self.meta.len() + 2 > MAX_ITEMS {
+            return Err(ConsentError::LedgerFull);
+        }
+        let mut withdrawal = None;
+        if let (Some(e), Some(p)) = (&w, pw) {
+            withdrawal = Some(OptOutEvent {
+                event: self.commit(e, p),
+                purposes: withdrawn,
+            });
+            // The subject may have been interned by the withdrawal.
+            if let Some(p) = po.as_mut() {
+                p.subject = self.subjects.get(req.subject.as_str()).copied();
+            }
+        }
+        let mut objection = None;
+        if let (Some(e), Some(p)) = (&o, po) {
+            objection = Some(OptOutEvent {
+                event: self.commit(e, p),
+                purposes: objected,
+            });
+        }
+        Ok(OptOutOutcome::Stopped {
+            withdrawal,
+            objection,
+        })
     }
 
     /// The interned id of a subject, if it has events.

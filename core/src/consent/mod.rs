@@ -8,7 +8,10 @@
 //!   explicit consent, GDPR Art. 9(2)(a)), an optional basis other than
 //!   consent (e.g. Art. 6(1)(b) with Art. 9(2)(h) and § 22 BDSG for treatment
 //!   communication), re-consent on new notice wording, and the opt-out
-//!   keywords (`STOP`, `STOPP`, `ABMELDEN`).
+//!   phrases (`STOP`, `STOPP`, `BITTE STOPP`, `ABMELDEN`, `UNSUBSCRIBE`, ...),
+//!   matched on the whole reply. [`STANDARD_PURPOSES`] is the one table of
+//!   the standard purposes' legal bases, used by the default policy and by
+//!   the Art. 30 register lint.
 //! * [`Notice`]s are the exact privacy-notice texts shown to patients,
 //!   registered by id, version and language and bound by SHA-256.
 //! * A [`ConsentEvent`] records one given, refused, withdrawn, expired or
@@ -63,12 +66,14 @@ pub use file::{
     MAX_LEDGER_ENTRY, TornTail,
 };
 pub use ledger::{
-    Decision, EventRef, Ledger, OptOutOutcome, OptOutRequest, RecordedEvent, Refusal, SubjectId,
+    Decision, EventRef, Ledger, OBJECTION_ID_SUFFIX, OptOutEvent, OptOutOutcome, OptOutRequest,
+    RecordedEvent, Refusal, SubjectId,
 };
 pub use notice::{MAX_LANGUAGE_TAG_LEN, MAX_NOTICE_TEXT, MAX_NOTICES, Notice};
 pub use policy::{
-    Art6Basis, Art9Condition, ConsentPolicy, DEFAULT_POLICY_TOML, LegalBasis, MAX_KEYWORDS,
-    MAX_POLICY_TOML_LEN, MAX_PURPOSES, PurposeConfig,
+    Art6Basis, Art9Condition, ConsentPolicy, DEFAULT_OPT_OUT_KEYWORDS, DEFAULT_POLICY_TOML,
+    LegalBasis, MAX_KEYWORD_LEN, MAX_KEYWORDS, MAX_POLICY_TOML_LEN, MAX_PURPOSES, PurposeConfig,
+    STANDARD_PURPOSES, StandardPurpose, normalize_reply, standard_purpose,
 };
 
 /// Errors of the consent module. Messages say what was wrong and what to do;

@@ -1,5 +1,7 @@
 //! The consent policy: purposes, their legal bases, opt-out keywords and the
-//! allowed clock skew.
+//! allowed clock skew; the table of the standard purposes' legal bases
+//! ([`STANDARD_PURPOSES`]) that the consent engine and the Art. 30 register
+//! lint both use.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +16,8 @@ pub const MAX_PURPOSES: usize = 64;
 pub const MAX_POLICY_TOML_LEN: usize = 64 * 1024;
 /// Maximum number of opt-out keywords in a consent policy.
 pub const MAX_KEYWORDS: usize = 32;
+/// Longest opt-out keyword (phrase) after normalisation, in bytes.
+pub const MAX_KEYWORD_LEN: usize = 64;
 /// Largest allowed clock skew (one day).
 const MAX_SKEW: i64 = 86_400;
 
@@ -60,6 +64,19 @@ impl Art6Basis {
     /// Parse a code (see [`Art6Basis::code`]).
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|b| b.code() == code)
+    }
+
+    /// The letter of Art. 6(1), `a` to `f` (the spelling of the retention
+    /// policy's `art6`).
+    pub fn letter(self) -> char {
+        match self {
+            Self::Consent => 'a',
+            Self::Contract => 'b',
+            Self::LegalObligation => 'c',
+            Self::VitalInterests => 'd',
+            Self::PublicTask => 'e',
+            Self::LegitimateInterests => 'f',
+        }
     }
 
     /// The article reference, e.g. `Art. 6(1)(a) GDPR`.
@@ -128,6 +145,18 @@ impl Art9Condition {
         Self::ALL.into_iter().find(|b| b.code() == code)
     }
 
+    /// The letter of Art. 9(2), e.g. `a` or `h` (the spelling of the
+    /// retention policy's `art9`).
+    pub fn letter(self) -> char {
+        match self {
+            Self::ExplicitConsent => 'a',
+            Self::VitalInterests => 'c',
+            Self::LegalClaims => 'f',
+            Self::HealthCare => 'h',
+            Self::PublicHealth => 'i',
+        }
+    }
+
     /// The article reference, e.g. `Art. 9(2)(h) GDPR with § 22(1) no. 1 lit. b BDSG`.
     pub fn article(self) -> &'static str {
         match self {
@@ -177,7 +206,9 @@ pub struct PurposeConfig {
     /// When true, consent counts only under the newest registered version of
     /// its notice: registering a new version demands re-consent.
     pub require_current_notice: bool,
-    /// Whether an opt-out keyword (STOP) withdraws this purpose.
+    /// Whether an opt-out reply (STOP) stops this purpose. A purpose the
+    /// patient can object to stops on STOP whatever this flag says (see
+    /// [`PurposeConfig::stops_on_opt_out`]); the flag adds further purposes.
     pub opt_out: bool,
 }
 
@@ -189,38 +220,167 @@ impl PurposeConfig {
             art9: self.health_data.then_some(Art9Condition::ExplicitConsent),
         }
     }
+
+    /// Whether the patient can object to this purpose at any time, so that a
+    /// STOP must stop it: a standard purpose marked `objectable` in
+    /// [`STANDARD_PURPOSES`] (recall, marketing: Art. 21(2), (3) GDPR, § 7
+    /// UWG, Art. 7(3) GDPR), or any purpose whose alternative basis is
+    /// legitimate interests (Art. 21(1) GDPR).
+    pub fn objectable(&self) -> bool {
+        standard_purpose(&self.id).is_some_and(|s| s.objectable)
+            || self
+                .alternative
+                .is_some_and(|b| b.art6 == Art6Basis::LegitimateInterests)
+    }
+
+    /// Whether an opt-out reply stops this purpose: `opt_out` is set or the
+    /// purpose is [`PurposeConfig::objectable`]. Only purposes strictly
+    /// needed for the treatment itself can be exempt.
+    pub fn stops_on_opt_out(&self) -> bool {
+        self.opt_out || self.objectable()
+    }
 }
+
+/// A purpose whose legal basis the library defines: the one table that the
+/// default consent policy ([`ConsentPolicy::default`]) is built from and that
+/// the Art. 30 register lint (`retention::lint`) checks each activity's
+/// `art6` / `art9` against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StandardPurpose {
+    /// The purpose id.
+    pub id: &'static str,
+    /// Whether the purpose processes health data: consent to it is then
+    /// explicit consent, Art. 6(1)(a) with Art. 9(2)(a).
+    pub health_data: bool,
+    /// The basis other than consent the engine relies on by default, if any.
+    pub alternative: Option<LegalBasis>,
+    /// Whether the patient can object at any time, so that STOP stops it.
+    pub objectable: bool,
+    /// Why, in one sentence (for documentation and lint messages).
+    pub reason: &'static str,
+}
+
+impl StandardPurpose {
+    /// The purpose as configured in the default consent policy.
+    pub fn config(&self) -> PurposeConfig {
+        PurposeConfig {
+            id: self.id.to_owned(),
+            health_data: self.health_data,
+            alternative: self.alternative,
+            require_current_notice: false,
+            opt_out: self.objectable,
+        }
+    }
+}
+
+/// The standard purposes and their legal bases (docs/CONSENT.md, section
+/// 2.1). Every one rests on consent: the first reply asks for it before any
+/// content is kept (design C1), so the default policy has no alternative
+/// basis; a practice that relies on the treatment contract for treatment
+/// communication configures `alternative = { art6 = "contract", art9 =
+/// "health-care" }` and states the same in its register.
+pub const STANDARD_PURPOSES: [StandardPurpose; 4] = [
+    StandardPurpose {
+        id: "treatment-communication",
+        health_data: true,
+        alternative: None,
+        objectable: false,
+        reason: "messages about the patient's own treatment over the messenger: explicit consent (Art. 6(1)(a), 9(2)(a) GDPR), asked for in the first reply; needed for the treatment itself, so STOP does not end it (a withdrawal is recorded as such)",
+    },
+    StandardPurpose {
+        id: "clinical-photos",
+        health_data: true,
+        alternative: None,
+        objectable: false,
+        reason: "photos and documents the patient sends for diagnosis and treatment: explicit consent (Art. 6(1)(a), 9(2)(a) GDPR)",
+    },
+    StandardPurpose {
+        id: "recall",
+        health_data: true,
+        alternative: None,
+        objectable: true,
+        reason: "check-up reminders reveal that the person is a patient of the practice (health data): explicit consent (Art. 6(1)(a), 9(2)(a) GDPR); not needed for a treatment under way, so STOP ends it (Art. 7(3), 21 GDPR)",
+    },
+    StandardPurpose {
+        id: "marketing",
+        health_data: false,
+        alternative: None,
+        objectable: true,
+        reason: "news about the practice's services: consent (Art. 6(1)(a) GDPR, § 7 (2) Nr. 2 UWG), never bundled with treatment consent; STOP ends it (Art. 7(3), 21(2), (3) GDPR)",
+    },
+];
+
+/// The standard purpose with this id, if it is one.
+pub fn standard_purpose(id: &str) -> Option<&'static StandardPurpose> {
+    STANDARD_PURPOSES.iter().find(|p| p.id == id)
+}
+
+/// The default opt-out phrases, in normalised form (docs/CONSENT.md,
+/// section 6.1): German and English replies that mean "stop messaging me"
+/// and nothing else when they are the whole message. Left out on purpose,
+/// because as a whole message they often mean something else: `ENDE`,
+/// `NEIN`, `CANCEL`, `END`, `QUIT` (cancelling an appointment, ending a
+/// conversation, answering a question).
+pub const DEFAULT_OPT_OUT_KEYWORDS: [&str; 22] = [
+    "STOP",
+    "STOPP",
+    "BITTE STOPP",
+    "STOPP BITTE",
+    "BITTE STOP",
+    "STOP BITTE",
+    "ABMELDEN",
+    "BITTE ABMELDEN",
+    "ABMELDUNG",
+    "ABBESTELLEN",
+    "BITTE ABBESTELLEN",
+    "AUSTRAGEN",
+    "KEINE NACHRICHTEN",
+    "KEINE NACHRICHTEN MEHR",
+    "BITTE KEINE NACHRICHTEN MEHR",
+    "WIDERRUF",
+    "UNSUBSCRIBE",
+    "STOP ALL",
+    "PLEASE STOP",
+    "STOP PLEASE",
+    "OPT OUT",
+    "NO MORE MESSAGES",
+];
 
 /// The consent policy of a ledger.
 ///
 /// The default ([`ConsentPolicy::default`], the same as
-/// [`DEFAULT_POLICY_TOML`]) has four purposes, all resting on consent:
-/// `treatment-communication`, `clinical-photos` and `recall` (health data:
-/// explicit consent) and `marketing` (withdrawn by STOP); opt-out keywords
-/// `STOP`, `STOPP`, `ABMELDEN`; a clock skew of 300 s.
+/// [`DEFAULT_POLICY_TOML`]) has the four [`STANDARD_PURPOSES`], all resting
+/// on consent: `treatment-communication`, `clinical-photos` and `recall`
+/// (health data: explicit consent) and `marketing`; STOP stops `recall` and
+/// `marketing`; the opt-out phrases [`DEFAULT_OPT_OUT_KEYWORDS`]; a clock
+/// skew of 300 s.
 ///
 /// ```
 /// use caduceus_core::consent::{Art6Basis, Art9Condition, ConsentPolicy, LegalBasis};
 /// let policy = ConsentPolicy::from_toml(r#"
 ///     max-clock-skew = 120
-///     opt-out-keywords = ["STOP", "STOPP", "ABMELDEN"]
+///     opt-out-keywords = ["STOP", "STOPP", "Bitte stopp", "ABMELDEN"]
 ///     [[purpose]]
 ///     id = "treatment-communication"
 ///     health-data = true
 ///     alternative = { art6 = "contract", art9 = "health-care" }
+///     opt-out = false
 ///     [[purpose]]
 ///     id = "marketing"
-///     opt-out = true
 /// "#).unwrap();
 /// assert_eq!(policy.purposes[0].alternative, Some(LegalBasis {
 ///     art6: Art6Basis::Contract, art9: Some(Art9Condition::HealthCare) }));
+/// assert!(policy.is_opt_out(" bitte   STOPP. "));
+/// assert!(policy.purposes[1].stops_on_opt_out());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentPolicy {
     /// The purposes, in a fixed order (1 to [`MAX_PURPOSES`]).
     pub purposes: Vec<PurposeConfig>,
-    /// Chat replies that withdraw the opt-out purposes, compared after
-    /// removing all whitespace and upper-casing.
+    /// Chat replies that stop the opt-out purposes, in normalised form
+    /// ([`normalize_reply`]; ledgers of earlier versions may hold them
+    /// without spaces); a reply matches when its whole normalised text
+    /// equals a keyword's normalised form.
     pub opt_out_keywords: Vec<String>,
     /// How far (seconds) an event may lie ahead of the caller's `now`.
     pub max_clock_skew: i64,
@@ -230,52 +390,56 @@ pub struct ConsentPolicy {
 pub const DEFAULT_POLICY_TOML: &str = r#"# Caduceus consent policy (docs/CONSENT.md, section 2).
 # Seconds an event may lie ahead of the clock of the recording system.
 max-clock-skew = 300
-# Chat replies that withdraw every purpose with opt-out = true
-# (case- and whitespace-insensitive).
-opt-out-keywords = ["STOP", "STOPP", "ABMELDEN"]
+# Whole chat replies that stop every purpose that stops on STOP
+# (docs/CONSENT.md, section 6.1: compared after case folding, with
+# punctuation, emoji and repeated spaces removed).
+opt-out-keywords = [
+    "STOP", "STOPP", "BITTE STOPP", "STOPP BITTE", "BITTE STOP", "STOP BITTE",
+    "ABMELDEN", "BITTE ABMELDEN", "ABMELDUNG", "ABBESTELLEN", "BITTE ABBESTELLEN",
+    "AUSTRAGEN", "KEINE NACHRICHTEN", "KEINE NACHRICHTEN MEHR",
+    "BITTE KEINE NACHRICHTEN MEHR", "WIDERRUF",
+    "UNSUBSCRIBE", "STOP ALL", "PLEASE STOP", "STOP PLEASE", "OPT OUT", "NO MORE MESSAGES",
+]
+
+# opt-out defaults to true: STOP stops a purpose unless it is needed for the
+# treatment itself. recall and marketing always stop on STOP (Art. 21 GDPR,
+# § 7 UWG); opt-out = false is refused for them.
 
 [[purpose]]
 id = "treatment-communication"
 health-data = true
-# Uncomment to rely on the treatment contract when no consent is in effect:
+# Needed for the treatment itself: STOP does not end it (record a
+# withdrawal with `consent record --status withdrawn`).
+opt-out = false
+# Uncomment to rely on the treatment contract when no consent is in effect
+# (and say so in the Art. 30 register: art6 = "b", art9 = "h"):
 # alternative = { art6 = "contract", art9 = "health-care" }
 
 [[purpose]]
 id = "clinical-photos"
 health-data = true
+opt-out = false
 
 [[purpose]]
 id = "recall"
 health-data = true
-# Set to true to let STOP also withdraw recalls.
-opt-out = false
 
 [[purpose]]
 id = "marketing"
 health-data = false
-opt-out = true
 "#;
-
-fn purpose(id: &str, health_data: bool, opt_out: bool) -> PurposeConfig {
-    PurposeConfig {
-        id: id.to_owned(),
-        health_data,
-        alternative: None,
-        require_current_notice: false,
-        opt_out,
-    }
-}
 
 impl Default for ConsentPolicy {
     fn default() -> Self {
         Self {
-            purposes: vec![
-                purpose("treatment-communication", true, false),
-                purpose("clinical-photos", true, false),
-                purpose("recall", true, false),
-                purpose("marketing", false, true),
-            ],
-            opt_out_keywords: vec!["STOP".into(), "STOPP".into(), "ABMELDEN".into()],
+            purposes: STANDARD_PURPOSES
+                .iter()
+                .map(StandardPurpose::config)
+                .collect(),
+            opt_out_keywords: DEFAULT_OPT_OUT_KEYWORDS
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect(),
             max_clock_skew: 300,
         }
     }
@@ -297,8 +461,7 @@ struct PurposeToml {
     alternative: Option<BasisToml>,
     #[serde(default)]
     require_current_notice: bool,
-    #[serde(default)]
-    opt_out: bool,
+    opt_out: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -339,12 +502,63 @@ fn basis_from_codes(art6: &str, art9: Option<&str>) -> Result<LegalBasis, Consen
     Ok(LegalBasis { art6, art9 })
 }
 
-/// Normalise a chat reply or keyword: drop all whitespace, upper-case.
-pub(crate) fn normalize_keyword(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_uppercase)
-        .collect()
+/// Normalise a chat reply or opt-out keyword for comparison
+/// (docs/CONSENT.md, section 6.1): Unicode upper-casing (`ä` → `Ä`, `ß` and
+/// `ẞ` → `SS`), a combining diaeresis after `A`, `O`, `U` composed to `Ä`,
+/// `Ö`, `Ü` (other combining marks dropped), every run of characters that are
+/// not letters or digits (white space, punctuation, symbols, emoji) turned
+/// into one space, and none at the start or end.
+///
+/// ```
+/// use caduceus_core::consent::normalize_reply;
+/// assert_eq!(normalize_reply(" bitte   STOPP. "), "BITTE STOPP");
+/// assert_eq!(normalize_reply("Stopp!! 🛑"), "STOPP");
+/// assert_eq!(normalize_reply("Schluß"), "SCHLUSS");
+/// ```
+pub fn normalize_reply(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            match c {
+                'ß' | 'ẞ' => out.push_str("SS"),
+                _ => out.extend(c.to_uppercase()),
+            }
+        } else if ('\u{300}'..='\u{36f}').contains(&c) {
+            if c == '\u{308}' {
+                let composed = match out.chars().next_back() {
+                    Some('A') => Some('Ä'),
+                    Some('O') => Some('Ö'),
+                    Some('U') => Some('Ü'),
+                    _ => None,
+                };
+                if let Some(u) = composed {
+                    out.pop();
+                    out.push(u);
+                }
+            }
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// Normalise a list of keywords: [`normalize_reply`] each, drop empty ones
+/// and repeats, keep the order.
+fn normalize_keywords<S: AsRef<str>>(keywords: &[S]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(keywords.len());
+    for k in keywords {
+        let n = normalize_reply(k.as_ref());
+        if !n.is_empty() && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
 }
 
 impl ConsentPolicy {
@@ -375,32 +589,46 @@ impl ConsentPolicy {
                 None => None,
                 Some(b) => Some(basis_from_codes(&b.art6, b.art9.as_deref())?),
             };
-            purposes.push(PurposeConfig {
+            let cfg = PurposeConfig {
                 id: p.id,
                 health_data: p.health_data,
                 alternative,
                 require_current_notice: p.require_current_notice,
-                opt_out: p.opt_out,
-            });
+                opt_out: p.opt_out.unwrap_or(true),
+            };
+            if p.opt_out == Some(false) && cfg.objectable() {
+                return Err(ConsentError::InvalidPolicy(format!(
+                    "purpose '{}' can be objected to at any time (Art. 7(3), 21 GDPR, § 7 UWG), so STOP must stop it; remove opt-out = false",
+                    cfg.id
+                )));
+            }
+            purposes.push(cfg);
+        }
+        let keywords = parsed.opt_out_keywords.unwrap_or(defaults.opt_out_keywords);
+        if keywords.len() > MAX_KEYWORDS {
+            return Err(ConsentError::InvalidPolicy(format!(
+                "at most {MAX_KEYWORDS} opt-out keywords"
+            )));
         }
         let policy = Self {
             purposes,
-            opt_out_keywords: parsed
-                .opt_out_keywords
-                .unwrap_or(defaults.opt_out_keywords)
-                .iter()
-                .map(|k| normalize_keyword(k))
-                .collect(),
+            opt_out_keywords: normalize_keywords(&keywords),
             max_clock_skew: parsed.max_clock_skew.unwrap_or(defaults.max_clock_skew),
         };
+        if policy.opt_out_keywords.is_empty() {
+            return Err(ConsentError::InvalidPolicy(
+                "name at least one opt-out keyword with a letter or digit: opting out must stay as easy as opting in (Art. 7(3) GDPR)".into(),
+            ));
+        }
         policy.validate()?;
         Ok(policy)
     }
 
     /// Check the policy: 1 to 64 purposes with distinct label ids; an
     /// alternative basis that is not consent and, for health data, has an
-    /// Art. 9 condition other than explicit consent; keywords that are
-    /// non-empty labels after normalisation; a skew of 0 to 86 400 s.
+    /// Art. 9 condition other than explicit consent; at most 32 keywords,
+    /// each non-empty, in normalised form ([`normalize_reply`]) and at most
+    /// [`MAX_KEYWORD_LEN`] bytes; a skew of 0 to 86 400 s.
     pub fn validate(&self) -> Result<(), ConsentError> {
         let bad = |m: String| Err(ConsentError::InvalidPolicy(m));
         if self.purposes.is_empty() || self.purposes.len() > MAX_PURPOSES {
@@ -442,12 +670,18 @@ impl ConsentPolicy {
         if self.opt_out_keywords.len() > MAX_KEYWORDS {
             return bad(format!("at most {MAX_KEYWORDS} opt-out keywords"));
         }
-        for k in &self.opt_out_keywords {
-            if label::check(k).is_err() || normalize_keyword(k) != *k {
-                return bad(
-                    "opt-out keywords must be printable ASCII words without spaces (upper case)"
-                        .into(),
-                );
+        for (i, k) in self.opt_out_keywords.iter().enumerate() {
+            // Ledgers written before version 0.1.0 stored keywords with all
+            // whitespace removed and upper-cased (printable ASCII): they
+            // stay valid and are matched in normalised form.
+            let legacy = label::check(k).is_ok()
+                && k.chars()
+                    .all(|c| c.is_ascii_graphic() && !c.is_ascii_lowercase());
+            if k.is_empty() || k.len() > MAX_KEYWORD_LEN || (normalize_reply(k) != *k && !legacy) {
+                return bad(format!(
+                    "opt-out keyword {} must be 1 to {MAX_KEYWORD_LEN} bytes of upper-case words separated by single spaces (letters and digits only)",
+                    i + 1
+                ));
             }
         }
         if !(0..=MAX_SKEW).contains(&self.max_clock_skew) {
@@ -461,10 +695,15 @@ impl ConsentPolicy {
         self.purposes.iter().position(|p| p.id == id)
     }
 
-    /// Whether a chat reply is an opt-out keyword.
+    /// Whether a chat reply is an opt-out reply: its whole text, normalised
+    /// with [`normalize_reply`], equals one of the keywords.
     pub fn is_opt_out(&self, reply: &str) -> bool {
-        let n = normalize_keyword(reply);
-        !n.is_empty() && self.opt_out_keywords.contains(&n)
+        let n = normalize_reply(reply);
+        !n.is_empty()
+            && self
+                .opt_out_keywords
+                .iter()
+                .any(|k| *k == n || normalize_reply(k) == n)
     }
 
     pub(crate) fn to_wire(&self) -> PolicyWire {
@@ -533,13 +772,137 @@ mod tests {
     }
 
     #[test]
-    fn keywords_are_case_and_whitespace_insensitive() {
+    fn opt_out_phrases_match_the_whole_message_ignoring_case_space_and_punctuation() {
         let p = ConsentPolicy::default();
-        for yes in ["STOP", "stop", " Stop \n", "s t o p", "Stopp", "abmelden"] {
-            assert!(p.is_opt_out(yes), "{yes}");
+        for yes in [
+            "STOP",
+            "stop",
+            " Stop \n",
+            "Stopp!!",
+            " bitte   STOPP. ",
+            "Bitte stopp",
+            "bitte\tstopp 🛑",
+            "STOP, bitte!",
+            "Please stop.",
+            "Abmelden",
+            "abbestellen",
+            "Keine Nachrichten mehr!!!",
+            "UNSUBSCRIBE",
+            "opt-out",
+            "„Widerruf“",
+        ] {
+            assert!(p.is_opt_out(yes), "{yes:?} must be an opt-out");
         }
-        for no in ["", "stop please", "STOPPEN", "ok"] {
-            assert!(!p.is_opt_out(no), "{no}");
+        for no in [
+            "",
+            "!!!",
+            "🛑",
+            "Ich will nicht, dass Sie stoppen",
+            "STOPPEN",
+            "s t o p",
+            "stop the reminders but keep my appointment",
+            "nicht stoppen",
+            "Termin absagen",
+            "Ende",
+            "Cancel",
+            "ok",
+        ] {
+            assert!(!p.is_opt_out(no), "{no:?} must not be an opt-out");
+        }
+    }
+
+    #[test]
+    fn normalisation_folds_case_umlauts_and_sharp_s() {
+        assert_eq!(normalize_reply("Kündigen"), "KÜNDIGEN");
+        assert_eq!(normalize_reply("KU\u{308}NDIGEN"), "KÜNDIGEN");
+        assert_eq!(normalize_reply("Schluß"), "SCHLUSS");
+        assert_eq!(normalize_reply("SCHLUẞ"), "SCHLUSS");
+        assert_eq!(
+            normalize_reply("  keine -- Nachrichten\u{a0}mehr ✋ "),
+            "KEINE NACHRICHTEN MEHR"
+        );
+        let p = ConsentPolicy::from_toml(
+            "opt-out-keywords = [\"kündigen\", \"Schluß!\"]\n[[purpose]]\nid = \"marketing\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.opt_out_keywords, ["KÜNDIGEN", "SCHLUSS"]);
+        for yes in ["KÜNDIGEN", "ku\u{308}ndigen.", "Schluss", "schluß"] {
+            assert!(p.is_opt_out(yes), "{yes:?}");
+        }
+        assert!(
+            !p.is_opt_out("STOP"),
+            "the policy's own list replaces the default"
+        );
+    }
+
+    #[test]
+    fn every_objectable_purpose_stops_on_stop() {
+        let p = ConsentPolicy::default();
+        let stops: Vec<&str> = p
+            .purposes
+            .iter()
+            .filter(|c| c.stops_on_opt_out())
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(stops, ["recall", "marketing"]);
+        // opt-out defaults to true; false is refused where the patient can object.
+        let t = ConsentPolicy::from_toml("[[purpose]]\nid = \"newsletter\"\n").unwrap();
+        assert!(t.purposes[0].opt_out);
+        for id in ["recall", "marketing"] {
+            let e = ConsentPolicy::from_toml(&format!(
+                "[[purpose]]\nid = \"{id}\"\nhealth-data = {}\nopt-out = false\n",
+                id == "recall"
+            ))
+            .unwrap_err();
+            assert!(e.to_string().contains("can be objected to"), "{e}");
+        }
+        let e = ConsentPolicy::from_toml(
+            "[[purpose]]\nid = \"reviews\"\nalternative = { art6 = \"legitimate-interests\" }\nopt-out = false\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("can be objected to"), "{e}");
+        // A ledger written before this rule (recall with opt-out = 0) still
+        // loads, and its recall still stops on STOP.
+        let mut old = ConsentPolicy::default();
+        old.purposes[2].opt_out = false;
+        let loaded = ConsentPolicy::from_wire(old.to_wire()).unwrap();
+        assert!(loaded.purposes[2].stops_on_opt_out());
+    }
+
+    #[test]
+    fn keywords_of_earlier_versions_still_load_and_match_normalised() {
+        let old = ConsentPolicy {
+            opt_out_keywords: vec!["STOP".into(), "KEINE-WERBUNG".into(), "!!!".into()],
+            ..ConsentPolicy::default()
+        };
+        let loaded = ConsentPolicy::from_wire(old.to_wire()).unwrap();
+        // Kept as stored, so the ledger file re-encodes byte for byte.
+        assert_eq!(loaded, old);
+        assert!(loaded.is_opt_out("Keine Werbung!"));
+        assert!(loaded.is_opt_out("keine-werbung"));
+        assert!(!loaded.is_opt_out("!!!"));
+        let bad = ConsentPolicy {
+            opt_out_keywords: vec!["stop".into()],
+            ..ConsentPolicy::default()
+        };
+        assert!(bad.validate().is_err());
+        assert!(
+            ConsentPolicy::from_toml("opt-out-keywords = [\"!!\"]\n[[purpose]]\nid = \"x\"\n")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_default_policy_is_the_standard_purpose_table() {
+        let p = ConsentPolicy::default();
+        for (cfg, std) in p.purposes.iter().zip(STANDARD_PURPOSES.iter()) {
+            assert_eq!(cfg, &std.config());
+            assert_eq!(standard_purpose(&cfg.id), Some(std));
+        }
+        assert_eq!(p.purposes.len(), STANDARD_PURPOSES.len());
+        assert_eq!(p.opt_out_keywords, DEFAULT_OPT_OUT_KEYWORDS);
+        for k in DEFAULT_OPT_OUT_KEYWORDS {
+            assert_eq!(normalize_reply(k), k);
         }
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::date::{Date, format_unix};
 use super::engine::{ActiveHolds, Hold, Record, SubjectKey, longest};
 use super::policy::{Action, Anchor, Ground, Policy};
+use super::sources::cited_sources;
 
 /// Why a plan could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -250,9 +251,11 @@ impl ErasurePlan {
                 .category(&c.category)
                 .map_or(c.category.as_str(), |x| x.name.as_str());
             if !c.erase_now.is_empty() {
+                let n = c.erase_now.len();
                 s.push_str(&format!(
-                    "- {name}: {} item(s) are erased now.\n",
-                    c.erase_now.len()
+                    "- {name}: {} {} erased now.\n",
+                    english_items(n),
+                    plural(n, "is", "are")
                 ));
             }
             if !c.keep.is_empty() {
@@ -265,17 +268,23 @@ impl ErasurePlan {
                     }
                 };
                 let reason = c.ground.map_or("the law requires it", Ground::english);
+                let n = c.keep.len();
                 s.push_str(&format!(
-                    "- {name}: {} item(s) are kept {when}, because {reason} ({}{}). Until then we use them for nothing else (restriction of processing, Art. 18 GDPR); then they are erased.\n",
-                    c.keep.len(),
+                    "- {name}: {} {} kept {when}, because {reason} ({}{}). Until then we use {} for nothing else (restriction of processing, Art. 18 GDPR); then {} erased.\n",
+                    english_items(n),
+                    plural(n, "is", "are"),
                     c.ground.map_or("Art. 17(3) GDPR", Ground::article),
                     c.source.as_deref().map(|x| format!("; {x}")).unwrap_or_default(),
+                    plural(n, "it", "them"),
+                    plural(n, "it is", "they are"),
                 ));
             }
             if !c.held.is_empty() {
+                let n = c.held.len();
                 s.push_str(&format!(
-                    "- {name}: {} item(s) must be kept for a pending legal matter (Art. 17(3)(e) GDPR) and are erased when it ends; until then processing is restricted (Art. 18 GDPR).\n",
-                    c.held.len()
+                    "- {name}: {} must be kept for a pending legal matter (Art. 17(3)(e) GDPR) and {} erased when it ends; until then processing is restricted (Art. 18 GDPR).\n",
+                    english_items(n),
+                    plural(n, "is", "are"),
                 ));
             }
         }
@@ -289,7 +298,10 @@ impl ErasurePlan {
         s
     }
 
-    /// A plain-language German answer to the patient.
+    /// A plain-language German answer to the patient: singular and plural
+    /// agree with the number of entries, subordinate clauses end in their
+    /// verb, and the legal sources are cited in German (DSGVO), without the
+    /// policy's English `source` text.
     pub fn text_de(&self, policy: &Policy) -> String {
         let mut s = format!(
             "Ihr Antrag auf Löschung Ihrer Daten (Art. 17 DSGVO), eingegangen am {}:\n",
@@ -300,12 +312,15 @@ impl ErasurePlan {
                 .category(&c.category)
                 .map_or(c.category.as_str(), |x| x.name_de.as_str());
             if !c.erase_now.is_empty() {
+                let n = c.erase_now.len();
                 s.push_str(&format!(
-                    "- {name}: {} Einträge werden jetzt gelöscht.\n",
-                    c.erase_now.len()
+                    "- {name}: {} {} jetzt gelöscht.\n",
+                    german_entries(n),
+                    plural(n, "wird", "werden")
                 ));
             }
             if !c.keep.is_empty() {
+                let n = c.keep.len();
                 let when = match c.keep_until() {
                     Some(d) if c.keep.iter().all(|k| k.1.is_some()) => {
                         format!("längstens bis zum {}", d.to_german())
@@ -321,16 +336,32 @@ impl ErasurePlan {
                     Ground::LegalClaims => "Art. 17 Abs. 3 lit. e DSGVO",
                     _ => "Art. 17 Abs. 3 lit. b, c DSGVO",
                 });
+                let laws: Vec<String> = c
+                    .source
+                    .as_deref()
+                    .map(cited_sources)
+                    .map(|k| k.known.iter().map(|l| l.citation_de()).collect())
+                    .unwrap_or_default();
+                let laws = if laws.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", laws.join("; "))
+                };
                 s.push_str(&format!(
-                    "- {name}: {} Einträge bleiben {when} gespeichert, weil {reason} ({article}{}). Bis dahin nutzen wir sie für nichts anderes (Einschränkung der Verarbeitung, Art. 18 DSGVO); danach werden sie gelöscht.\n",
-                    c.keep.len(),
-                    c.source.as_deref().map(|x| format!("; {x}")).unwrap_or_default(),
+                    "- {name}: {} {} {when} gespeichert, weil {reason} ({article}{laws}). Bis dahin {} für nichts anderes genutzt (Einschränkung der Verarbeitung, Art. 18 DSGVO); danach {} gelöscht.\n",
+                    german_entries(n),
+                    plural(n, "bleibt", "bleiben"),
+                    plural(n, "wird er", "werden sie"),
+                    plural(n, "wird er", "werden sie"),
                 ));
             }
             if !c.held.is_empty() {
+                let n = c.held.len();
                 s.push_str(&format!(
-                    "- {name}: {} Einträge müssen wegen eines laufenden Rechtsverfahrens aufbewahrt werden (Art. 17 Abs. 3 lit. e DSGVO) und werden danach gelöscht; bis dahin ist die Verarbeitung eingeschränkt (Art. 18 DSGVO).\n",
-                    c.held.len()
+                    "- {name}: {} {} wegen eines laufenden Rechtsverfahrens aufbewahrt werden (Art. 17 Abs. 3 lit. e DSGVO) und {} danach gelöscht; bis dahin ist die Verarbeitung eingeschränkt (Art. 18 DSGVO).\n",
+                    german_entries(n),
+                    plural(n, "muss", "müssen"),
+                    plural(n, "wird", "werden"),
                 ));
             }
         }
@@ -343,6 +374,21 @@ impl ErasurePlan {
         ));
         s
     }
+}
+
+/// `one` for a count of 1, else `many`.
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// `1 Eintrag`, `2 Einträge`: a count of entries in German.
+pub(crate) fn german_entries(n: usize) -> String {
+    format!("{n} {}", plural(n, "Eintrag", "Einträge"))
+}
+
+/// `1 item`, `2 items`: a count of entries in English.
+pub(crate) fn english_items(n: usize) -> String {
+    format!("{n} {}", plural(n, "item", "items"))
 }
 
 /// The Art. 33 breach notification clock.

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::policy::{EEA, Location, Policy, Rule};
+use super::date::Period;
+use super::policy::{Art6, EEA, Location, Policy, Rule};
+use super::sources::cited_sources;
+use crate::consent::{ConsentPolicy, LegalBasis};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -61,15 +64,22 @@ impl core::fmt::Display for Finding {
 /// another: 365 per year, 30 per month, the days, and 365 more for a rule
 /// that runs from the end of the calendar year.
 pub fn nominal_days(rule: &Rule) -> u32 {
-    let p = rule.period;
-    u32::from(p.years) * 365
-        + u32::from(p.months) * 30
-        + u32::from(p.days)
-        + if rule.end_of_year { 365 } else { 0 }
+    nominal(rule.period, rule.end_of_year)
 }
 
-/// Check a policy. Findings are sorted by location. A policy without
-/// error findings is fit to use.
+/// The nominal length in days of `period`, counted from the end of the
+/// calendar year when `end_of_year` is set (see [`nominal_days`]).
+pub(crate) fn nominal(period: Period, end_of_year: bool) -> u32 {
+    u32::from(period.years) * 365
+        + u32::from(period.months) * 30
+        + u32::from(period.days)
+        + if end_of_year { 365 } else { 0 }
+}
+
+/// Check a policy against the default consent policy (the standard purposes'
+/// bases, [`crate::consent::STANDARD_PURPOSES`]): [`lint_with_consent`] with
+/// [`ConsentPolicy::default`]. Findings are sorted by location. A policy
+/// without error findings is fit to use.
 ///
 /// ```
 /// use caduceus_core::retention::{Policy, Severity, lint, DEFAULT_POLICY};
@@ -77,6 +87,26 @@ pub fn nominal_days(rule: &Rule) -> u32 {
 /// assert!(lint(&policy).iter().all(|f| f.severity != Severity::Error));
 /// ```
 pub fn lint(p: &Policy) -> Vec<Finding> {
+    lint_with_consent(p, &ConsentPolicy::default())
+}
+
+/// `Art. 6(1)(a) GDPR + Art. 9(2)(a) GDPR`, the retention policy's spelling.
+fn basis_text(art6: char, art9: Option<char>) -> String {
+    match art9 {
+        None => format!("Art. 6(1)({art6}) GDPR"),
+        Some(c) => format!("Art. 6(1)({art6}) GDPR + Art. 9(2)({c}) GDPR"),
+    }
+}
+
+fn letters(b: LegalBasis) -> (char, Option<char>) {
+    (b.art6.letter(), b.art9.map(|c| c.letter()))
+}
+
+/// Check a policy, and its register entries against `consent`, the consent
+/// policy the practice's ledger decides with: an activity that names a
+/// `consent-purpose` must state, as `art6` / `art9`, the basis the consent
+/// engine relies on for it (consent, or its configured alternative).
+pub fn lint_with_consent(p: &Policy, consent: &ConsentPolicy) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut push = |code, severity, location, message: String, fix: String| {
         out.push(Finding {
@@ -121,6 +151,104 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
                     a.art6.citation()
                 ),
                 "use art6 = \"a\" (consent, § 7 (2) UWG for messages) in its own activity; marketing never rides on treatment consent".into(),
+            );
+        }
+    }
+
+    // Activities against the consent engine: one basis per purpose.
+    for a in &p.activities {
+        let stated = (a.art6.letter(), a.art9.map(|x| x.letter()));
+        let Some(id) = &a.consent_purpose else {
+            if a.art6 == Art6::A {
+                push(
+                    "consent-purpose-missing",
+                    Severity::Warning,
+                    a.location,
+                    format!(
+                        "activity '{}' rests on consent but names no consent-purpose, so its basis cannot be checked against the consent engine",
+                        a.id
+                    ),
+                    "add consent-purpose = \"...\" naming the purpose of the consent policy whose consent it relies on".into(),
+                );
+            }
+            continue;
+        };
+        let Some(cfg) = consent.purposes.iter().find(|c| &c.id == id) else {
+            push(
+                "consent-purpose-unknown",
+                Severity::Error,
+                a.location,
+                format!(
+                    "activity '{}' names consent-purpose '{id}', which the consent policy does not have",
+                    a.id
+                ),
+                "use a purpose id of the consent policy (caduceus consent default-policy lists the defaults)".into(),
+            );
+            continue;
+        };
+        let engine: Vec<(char, Option<char>)> = std::iter::once(cfg.consent_basis())
+            .chain(cfg.alternative)
+            .map(letters)
+            .collect();
+        if !engine.contains(&stated) {
+            let engine_text: Vec<String> =
+                engine.iter().map(|(a6, a9)| basis_text(*a6, *a9)).collect();
+            push(
+                "basis-contradicts-consent",
+                Severity::Error,
+                a.location,
+                format!(
+                    "activity '{}' states {} in the register, but the consent engine decides purpose '{id}' on {}",
+                    a.id,
+                    basis_text(stated.0, stated.1),
+                    engine_text.join(" or ")
+                ),
+                format!(
+                    "state the basis the engine uses (art6 = \"{}\"{}), or configure that basis as the purpose's alternative in the consent policy",
+                    engine.first().map_or('a', |b| b.0),
+                    engine
+                        .first()
+                        .and_then(|b| b.1)
+                        .map(|c| format!(", art9 = \"{c}\""))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+    }
+
+    // Rules: the statutory minimum of the law each cites.
+    for r in &p.rules {
+        let cited = cited_sources(&r.source);
+        if let Some((law, m)) = cited.minimum()
+            && nominal_days(r) < m.nominal_days()
+        {
+            push(
+                "retention-below-statutory-minimum",
+                Severity::Error,
+                r.location,
+                format!(
+                    "the rule on '{}' keeps {}, but it cites {}, which requires at least {} ({})",
+                    r.category,
+                    r.describe(),
+                    law.citation(),
+                    m.describe(),
+                    law.rule
+                ),
+                "lengthen the rule to at least the statutory period, or cite the law that really applies".into(),
+            );
+        }
+        if !cited.unknown.is_empty() {
+            push(
+                "source-unknown",
+                Severity::Warning,
+                r.location,
+                format!(
+                    "the rule on '{}' cites {} the linter does not know ({}), so its period cannot be checked against a statutory minimum",
+                    r.category,
+                    if cited.unknown.len() == 1 { "a source" } else { "sources" },
+                    cited.unknown.join("; ")
+                ),
+                "check the period against the law yourself; the sources the linter knows are listed in docs/POLICY.md, section 5.1".into(),
             );
         }
     }

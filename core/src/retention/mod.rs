@@ -6,7 +6,10 @@
 //! * [`Policy::parse`] reads the TOML policy (`docs/POLICY.md`); errors carry
 //!   a line and column. [`DEFAULT_POLICY`] is the shipped default for German
 //!   practices (`policies/de-practice.toml`).
-//! * [`lint`] reports what is legally or technically questionable.
+//! * [`lint`] reports what is legally or technically questionable: among
+//!   others a rule shorter than the statutory minimum of the law it cites
+//!   ([`LEGAL_SOURCES`]) and a register entry whose legal basis contradicts
+//!   the consent engine's ([`lint_with_consent`]).
 //! * [`Policy::evaluate`] / [`Policy::sweep`] decide per record, from its
 //!   metadata alone (category, anchor dates, holds), whether an action is due
 //!   and when the next one will be. Rules combine longest-wins; a missing
@@ -48,6 +51,7 @@ mod lint;
 mod policy;
 mod records;
 mod register;
+mod sources;
 
 pub use date::{Date, DateError, MAX_YEAR, MIN_YEAR, Period, berlin_offset_at, format_unix};
 pub use engine::{
@@ -58,13 +62,15 @@ pub use erasure::{
     BREACH_NOTIFICATION_HOURS, BreachClock, CategoryErasure, ErasurePlan, PlanError,
     answer_deadline,
 };
-pub use lint::{Finding, Severity, lint, nominal_days};
+pub(crate) use erasure::{english_items, german_entries};
+pub use lint::{Finding, Severity, lint, lint_with_consent, nominal_days};
 pub use policy::{
     ANCHOR_COUNT, Action, Activity, Anchor, Art6, Art9, Category, EEA, Ground, Location,
     MAX_CATEGORIES, MAX_PERIOD_YEARS, MAX_POLICY_LEN, MAX_POLICY_NESTING, MAX_RULES_PER_CATEGORY,
     Policy, PolicyError, PolicyMeta, Processor, Role, Rule,
 };
 pub use records::{RecordSet, RecordsError, parse_holds, parse_records};
+pub use sources::{LEGAL_SOURCES, LegalSource, Minimum, SourceCheck, cited_sources};
 
 /// The default policy for German medical and dental practices
 /// (`policies/de-practice.toml`), each rule with its legal source.

@@ -243,20 +243,21 @@ impl Ground {
         }
     }
 
-    /// Plain German reason.
+    /// Plain German reason, as a subordinate clause after "weil" (verb
+    /// last).
     pub fn german(self) -> &'static str {
         match self {
             Ground::DocumentationDuty => {
-                "wir sind gesetzlich verpflichtet, Ihre Behandlungsdokumentation aufzubewahren"
+                "wir gesetzlich verpflichtet sind, Ihre Behandlungsdokumentation aufzubewahren"
             }
             Ground::TaxLaw => {
-                "Steuer- und Handelsrecht verpflichten uns, Abrechnungsunterlagen aufzubewahren"
+                "Steuer- und Handelsrecht uns verpflichten, Abrechnungsunterlagen aufzubewahren"
             }
             Ground::RadiationProtection => {
-                "das Strahlenschutzrecht verpflichtet uns, Röntgenaufzeichnungen aufzubewahren"
+                "das Strahlenschutzrecht uns verpflichtet, Röntgenaufzeichnungen aufzubewahren"
             }
             Ground::LegalClaims => {
-                "wir benötigen sie zur Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen"
+                "wir die Daten zur Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen benötigen"
             }
         }
     }
@@ -440,6 +441,10 @@ pub struct Activity {
     pub art9: Option<Art9>,
     /// The national law or contract the basis rests on, in words.
     pub basis_note: Option<String>,
+    /// The consent-policy purpose whose messages this activity sends
+    /// (`consent-purpose`, e.g. `recall`): `lint` checks that `art6` and
+    /// `art9` state the basis the consent engine decides on.
+    pub consent_purpose: Option<String>,
     /// Internal recipients: roles.
     pub roles: Vec<String>,
     /// Processors and external recipients (ids of `[[processor]]`).
@@ -567,6 +572,7 @@ struct RawActivity {
     art6: Spanned<String>,
     art9: Option<Spanned<String>>,
     basis_note: Option<String>,
+    consent_purpose: Option<String>,
     #[serde(default)]
     roles: Vec<Spanned<String>>,
     #[serde(default)]
@@ -1031,6 +1037,7 @@ impl Policy {
                 art6,
                 art9,
                 basis_note: r.basis_note.clone(),
+                consent_purpose: r.consent_purpose.clone(),
                 roles: check_refs(
                     &ctx,
                     &r.roles,
@@ -1203,7 +1210,8 @@ impl Policy {
                        "categories": a.categories, "subjects": a.subjects,
                        "art6": a.art6.letter().to_string(),
                        "art9": a.art9.map(|x| x.letter().to_string()),
-                       "basis-note": a.basis_note, "roles": a.roles, "processors": a.processors,
+                       "basis-note": a.basis_note, "consent-purpose": a.consent_purpose,
+                       "roles": a.roles, "processors": a.processors,
                        "recipients": a.recipients})
             })
             .collect();

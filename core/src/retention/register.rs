@@ -50,7 +50,7 @@ impl Policy {
                     "id": a.id, "name": a.name, "purpose": a.purpose, "marketing": a.marketing,
                     "data-subjects": a.subjects, "categories": cats,
                     "legal-basis": {"art6": a.art6.citation(), "art9": a.art9.map(|x| x.citation()),
-                                    "note": a.basis_note},
+                                    "note": a.basis_note, "consent-purpose": a.consent_purpose},
                     "internal-recipients": a.roles.iter().filter_map(|r| self.role(r)).map(|r| r.name.clone()).collect::<Vec<_>>(),
                     "other-recipients": a.recipients,
                     "processors": procs,
