@@ -109,6 +109,9 @@ enum caduceus_result
   CADUCEUS_NO_RECIPIENTS = 110,
   // A label is empty, too long or not printable ASCII.
   CADUCEUS_INVALID_LABEL = 111,
+  // A text is neither a pseudonym nor a restricted identifier (a name or
+  // a phone number where an identifier belongs).
+  CADUCEUS_INVALID_IDENTIFIER = 112,
   // The input ends before the envelope does.
   CADUCEUS_TRUNCATED = 200,
   // Bytes follow the end of the envelope.
@@ -1980,6 +1983,18 @@ caduceus_result caduceus_breach_clock(int64_t detected_at,
                                       int64_t *deadline,
                                       int64_t *seconds_left_or_null,
                                       caduceus_bytes **json_or_null);
+
+// Check that `identifier` is a pseudonym (`sbj-`/`stf-`, 32 lowercase hex
+// digits and a check character, from `caduceus_audit_key_pseudonym`) or a
+// restricted identifier (1 to 64 of `a-z 0-9 . _ : -`, starting with a
+// letter or digit, no run of more than five decimal digits). Call it before
+// a text becomes a subject label, a consent subject or a record id: a name
+// or a phone number typed by mistake gives `CADUCEUS_INVALID_IDENTIFIER`,
+// with the reason (never the text) in `caduceus_last_error`.
+//
+// # Safety
+// `identifier` must be a NUL-terminated string.
+caduceus_result caduceus_identifier_check(const char *identifier);
 
 // Describe `code` as NUL-terminated UTF-8 in `buf` (`len` bytes). Writes
 // the message length (without the NUL) to `out_n`. If `buf` is too small,

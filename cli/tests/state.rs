@@ -17,7 +17,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_caduceus");
 const T0: i64 = 1_763_800_000;
 
 fn spawn(dir: &Path, args: &[String]) -> Child {
+    // The test is about what lands, not about timing: a generous wait, so
+    // a loaded machine does not turn the queue into busy errors.
     Command::new(BIN)
+        .env("CADUCEUS_LOCK_TIMEOUT_MS", "120000")
         .current_dir(dir)
         .args(args)
         .stdin(Stdio::null())
@@ -645,4 +648,31 @@ fn verify_reads_a_log_in_memory_independent_of_its_size() {
     ));
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("appended entry {n}")));
+}
+
+#[test]
+fn a_name_or_phone_number_is_refused_as_a_consent_subject() {
+    let dir = TempDir::new("state", "subjects");
+    let d = &dir.0;
+    ledger_with_notice(&dir);
+    let before = fs::read(dir.path("c.ledger")).unwrap();
+    for bad in [
+        "Max Mustermann",
+        "+49 170 1234567",
+        "491701234567",
+        "max.mustermann@example.de",
+    ] {
+        let mut args = record_args(0, "marketing");
+        let at = args.iter().position(|a| a == "--subject").unwrap() + 1;
+        args[at] = bad.to_owned();
+        let out = run_caduceus(Some(d), &to_strs(&args), None);
+        assert_eq!(code(&out), 2, "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--subject"), "{err}");
+        assert!(
+            !err.contains(bad) && !err.contains("Mustermann"),
+            "echoed: {err}"
+        );
+        assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), before);
+    }
 }

@@ -88,6 +88,7 @@ prop_compose! {
         action in 0usize..15,
         subject in proptest::option::of("[0-9]{1,8}"),
         opts in proptest::collection::vec(proptest::option::of(label()), 5),
+        record in proptest::option::of("[a-z]([a-z._:-][0-9]{0,3}){0,15}"),
         outcome in (0u8..3, label()),
         source in label(),
     ) -> AuditEvent {
@@ -104,7 +105,7 @@ prop_compose! {
             e = e.subject(key.pseudonym(PseudonymKind::Subject, &s));
         }
         if let Some(v) = &opts[0] { e = e.category(v).unwrap(); }
-        if let Some(v) = &opts[1] { e = e.record(v).unwrap(); }
+        if let Some(v) = &record { e = e.record(v).unwrap(); }
         if let Some(v) = &opts[2] { e = e.purpose(v).unwrap(); }
         if let Some(v) = &opts[3] { e = e.legal_basis(v).unwrap(); }
         if let Some(v) = &opts[4] { e = e.correlation(v).unwrap(); }

@@ -25,7 +25,7 @@ fn event(key: &AuditKey, i: u64) -> AuditEvent {
     .subject(key.pseudonym(PseudonymKind::Subject, &format!("patient-{}", i % 7)))
     .category("clinical-photos")
     .unwrap()
-    .record(&format!("env-{i:08}"))
+    .record(&format!("env-{i:x}"))
     .unwrap()
     .purpose("treatment")
     .unwrap()

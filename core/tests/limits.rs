@@ -338,7 +338,7 @@ fn labels_at_and_past_max_label_len() {
             .unwrap()
             .record(&past)
             .unwrap_err(),
-        AuditError::InvalidField(_)
+        AuditError::InvalidIdentifier(_)
     ));
 
     // Record metadata for the retention sweep.
@@ -1144,7 +1144,7 @@ fn largest_audit_event() -> AuditEvent {
     .subject(AuditKey::from_bytes([1; 32]).pseudonym(PseudonymKind::Subject, "p"))
     .category(&long)
     .unwrap()
-    .record(&long)
+    .record(&"a".repeat(caduceus_core::pseudonym::MAX_IDENTIFIER_LEN))
     .unwrap()
     .purpose(&long)
     .unwrap()

@@ -38,6 +38,7 @@ mod consent;
 mod envelope;
 mod keys;
 mod policy;
+mod pseudonym;
 mod result;
 
 pub use audit::*;

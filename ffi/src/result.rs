@@ -61,6 +61,9 @@ pub enum caduceus_result {
     CADUCEUS_NO_RECIPIENTS = 110,
     /// A label is empty, too long or not printable ASCII.
     CADUCEUS_INVALID_LABEL = 111,
+    /// A text is neither a pseudonym nor a restricted identifier (a name or
+    /// a phone number where an identifier belongs).
+    CADUCEUS_INVALID_IDENTIFIER = 112,
 
     /// The input ends before the envelope does.
     CADUCEUS_TRUNCATED = 200,
@@ -171,6 +174,7 @@ impl caduceus_result {
         CADUCEUS_UNSUPPORTED_VERSION,
         CADUCEUS_NO_RECIPIENTS,
         CADUCEUS_INVALID_LABEL,
+        CADUCEUS_INVALID_IDENTIFIER,
         CADUCEUS_TRUNCATED,
         CADUCEUS_TRAILING_DATA,
         CADUCEUS_BAD_MAGIC,
@@ -246,6 +250,10 @@ impl caduceus_result {
             }
             CADUCEUS_NO_RECIPIENTS => "at least one recipient is required",
             CADUCEUS_INVALID_LABEL => "invalid label: use 1 to 128 printable ASCII characters",
+            CADUCEUS_INVALID_IDENTIFIER => {
+                "not a pseudonym or restricted identifier (no names, spaces or phone numbers); \
+                 see caduceus_last_error"
+            }
             CADUCEUS_TRUNCATED => "the input is truncated",
             CADUCEUS_TRAILING_DATA => "unexpected bytes after the end of the envelope",
             CADUCEUS_BAD_MAGIC => "not a Caduceus envelope",
@@ -431,6 +439,7 @@ impl From<ConsentError> for caduceus_result {
             | ConsentError::InvalidExpiry(_)
             | ConsentError::NoticeRequired(_) => CADUCEUS_CONSENT_INVALID_EVENT,
             ConsentError::UnknownPurpose(_) => CADUCEUS_CONSENT_UNKNOWN_PURPOSE,
+            ConsentError::InvalidSubject(_) => CADUCEUS_CONSENT_INVALID_EVENT,
             ConsentError::DuplicateEventId(_) => CADUCEUS_CONSENT_DUPLICATE_EVENT,
             ConsentError::OutOfOrder { .. } => CADUCEUS_CONSENT_OUT_OF_ORDER,
             ConsentError::InFuture { .. } => CADUCEUS_CONSENT_IN_FUTURE,
@@ -494,10 +503,17 @@ impl From<AccessError> for caduceus_result {
     }
 }
 
+impl From<caduceus_core::pseudonym::IdentifierError> for caduceus_result {
+    fn from(_: caduceus_core::pseudonym::IdentifierError) -> Self {
+        CADUCEUS_INVALID_IDENTIFIER
+    }
+}
+
 impl From<AuditError> for caduceus_result {
     fn from(e: AuditError) -> Self {
         match e {
             AuditError::InvalidField(_)
+            | AuditError::InvalidIdentifier(_)
             | AuditError::InvalidPseudonym
             | AuditError::InvalidTime => CADUCEUS_AUDIT_INVALID_EVENT,
             AuditError::MalformedEntry(_)

@@ -47,5 +47,18 @@ int main(void) {
   CHECK(caduceus_bytes_data(NULL) == NULL);
   CHECK(caduceus_bytes_len(NULL) == 0);
 
+  /* Identifiers: pseudonyms and restricted ids pass; names, spaces and phone
+     numbers are refused, and the reason never repeats the text. */
+  CHECK_RC(caduceus_identifier_check("evt-2026-03-01"), CADUCEUS_OK);
+  CHECK_RC(caduceus_identifier_check("p-7f3a91"), CADUCEUS_OK);
+  CHECK_RC(caduceus_identifier_check("Max Mustermann"), CADUCEUS_INVALID_IDENTIFIER);
+  CHECK_RC(caduceus_last_error((uint8_t *)buf, sizeof buf, &n), CADUCEUS_OK);
+  CHECK(n > 10 && strstr(buf, "Mustermann") == NULL);
+  CHECK_RC(caduceus_identifier_check("+491701234567"), CADUCEUS_INVALID_IDENTIFIER);
+  CHECK_RC(caduceus_identifier_check("491701234567"), CADUCEUS_INVALID_IDENTIFIER);
+  CHECK_RC(caduceus_identifier_check(""), CADUCEUS_INVALID_IDENTIFIER);
+  CHECK_RC(caduceus_identifier_check(NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_identifier_check("\xff\xfe"), CADUCEUS_INVALID_UTF8);
+
   return SUMMARY("test_basics");
 }

@@ -529,7 +529,15 @@ fn parse_notice(ledger: &Ledger, spec: &str, sha: Option<&str>) -> Result<Notice
     })
 }
 
+/// A subject must be a pseudonym or restricted identifier: a name or a
+/// phone number is a usage error, caught before the ledger is read.
+fn check_subject(subject: &str) -> Result<()> {
+    caduceus_core::pseudonym::check_identifier(subject)
+        .map_err(|e| usage(format!("--subject: {e}")))
+}
+
 fn record(a: RecordArgs) -> Result<()> {
+    check_subject(&a.subject)?;
     let at = when(a.at.as_deref(), "--at")?;
     let expires = match a.expires.as_deref() {
         None => None,
@@ -576,6 +584,7 @@ fn record(a: RecordArgs) -> Result<()> {
 }
 
 fn stop(a: StopArgs) -> Result<()> {
+    check_subject(&a.subject)?;
     let (at, now) = at_and_now(a.at.as_deref())?;
     let (mut lock, mut ledger) = load_locked(&a.ledger)?;
     let outcome = ledger

@@ -382,6 +382,7 @@ impl AuditEvent {
 
     /// The record or envelope id concerned (never content).
     pub fn record(mut self, record: &str) -> Result<Self, AuditError> {
+        crate::pseudonym::check_identifier(record).map_err(AuditError::InvalidIdentifier)?;
         self.record = Some(check(record, "record")?);
         Ok(self)
     }
@@ -505,7 +506,9 @@ impl AuditEvent {
             ev = ev.category(&c)?;
         }
         if let Some(r) = b.3.2 {
-            ev = ev.record(&r)?;
+            // Entries already written are read as they are (an older log may
+            // hold a record id that `record` would refuse today).
+            ev.record = Some(check(&r, "record")?);
         }
         if let Some(p) = b.4 {
             ev = ev.purpose(&p)?;

@@ -68,6 +68,11 @@ pub enum AuditError {
         "audit field '{0}' must be 1 to 128 printable ASCII characters without surrounding spaces; keep free text and health data out of the audit log"
     )]
     InvalidField(&'static str),
+    /// A record id is neither a pseudonym nor a restricted identifier
+    /// ([`crate::pseudonym::check_identifier`]): free text such as a name
+    /// or a diagnosis.
+    #[error("invalid audit record id: {0}")]
+    InvalidIdentifier(crate::pseudonym::IdentifierError),
     /// A pseudonym does not have the pseudonym form.
     #[error(
         "not a pseudonym: expected 'sbj-' or 'stf-' followed by 32 lowercase hex digits and a check character; derive pseudonyms with AuditKey::pseudonym, never pass a real identifier"

@@ -569,6 +569,9 @@ impl Ledger {
         now: Option<i64>,
     ) -> Result<Prepared, ConsentError> {
         e.check()?;
+        if now.is_some() {
+            crate::pseudonym::check_identifier(&e.subject).map_err(ConsentError::InvalidSubject)?;
+        }
         let mut mask = 0u64;
         for p in &e.purposes {
             let i = self

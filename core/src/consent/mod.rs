@@ -90,6 +90,12 @@ pub enum ConsentError {
         "invalid {0}: use 1 to 128 printable ASCII characters without leading or trailing spaces"
     )]
     InvalidLabel(&'static str),
+    /// A new event's subject is neither a pseudonym nor a restricted
+    /// identifier ([`crate::pseudonym::check_identifier`]): a name or a
+    /// phone number typed in by mistake. Checked when an event is appended,
+    /// not when a ledger file is read, so older files stay readable.
+    #[error("invalid consent subject: {0}")]
+    InvalidSubject(crate::pseudonym::IdentifierError),
     /// The purpose is not configured in the ledger's policy.
     #[error("unknown purpose '{0}': add it to the consent policy or use a configured purpose")]
     UnknownPurpose(String),
