@@ -62,6 +62,7 @@ demo:
 bench:
 	$(CARGO) bench -p caduceus-core --bench envelope
 	$(CARGO) bench -p caduceus-core --bench consent
+	$(CARGO) bench -p caduceus-core --bench ledger_append
 	$(CARGO) bench -p caduceus-core --bench retention
 	$(CARGO) bench -p caduceus-core --bench audit
 	bash scripts/bench-cli.sh

@@ -11,18 +11,32 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use caduceus_core::consent::{ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Ledger};
+use caduceus_core::consent::{
+    ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, Ledger, NoticeRef,
+};
 
 const T0: i64 = 1_763_800_000;
 
-fn event(i: usize) -> ConsentEvent {
+/// A subject id of letters only (a restricted identifier).
+fn subject(mut i: usize) -> String {
+    let mut s = String::from("p-");
+    loop {
+        s.push(char::from(b'a' + (i % 26) as u8));
+        i /= 26;
+        if i == 0 {
+            return s;
+        }
+    }
+}
+
+fn event(i: usize, notice: &NoticeRef) -> ConsentEvent {
     ConsentEvent {
-        id: format!("evt-{i:08}"),
-        subject: format!("p-{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        id: format!("evt-{i:x}"),
+        subject: subject(i),
         purposes: vec!["treatment-communication".to_owned(), "recall".to_owned()],
         status: ConsentStatus::Given,
         method: ConsentMethod::QrReception,
-        notice: None,
+        notice: Some(notice.clone()),
         channel: "reception-qr".into(),
         evidence: Some(format!("form-{i}")),
         recorded_by: "staff-1".into(),
@@ -32,14 +46,17 @@ fn event(i: usize) -> ConsentEvent {
 }
 
 /// A saved ledger of `n` events.
-fn build(n: usize) -> Ledger {
+fn build(n: usize) -> (Ledger, NoticeRef) {
     let mut l = Ledger::new(ConsentPolicy::default()).unwrap();
+    let notice = l
+        .register_notice("privacy-chat", 1, "de", "Datenschutzhinweis ...", T0, T0)
+        .unwrap();
     for i in 0..n {
-        l.append(event(i), T0 + i as i64).unwrap();
+        l.append(event(i, &notice), T0 + i as i64).unwrap();
     }
     let save = l.unsaved();
     l.mark_saved(&save).unwrap();
-    l
+    (l, notice)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -49,14 +66,20 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Nanoseconds per saved event, median of `rounds` rounds of `per` events,
 /// appended after the ledger's `n` events; and the bytes appended per event.
-fn append_cost(l: &mut Ledger, n: usize, rounds: usize, per: usize) -> (f64, usize) {
+fn append_cost(
+    l: &mut Ledger,
+    notice: &NoticeRef,
+    n: usize,
+    rounds: usize,
+    per: usize,
+) -> (f64, usize) {
     let mut next = n;
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..rounds {
         let start = Instant::now();
         for _ in 0..per {
-            l.append(event(next), T0 + next as i64).unwrap();
+            l.append(event(next, notice), T0 + next as i64).unwrap();
             let save = l.unsaved();
             assert!(save.is_append());
             bytes = save.bytes().len();
@@ -90,9 +113,9 @@ fn main() {
     println!("ledger_append: saving one consent event (median of {rounds} rounds of {per})");
     let mut rows = Vec::new();
     for n in [10usize, big] {
-        let mut l = build(n);
+        let (mut l, notice) = build(n);
         let (rewrite, file_len) = rewrite_cost(&l, if full { 9 } else { 3 });
-        let (append, appended) = append_cost(&mut l, n, rounds, per);
+        let (append, appended) = append_cost(&mut l, &notice, n, rounds, per);
         println!(
             "  event {:>9}: append {:>9.0} ns ({appended} bytes)   rewrite (v1, anchor) {:>13.0} ns ({file_len} bytes)   rewrite/append {:>9.1}x",
             n + 1,
