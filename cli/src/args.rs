@@ -7,16 +7,23 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const AFTER_HELP: &str = "\
 Input is read from standard input and output written to standard output,
 unless -i/--input or -o/--output name a file ('-' means standard input or
-output). An output file is written under a temporary name next to it and
-renamed into place only when the command succeeded, so a failed command never
-leaves a partial file behind.
+output). An output file is written unnamed (or under a hidden temporary
+name) next to it and moved into place only when the command succeeded, so a
+failed or interrupted command never leaves a partial file behind.
 
-Exit codes:
-  0  success
-  1  failure: the operation did not complete (I/O error, damaged or modified
-     envelope, no matching key, ...); no output file was written
+Exit codes (the same for every command):
+  0  success (allowed, verified)
+  1  refused: a decision that says no (consent decide, policy check), a
+     verification that fails (audit verify), a log of another key
   2  usage error: the command line is wrong (unknown option, invalid key text,
-     missing or invalid label); nothing was read or written
+     missing or invalid label, a name where a pseudonym belongs); nothing was
+     read or written
+  3  failure: the operation did not complete (I/O error, damaged or modified
+     input, no matching key, a shredded key); no output file was written
+  4  busy: another caduceus process holds the ledger's, log's or keyring's
+     lock past the bounded wait (CADUCEUS_LOCK_TIMEOUT_MS); nothing changed
+  130, 143, 129  interrupted by SIGINT, SIGTERM or SIGHUP; unfinished output
+     files were removed
 
 Errors are one line on standard error, starting with 'caduceus: error:'.";
 

@@ -82,6 +82,25 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            // clap's own message repeats the value, which may be a name or
+            // free text typed into the wrong option: say what is wrong
+            // without it.
+            use clap::error::ContextKind;
+            let arg = e
+                .get(ContextKind::InvalidArg)
+                .map_or_else(|| "an option".to_owned(), |a| format!("'{a}'"));
+            let why = match e.kind() {
+                ErrorKind::ValueValidation => std::error::Error::source(e).map(|s| s.to_string()),
+                _ => e
+                    .get(ContextKind::ValidValue)
+                    .map(|v| format!("possible values: {v}")),
+            };
+            let why = why.map_or_else(String::new, |w| format!(": {w}"));
+            report(&Failure::Usage(format!(
+                "invalid value for {arg}{why} (see 'caduceus --help')"
+            )))
+        }
         _ => {
             // The first paragraph of clap's message, on one line.
             let rendered = e.render().to_string();

@@ -321,7 +321,7 @@ fn not_run(what: &str) {
 }
 
 #[test]
-fn audit_append_on_a_full_disk_leaves_the_log_byte_identical() {
+fn appends_on_a_full_disk_leave_the_log_and_the_ledger_byte_identical() {
     let dir = TempDir::new("state", "full");
     let mnt = dir.path("small");
     fs::create_dir(&mnt).unwrap();
@@ -330,7 +330,7 @@ fn audit_append_on_a_full_disk_leaves_the_log_byte_identical() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !mounted {
-        not_run("audit append on a full disk");
+        not_run("audit append and consent record on a full disk");
         return;
     }
     let result = std::panic::catch_unwind(|| {
@@ -341,6 +341,13 @@ fn audit_append_on_a_full_disk_leaves_the_log_byte_identical() {
                 &audit_append_args("l.log", &(T0 + i).to_string(), &[]),
             );
         }
+        // A consent ledger too (its notice text beside it).
+        ok(&mnt, &["consent", "init", "-o", "c.ledger"]);
+        fs::write(mnt.join("hinweis.txt"), "Datenschutzhinweis: ...").unwrap();
+        ok(
+            &mnt,
+            &consent_notice_args("c.ledger", "hinweis.txt", &T0.to_string()),
+        );
         // Fill the file system to the last byte.
         let mut filler = fs::File::create(mnt.join("filler")).unwrap();
         let block = vec![0u8; 4096];
@@ -371,8 +378,51 @@ fn audit_append_on_a_full_disk_leaves_the_log_byte_identical() {
             }
         }
         assert_eq!(failures, 3, "the disk never filled up");
+        // Consent records on the full disk: each one lands whole or leaves
+        // the ledger byte-identical.
+        let (mut recorded, mut refused) = (0usize, 0);
+        for i in 0..200 {
+            let before = fs::read(mnt.join("c.ledger")).unwrap();
+            let out = run_caduceus(Some(&mnt), &to_strs(&record_args(i, "marketing")), None);
+            if out.status.success() {
+                assert_eq!(refused, 0, "a record succeeded after the disk was full");
+                recorded += 1;
+                continue;
+            }
+            assert_eq!(code(&out), 3, "{out:?}");
+            assert_eq!(
+                fs::read(mnt.join("c.ledger")).unwrap(),
+                before,
+                "ledger changed"
+            );
+            refused += 1;
+            if refused == 3 {
+                break;
+            }
+        }
+        assert_eq!(refused, 3, "the disk never filled up for the ledger");
         // Space returns: appends work again and the log verifies.
         fs::remove_file(mnt.join("filler")).unwrap();
+        ok(&mnt, &to_strs(&record_args(500, "marketing")));
+        for i in (0..recorded).chain([500]) {
+            let out = run_caduceus(
+                Some(&mnt),
+                &[
+                    "consent",
+                    "decide",
+                    "--ledger",
+                    "c.ledger",
+                    "--purpose",
+                    "marketing",
+                    "--subject",
+                    &format!("p-{i}"),
+                    "--at",
+                    &(T0 + 600).to_string(),
+                ],
+                None,
+            );
+            assert_eq!(code(&out), 0, "p-{i}: {out:?}");
+        }
         ok(
             &mnt,
             &audit_append_args("l.log", &(T0 + 20).to_string(), &[]),
@@ -675,4 +725,37 @@ fn a_name_or_phone_number_is_refused_as_a_consent_subject() {
         );
         assert_eq!(fs::read(dir.path("c.ledger")).unwrap(), before);
     }
+}
+
+#[test]
+fn an_invalid_option_value_is_not_repeated_in_the_error() {
+    let dir = TempDir::new("state", "echo");
+    let d = &dir.0;
+    ok(d, &AUDIT_KEYGEN_PSEUDONYM);
+    let secret = "Max Mustermann HIV positiv";
+    let t = T0.to_string();
+    let mut args = audit_append_args("l.log", &t, &[]);
+    let at = args.iter().position(|a| *a == "--action").unwrap() + 1;
+    args[at] = secret;
+    let out = run_caduceus(Some(d), &args, None);
+    assert_eq!(code(&out), 2, "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--action") && err.contains("unknown action"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Mustermann") && !err.contains("HIV"),
+        "echoed: {err}"
+    );
+    // An enum option too: the possible values, not the value given.
+    ledger_with_notice(&dir);
+    let mut args = record_args(0, "marketing");
+    let at = args.iter().position(|a| a == "--status").unwrap() + 1;
+    args[at] = secret.to_owned();
+    let out = run_caduceus(Some(d), &to_strs(&args), None);
+    assert_eq!(code(&out), 2, "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("possible values"), "{err}");
+    assert!(!err.contains("Mustermann"), "echoed: {err}");
 }

@@ -257,7 +257,8 @@ pub struct RepairArgs {
 fn parse_action(s: &str) -> std::result::Result<Action, String> {
     Action::from_code(s).ok_or_else(|| {
         let all: Vec<&str> = Action::all().map(Action::code).collect();
-        format!("unknown action '{s}'; one of: {}", all.join(", "))
+        // The text is not repeated: it may be free text typed by mistake.
+        format!("unknown action; use one of: {}", all.join(", "))
     })
 }
 

@@ -23,7 +23,7 @@
 //! use caduceus_core::audit::{
 //!     Action, AuditEvent, AuditKey, AuditLog, Checkpoint, PseudonymKind, note,
 //! };
-//! # let mut rng = caduceus_core::testing::DeterministicRng::new(7);
+//! let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
 //! let key = AuditKey::generate(&mut rng);
 //! let doctor = key.pseudonym(PseudonymKind::Staff, "dr-mueller@praxis");
 //! let patient = key.pseudonym(PseudonymKind::Subject, "patient-4711");
