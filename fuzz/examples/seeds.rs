@@ -138,6 +138,12 @@ fn main() {
         }
     }
     write(&dir, "consent_ledger", "events", &ledger.to_bytes());
+    write(
+        &dir,
+        "consent_ledger",
+        "events-v1",
+        &version_1(&ledger.to_bytes()),
+    );
 
     // Audit entries.
     let key = AuditKey::from_bytes([5; 32]);
@@ -225,6 +231,33 @@ fn empty_ledger_bytes() -> Vec<u8> {
     Ledger::new(ConsentPolicy::default())
         .expect("ledger")
         .to_bytes()
+}
+
+/// The version-1 form of a version-2 ledger file (docs/CONSENT.md 5.3):
+/// entries without chain hashes, policy, notices, retirements, events, then
+/// the end entry `[count, SHA-256 of all bytes before it]`.
+fn version_1(v2: &[u8]) -> Vec<u8> {
+    let mut entries: Vec<(u8, &[u8])> = Vec::new();
+    let mut at = 5;
+    while at + 5 <= v2.len() {
+        let len = u32::from_be_bytes([v2[at + 1], v2[at + 2], v2[at + 3], v2[at + 4]]) as usize;
+        entries.push((v2[at], &v2[at + 5..at + 5 + len]));
+        at += 5 + len + 32;
+    }
+    entries.sort_by_key(|(tag, _)| *tag);
+    let mut out = b"CDCL\x01".to_vec();
+    for (tag, body) in &entries {
+        out.push(*tag);
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+    let count = u8::try_from(entries.len()).expect("fewer than 128 entries");
+    let mut end = vec![0x92, count, 0xc4, 0x20];
+    end.extend_from_slice(&caduceus_core::suite::sha256(&[&out]));
+    out.push(5);
+    out.extend_from_slice(&(end.len() as u32).to_be_bytes());
+    out.extend_from_slice(&end);
+    out
 }
 
 /// `cat(&[a, b, ...])`: the parts joined with NUL bytes.
