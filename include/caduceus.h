@@ -60,7 +60,7 @@
 // The result of every fallible call. `CADUCEUS_OK` (0) is success. The
 // numbers are part of the ABI: they never change and are never reused.
 // Ranges: 1-99 general, 100-199 keys, 200-299 envelopes, 300-399 consent,
-// 400-499 retention and access, 500-599 audit.
+// 400-499 retention and access, 500-599 audit, 600-699 WhatsApp.
 enum caduceus_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -190,6 +190,24 @@ enum caduceus_result
   CADUCEUS_AUDIT_LOG_FULL = 507,
   // The entries do not form a valid log (modified, missing or reordered entries).
   CADUCEUS_AUDIT_INVALID_LOG = 508,
+  // No app secret was given, or one of them is empty.
+  CADUCEUS_WHATSAPP_NO_SECRETS = 600,
+  // The webhook body is larger than 3 MiB.
+  CADUCEUS_WHATSAPP_BODY_TOO_LARGE = 601,
+  // The webhook request has no (or an empty) `X-Hub-Signature-256` header.
+  CADUCEUS_WHATSAPP_SIGNATURE_MISSING = 602,
+  // The `X-Hub-Signature-256` header is not `sha256=` and 64 hex digits.
+  CADUCEUS_WHATSAPP_SIGNATURE_MALFORMED = 603,
+  // The webhook signature matches no app secret.
+  CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH = 604,
+  // No verify token is configured (it is empty).
+  CADUCEUS_WHATSAPP_NO_VERIFY_TOKEN = 605,
+  // The subscription handshake's `hub.mode` is not `subscribe`.
+  CADUCEUS_WHATSAPP_SUBSCRIPTION_MODE = 606,
+  // The subscription handshake's `hub.verify_token` is wrong.
+  CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN = 607,
+  // The subscription handshake's `hub.challenge` is not a short printable token.
+  CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE = 608,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -2006,6 +2024,54 @@ caduceus_result caduceus_identifier_check(const char *identifier);
 // `buf` must be valid for `len` bytes of writes; `out_n` must be valid
 // for a write or NULL (then `CADUCEUS_NULL_PARAMETER`).
 caduceus_result caduceus_result_message(uint32_t code, uint8_t *buf, size_t len, size_t *out_n);
+
+// Verify the `X-Hub-Signature-256` header of a WhatsApp webhook POST before
+// the body is parsed: HMAC-SHA256 of `(body, body_len)` exactly as received
+// under each app secret `(secrets[i], secret_lens[i])`, `i < n_secrets`
+// (several during a rotation), compared in constant time.
+//
+// `header` is the header's value (`sha256=` and 64 hex digits, either
+// case; surrounding whitespace ignored), NUL-terminated, or NULL when the
+// request has no such header. On success the index of the secret that
+// matched (0 for the first) is written to `out_index`.
+//
+// Results: `CADUCEUS_WHATSAPP_NO_SECRETS` (no secret, or an empty one),
+// `CADUCEUS_WHATSAPP_BODY_TOO_LARGE` (over 3 MiB),
+// `CADUCEUS_WHATSAPP_SIGNATURE_MISSING` (NULL or empty header),
+// `CADUCEUS_WHATSAPP_SIGNATURE_MALFORMED` (also for a header that is not
+// UTF-8), `CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH`.
+//
+// # Safety
+// `body` valid for `body_len` bytes (NULL only with 0); `header` NULL or
+// NUL-terminated; `secrets` and `secret_lens` valid for `n_secrets`
+// elements (NULL only with 0), each `(secrets[i], secret_lens[i])` a valid
+// buffer; `out_index` valid for a write.
+caduceus_result caduceus_whatsapp_verify_signature(const uint8_t *body,
+                                                   size_t body_len,
+                                                   const char *header,
+                                                   const uint8_t *const *secrets,
+                                                   const size_t *secret_lens,
+                                                   size_t n_secrets,
+                                                   size_t *out_index);
+
+// Check a webhook verification GET: `mode` (`hub.mode`, must be
+// `subscribe`), `token` (`hub.verify_token`, compared in constant time with
+// `expected_token`) and `challenge` (`hub.challenge`, 1 to 256 characters
+// from `A-Z a-z 0-9 . _ -`). On success a copy of the challenge, the
+// response body to send, is written to `out_challenge` (free it with
+// `caduceus_bytes_free`).
+//
+// Results: `CADUCEUS_WHATSAPP_NO_VERIFY_TOKEN` (empty `expected_token`),
+// `CADUCEUS_WHATSAPP_SUBSCRIPTION_MODE`, `CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN`,
+// `CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE`.
+//
+// # Safety
+// The four texts NUL-terminated; `out_challenge` valid for a write.
+caduceus_result caduceus_whatsapp_verify_subscription(const char *mode,
+                                                      const char *token,
+                                                      const char *challenge,
+                                                      const char *expected_token,
+                                                      caduceus_bytes **out_challenge);
 
 #ifdef __cplusplus
 }  // extern "C"

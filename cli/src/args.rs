@@ -14,7 +14,8 @@ failed or interrupted command never leaves a partial file behind.
 Exit codes (the same for every command):
   0  success (allowed, verified)
   1  refused: a decision that says no (consent decide, policy check), a
-     verification that fails (audit verify), a log of another key
+     verification that fails (audit verify, whatsapp verify), a log of
+     another key
   2  usage error: the command line is wrong (unknown option, invalid key text,
      missing or invalid label, a name where a pseudonym belongs); nothing was
      read or written
@@ -59,6 +60,8 @@ pub enum Command {
     Consent(crate::commands::consent::ConsentArgs),
     /// Subject-category keyring files: create, add, revoke, rotate, shred (crypto-erasure), inspect.
     Keyring(crate::commands::keyring::KeyringArgs),
+    /// WhatsApp webhook intake: verify a body's X-Hub-Signature-256, check a subscription handshake.
+    Whatsapp(crate::commands::whatsapp::WhatsappArgs),
 }
 
 /// The role of a key pair; it selects the key's text prefix.

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Policy(a) => commands::policy::policy(a),
         Command::Consent(a) => commands::consent::consent(a),
         Command::Keyring(a) => commands::keyring::keyring(a),
+        Command::Whatsapp(a) => commands::whatsapp::whatsapp(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

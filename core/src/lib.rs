@@ -23,6 +23,9 @@
 //! * [`suite`]: the cipher suite's primitives exactly as the formats call them.
 //! * [`time`]: civil dates and RFC 3339 timestamps (UTC), integer arithmetic
 //!   only, shared by the exports and the command line.
+//! * [`whatsapp`]: WhatsApp Business Platform webhook intake: the
+//!   `X-Hub-Signature-256` check (with app secret rotation and a body bound)
+//!   and the subscription handshake.
 //! * `testing`: deterministic, predictable RNGs for tests and the test
 //!   vectors, compiled only with the `test-rng` feature, which no product
 //!   may enable. Production code passes the operating system's RNG, e.g.
@@ -49,6 +52,7 @@ pub mod suite;
 pub mod testing;
 pub mod time;
 mod toml_depth;
+pub mod whatsapp;
 
 pub use label::MAX_LABEL_LEN;
 pub use rand_core;

@@ -40,6 +40,7 @@ mod keys;
 mod policy;
 mod pseudonym;
 mod result;
+mod whatsapp;
 
 pub use audit::*;
 pub use boundary::{caduceus_last_error, caduceus_version};
@@ -49,3 +50,4 @@ pub use envelope::*;
 pub use keys::*;
 pub use policy::*;
 pub use result::{caduceus_result, caduceus_result_message};
+pub use whatsapp::*;

@@ -6,13 +6,14 @@ use caduceus_core::consent::ConsentError;
 use caduceus_core::envelope::EnvelopeError;
 use caduceus_core::keys::KeyError;
 use caduceus_core::retention::{PlanError, PolicyError, RecordsError};
+use caduceus_core::whatsapp::{SignatureError, SubscriptionError};
 
 use crate::boundary::write_text;
 
 /// The result of every fallible call. `CADUCEUS_OK` (0) is success. The
 /// numbers are part of the ABI: they never change and are never reused.
 /// Ranges: 1-99 general, 100-199 keys, 200-299 envelopes, 300-399 consent,
-/// 400-499 retention and access, 500-599 audit.
+/// 400-499 retention and access, 500-599 audit, 600-699 WhatsApp.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +147,25 @@ pub enum caduceus_result {
     CADUCEUS_AUDIT_LOG_FULL = 507,
     /// The entries do not form a valid log (modified, missing or reordered entries).
     CADUCEUS_AUDIT_INVALID_LOG = 508,
+
+    /// No app secret was given, or one of them is empty.
+    CADUCEUS_WHATSAPP_NO_SECRETS = 600,
+    /// The webhook body is larger than 3 MiB.
+    CADUCEUS_WHATSAPP_BODY_TOO_LARGE = 601,
+    /// The webhook request has no (or an empty) `X-Hub-Signature-256` header.
+    CADUCEUS_WHATSAPP_SIGNATURE_MISSING = 602,
+    /// The `X-Hub-Signature-256` header is not `sha256=` and 64 hex digits.
+    CADUCEUS_WHATSAPP_SIGNATURE_MALFORMED = 603,
+    /// The webhook signature matches no app secret.
+    CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH = 604,
+    /// No verify token is configured (it is empty).
+    CADUCEUS_WHATSAPP_NO_VERIFY_TOKEN = 605,
+    /// The subscription handshake's `hub.mode` is not `subscribe`.
+    CADUCEUS_WHATSAPP_SUBSCRIPTION_MODE = 606,
+    /// The subscription handshake's `hub.verify_token` is wrong.
+    CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN = 607,
+    /// The subscription handshake's `hub.challenge` is not a short printable token.
+    CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE = 608,
 }
 
 use caduceus_result::*;
@@ -214,6 +234,15 @@ impl caduceus_result {
         CADUCEUS_AUDIT_BAD_SIGNATURE,
         CADUCEUS_AUDIT_LOG_FULL,
         CADUCEUS_AUDIT_INVALID_LOG,
+        CADUCEUS_WHATSAPP_NO_SECRETS,
+        CADUCEUS_WHATSAPP_BODY_TOO_LARGE,
+        CADUCEUS_WHATSAPP_SIGNATURE_MISSING,
+        CADUCEUS_WHATSAPP_SIGNATURE_MALFORMED,
+        CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH,
+        CADUCEUS_WHATSAPP_NO_VERIFY_TOKEN,
+        CADUCEUS_WHATSAPP_SUBSCRIPTION_MODE,
+        CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN,
+        CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE,
     ];
 
     /// The fixed message of a code.
@@ -337,6 +366,34 @@ impl caduceus_result {
             CADUCEUS_AUDIT_LOG_FULL => "the audit log has reached its maximum size",
             CADUCEUS_AUDIT_INVALID_LOG => {
                 "the entries do not form a valid log; see caduceus_last_error for the first bad index"
+            }
+            CADUCEUS_WHATSAPP_NO_SECRETS => {
+                "no app secret (or an empty one) was given; pass the app secret from the Meta App Dashboard"
+            }
+            CADUCEUS_WHATSAPP_BODY_TOO_LARGE => {
+                "the webhook body is larger than 3 MiB; refuse the request (HTTP 413)"
+            }
+            CADUCEUS_WHATSAPP_SIGNATURE_MISSING => {
+                "the request has no X-Hub-Signature-256 header; refuse it (HTTP 401)"
+            }
+            CADUCEUS_WHATSAPP_SIGNATURE_MALFORMED => {
+                "the X-Hub-Signature-256 header is not 'sha256=' and 64 hex digits; refuse the request (HTTP 400)"
+            }
+            CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH => {
+                "the webhook signature matches no app secret; refuse the request (HTTP 401) and \
+                 hash the body exactly as received"
+            }
+            CADUCEUS_WHATSAPP_NO_VERIFY_TOKEN => {
+                "no verify token is configured; set the one entered in the Meta App Dashboard"
+            }
+            CADUCEUS_WHATSAPP_SUBSCRIPTION_MODE => {
+                "hub.mode is not 'subscribe'; refuse the request (HTTP 403)"
+            }
+            CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN => {
+                "hub.verify_token does not match the configured verify token; refuse the request (HTTP 403)"
+            }
+            CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE => {
+                "hub.challenge is not 1 to 256 characters of A-Z a-z 0-9 . _ -; refuse the request (HTTP 400)"
             }
         }
     }
@@ -547,6 +604,31 @@ impl From<LogFault> for caduceus_result {
     }
 }
 
+impl From<SignatureError> for caduceus_result {
+    fn from(e: SignatureError) -> Self {
+        match e {
+            SignatureError::NoSecrets | SignatureError::EmptySecret => CADUCEUS_WHATSAPP_NO_SECRETS,
+            SignatureError::BodyTooLarge => CADUCEUS_WHATSAPP_BODY_TOO_LARGE,
+            SignatureError::Missing => CADUCEUS_WHATSAPP_SIGNATURE_MISSING,
+            SignatureError::Malformed => CADUCEUS_WHATSAPP_SIGNATURE_MALFORMED,
+            SignatureError::Mismatch => CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<SubscriptionError> for caduceus_result {
+    fn from(e: SubscriptionError) -> Self {
+        match e {
+            SubscriptionError::NoVerifyToken => CADUCEUS_WHATSAPP_NO_VERIFY_TOKEN,
+            SubscriptionError::Mode => CADUCEUS_WHATSAPP_SUBSCRIPTION_MODE,
+            SubscriptionError::Token => CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN,
+            SubscriptionError::Challenge => CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,5 +646,8 @@ mod tests {
         assert_eq!(CADUCEUS_PANIC as u32, 4);
         assert_eq!(CADUCEUS_NO_ACCESS as u32, 103);
         assert_eq!(CADUCEUS_SEGMENT_CORRUPTED as u32, 205);
+        assert_eq!(CADUCEUS_WHATSAPP_NO_SECRETS as u32, 600);
+        assert_eq!(CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH as u32, 604);
+        assert_eq!(CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE as u32, 608);
     }
 }

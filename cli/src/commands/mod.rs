@@ -9,6 +9,7 @@ mod open;
 pub mod policy;
 mod rewrap;
 mod seal;
+pub mod whatsapp;
 
 pub use inspect::inspect;
 pub use keygen::{keygen, pubkey};

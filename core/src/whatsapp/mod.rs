@@ -1,0 +1,39 @@
+//! WhatsApp Business Platform traffic (Cloud API, or a business solution
+//! provider relaying the same requests).
+//!
+//! This first part covers the webhook intake checks a host runs before it
+//! looks at a request at all (docs/WHATSAPP.md section 1):
+//!
+//! * [`verify_signature`]: the `X-Hub-Signature-256` header of a webhook
+//!   POST, HMAC-SHA256 of the raw body bytes as received under one of the
+//!   app's secrets (several at once during a rotation), compared in
+//!   constant time, with a bound on the body size ([`MAX_WEBHOOK_BODY`]).
+//! * [`verify_subscription`]: the GET handshake (`hub.mode`,
+//!   `hub.verify_token`, `hub.challenge`) that subscribes the webhook; the
+//!   challenge to echo is returned only when mode and token are right and
+//!   it is a short printable token.
+//!
+//! ```
+//! use caduceus_core::whatsapp::{verify_signature, verify_subscription, SignatureError};
+//! // The expected value was computed with Python's hmac module:
+//! // hmac.new(b"app-secret", b'{"object":"whatsapp_business_account"}', "sha256").hexdigest()
+//! let body = br#"{"object":"whatsapp_business_account"}"#;
+//! let header = "sha256=0bf7374433906636bed1653bc7c64affb42fa5da9a39e251ab95c2e3a9c06923";
+//! let matched = verify_signature(body, Some(header), &[b"old-secret", b"app-secret"]).unwrap();
+//! assert_eq!(matched.index(), 1);
+//! assert_eq!(
+//!     verify_signature(body, Some(header), &[b"old-secret"]),
+//!     Err(SignatureError::Mismatch)
+//! );
+//! assert_eq!(verify_subscription("subscribe", "tok", "1158201444", "tok"), Ok("1158201444"));
+//! ```
+//!
+//! Parsing webhook bodies into typed events, the consent gate and the
+//! outbound gate follow (issue 12).
+
+mod signature;
+
+pub use signature::{
+    MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
+    SubscriptionError, verify_signature, verify_subscription,
+};
