@@ -262,6 +262,22 @@ impl Output {
         }
     }
 
+    /// As [`Output::create`], for an output the operator named with `-o`:
+    /// an existing consent ledger, audit log, keyring file or secret key
+    /// file is refused (usage error), never replaced. State files are
+    /// changed only by their own commands, under their lock.
+    pub fn create_user(path: Option<&Path>, mode: OutputMode) -> Result<Self> {
+        if let Some(p) = path.filter(|p| !is_stdio(Some(p)))
+            && let Some(kind) = protected_kind(p)
+        {
+            return Err(crate::error::usage(format!(
+                "output {} is an existing {kind}; refusing to overwrite it (write to a new file)",
+                p.display()
+            )));
+        }
+        Self::create(path, mode)
+    }
+
     /// Flush and, for a file, move it into place.
     pub fn commit(mut self) -> Result<()> {
         let write_err = |e: io::Error| fail(format!("cannot write output: {e}"));
@@ -583,6 +599,30 @@ fn create_unnamed(dir: &Path, private: bool) -> io::Result<Option<File>> {
 fn proc_fd_path(file: &File) -> PathBuf {
     use std::os::fd::AsRawFd;
     PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// What an existing regular file at `path` holds, if it is a file no
+/// output may replace: a consent ledger, an audit log, a keyring file or a
+/// secret key file (identity, audit pseudonym key, checkpoint signing key).
+fn protected_kind(path: &Path) -> Option<&'static str> {
+    let mut file = File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = Vec::with_capacity(4096);
+    (&mut file).take(4096).read_to_end(&mut head).ok()?;
+    match head.get(..4) {
+        Some(b"CDCL") => return Some("consent ledger"),
+        Some(b"CDAL") => return Some("audit log"),
+        Some(b"CDKR") => return Some("keyring file"),
+        _ => {}
+    }
+    let text = String::from_utf8_lossy(&head);
+    let secret = text.lines().map(str::trim).any(|l| {
+        (l.starts_with("CADUCEUS-") && (l.contains("SECRET-KEY") || l.contains("AUDIT-KEY")))
+            || l.starts_with("PRIVATE+KEY+")
+    });
+    secret.then_some("secret key file")
 }
 
 /// Create a new file (never following or replacing an existing one), with

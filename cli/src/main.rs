@@ -83,6 +83,18 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        ErrorKind::UnknownArgument => {
+            // An unknown option is named; a stray word is not: it may be the
+            // second half of an unquoted name ("--subject Max Mustermann").
+            use clap::error::ContextKind;
+            let arg = e.get(ContextKind::InvalidArg).map(|a| a.to_string());
+            let text = match arg.filter(|a| a.starts_with('-')) {
+                Some(option) => format!("unknown option '{option}' (see 'caduceus --help')"),
+                None => "unexpected argument; a value with spaces must be quoted (see 'caduceus --help')"
+                    .to_owned(),
+            };
+            report(&Failure::Usage(text))
+        }
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
             // clap's own message repeats the value, which may be a name or
             // free text typed into the wrong option: say what is wrong

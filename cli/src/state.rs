@@ -79,7 +79,7 @@ impl LockedFile {
     }
 
     /// Create the state file `path`, which must not exist, and lock it
-    /// (opened for writing only). Files are created owner-only (0600) when
+    /// (opened for reading and writing). Files are created owner-only (0600) when
     /// `private`.
     pub fn create_new(path: &Path, what: &str, private: bool) -> Result<Self> {
         let file = crate::files::create_new(path, private).map_err(|e| {
@@ -92,6 +92,15 @@ impl LockedFile {
                 fail(format!("cannot create {what} {}: {e}", path.display()))
             }
         })?;
+        // Reopened for reading too: a process that loses the race to lock
+        // the new file finds it written by the winner and must read it.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .ok()
+            .filter(|f| is_same_open_file(f, &file))
+            .unwrap_or(file);
         lock_bounded(
             &file,
             path,
@@ -196,6 +205,20 @@ fn lock_bounded(file: &File, path: &Path, what: &str, deadline: Instant, lock: L
             }
         }
     }
+}
+
+#[cfg(unix)]
+fn is_same_open_file(a: &File, b: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn is_same_open_file(_a: &File, _b: &File) -> bool {
+    true
 }
 
 #[cfg(unix)]

@@ -759,3 +759,111 @@ fn an_invalid_option_value_is_not_repeated_in_the_error() {
     assert!(err.contains("possible values"), "{err}");
     assert!(!err.contains("Mustermann"), "echoed: {err}");
 }
+
+#[test]
+fn no_output_replaces_an_existing_ledger_log_keyring_or_secret_key() {
+    let dir = TempDir::new("state", "protect");
+    let d = &dir.0;
+    ledger_with_notice(&dir);
+    ok(d, &to_strs(&record_args(0, "marketing")));
+    fs::copy(dir.path("c.ledger"), dir.path("other.ledger")).unwrap();
+    audit_log(&dir, 2);
+    fs::copy(dir.path("l.log"), dir.path("other.log")).unwrap();
+    ok(d, &["keygen", "--kind", "practice", "-o", "practice.key"]);
+    ok(d, &["keygen", "--kind", "staff", "-o", "staff.key"]);
+    ok(d, &audit_keygen_signing_args("s.key"));
+    let pubkey = ok(d, &["pubkey", "-i", "practice.key"]);
+    fs::write(dir.path("msg.txt"), "Befund: ...").unwrap();
+    ok(
+        d,
+        &[
+            "seal",
+            "--to",
+            pubkey.trim(),
+            "-l",
+            "subject=p-1",
+            "-l",
+            "category=message",
+            "-l",
+            "purpose=treatment-communication",
+            "-i",
+            "msg.txt",
+            "-o",
+            "msg.cdu",
+        ],
+    );
+    let protected = ["other.ledger", "other.log", "staff.key", "a.key", "s.key"];
+    let before: Vec<Vec<u8>> = protected
+        .iter()
+        .map(|n| fs::read(dir.path(n)).unwrap())
+        .collect();
+    let attempts: Vec<Vec<&str>> = vec![
+        vec![
+            "consent",
+            "export",
+            "--ledger",
+            "c.ledger",
+            "--subject",
+            "p-0",
+            "--format",
+            "fhir",
+            "-o",
+            "other.ledger",
+        ],
+        vec!["audit", "export-fhir", "--log", "l.log", "-o", "other.log"],
+        vec![
+            "open",
+            "--identity",
+            "practice.key",
+            "-i",
+            "msg.cdu",
+            "-o",
+            "staff.key",
+        ],
+        vec!["pubkey", "-i", "practice.key", "-o", "a.key"],
+        vec![
+            "seal",
+            "--to",
+            pubkey.trim(),
+            "-l",
+            "subject=p-1",
+            "-l",
+            "category=message",
+            "-l",
+            "purpose=treatment-communication",
+            "-i",
+            "msg.txt",
+            "-o",
+            "s.key",
+        ],
+    ];
+    for args in &attempts {
+        let out = run_caduceus(Some(d), args, None);
+        assert_eq!(code(&out), 2, "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"),
+            "{out:?}"
+        );
+    }
+    for (n, b) in protected.iter().zip(&before) {
+        assert_eq!(&fs::read(dir.path(n)).unwrap(), b, "{n} changed");
+    }
+    // An ordinary existing output is still replaced.
+    fs::write(dir.path("plain.txt"), "old").unwrap();
+    ok(
+        d,
+        &[
+            "open",
+            "--identity",
+            "practice.key",
+            "-i",
+            "msg.cdu",
+            "-o",
+            "plain.txt",
+        ],
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path("plain.txt")).unwrap(),
+        "Befund: ..."
+    );
+}

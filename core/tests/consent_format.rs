@@ -197,8 +197,19 @@ fn a_cut_inside_an_entry_is_a_torn_tail_and_a_cut_between_entries_a_shorter_ledg
             assert!(fed.is_err() || reader.finish_repairing().is_err());
         }
     }
+    // Fewer than 5 bytes after the last entry are a torn entry header,
+    // whatever they hold (a power loss can leave zeros); 5 or more with an
+    // unknown tag are damage.
     let mut trailing = bytes.clone();
     trailing.push(0);
+    assert_eq!(
+        Ledger::from_bytes(&trailing),
+        Err(ConsentError::TornTail {
+            keep_len: bytes.len() as u64,
+            cut_len: 1
+        })
+    );
+    trailing.extend_from_slice(&[0; 4]);
     assert!(matches!(
         Ledger::from_bytes(&trailing),
         Err(ConsentError::MalformedLedger(_))

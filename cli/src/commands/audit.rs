@@ -577,7 +577,7 @@ fn append(args: AppendArgs) -> Result<()> {
                 && o != &h.origin
             {
                 return Err(usage(format!(
-                    "--origin {o} differs from the log's origin {}",
+                    "--origin differs from the log's origin {}; give the log's origin or omit --origin",
                     h.origin
                 )));
             }
@@ -754,7 +754,7 @@ fn checkpoint(args: CheckpointArgs) -> Result<()> {
         .checkpoint()
         .sign(&refs)
         .map_err(|e| fail(e.to_string()))?;
-    let mut out = Output::create(args.output.as_deref(), OutputMode::PUBLIC_TEXT)?;
+    let mut out = Output::create_user(args.output.as_deref(), OutputMode::PUBLIC_TEXT)?;
     out.write_all(signed.as_bytes())
         .map_err(|e| fail(format!("cannot write output: {e}")))?;
     out.commit()
@@ -1040,7 +1040,7 @@ fn export(args: ExportArgs) -> Result<()> {
     state::ensure_not_input(args.output.as_deref(), &[&args.log])?;
     // Entries are verified and written one at a time into an output that
     // is moved into place only when the whole log verified.
-    let mut out = Output::create(args.output.as_deref(), OutputMode::PUBLIC_TEXT)?;
+    let mut out = Output::create_user(args.output.as_deref(), OutputMode::PUBLIC_TEXT)?;
     let write_err = |e: std::io::Error| fail(format!("cannot write output: {e}"));
     out.write_all(b"{\"resourceType\":\"Bundle\",\"type\":\"collection\"")
         .map_err(write_err)?;

@@ -430,7 +430,7 @@ fn when(arg: Option<&str>, option: &str) -> Result<i64> {
         None => time::now(),
         Some(s) => time::parse_time(s).ok_or_else(|| {
             usage(format!(
-                "{option}: '{s}' is not a time; use Unix seconds or RFC 3339 like 2025-01-31T12:00:00Z"
+                "{option}: not a time; use Unix seconds or RFC 3339 like 2025-01-31T12:00:00Z"
             ))
         }),
     }
@@ -795,7 +795,7 @@ fn export(a: ExportArgs) -> Result<()> {
         FormatArg::Fhir => ledger.export_fhir(&a.subject, at),
         FormatArg::Iso27560 => ledger.export_iso27560(&a.subject),
     };
-    let mut out = Output::create(a.output.as_deref(), OutputMode::PLAINTEXT)?;
+    let mut out = Output::create_user(a.output.as_deref(), OutputMode::PLAINTEXT)?;
     out.write_all(json.as_bytes())
         .and_then(|()| out.write_all(b"\n"))
         .map_err(|e| fail(format!("cannot write output: {e}")))?;

@@ -80,7 +80,7 @@ fn print_public_keys(identity: &Path, output: Option<&Path>) -> Result<()> {
         text.push_str(&key.public_key().to_string());
         text.push('\n');
     }
-    let mut out = Output::create(output, OutputMode::PUBLIC_TEXT)?;
+    let mut out = Output::create_user(output, OutputMode::PUBLIC_TEXT)?;
     out.write_all(text.as_bytes())
         .map_err(|e| fail(format!("cannot write output: {e}")))?;
     out.commit()

@@ -288,13 +288,18 @@ fn create(a: CreateArgs) -> Result<()> {
             }
             other => fail(other.to_string()),
         })?;
-    let mut lock = LockedFile::create_new(&a.keyring, WHAT, true)?;
-    if let Err(e) = state::append_whole(lock.file(), &record.to_bytes(), WHAT) {
-        drop(lock);
-        let _ = std::fs::remove_file(&a.keyring);
-        return Err(e);
-    }
-    drop(lock);
+    // The file appears under its name whole or not at all, and never
+    // replaces an existing one (a crash leaves no empty keyring behind).
+    crate::files::write_new(&a.keyring, true, &record.to_bytes()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            usage(format!(
+                "{WHAT} {} already exists; refusing to overwrite it",
+                a.keyring.display()
+            ))
+        } else {
+            fail(format!("cannot create {WHAT} {}: {e}", a.keyring.display()))
+        }
+    })?;
     let mut text = String::new();
     let _ = writeln!(
         text,

@@ -31,7 +31,7 @@ pub fn open(args: OpenArgs) -> Result<()> {
 
     // Created only now that the header is authentic; removed again (by
     // Drop) if anything below fails, so no unauthenticated plaintext stays.
-    let mut out = Output::create(args.output.as_deref(), OutputMode::PLAINTEXT)?;
+    let mut out = Output::create_user(args.output.as_deref(), OutputMode::PLAINTEXT)?;
     // Progress counts plaintext, so compare it with the plaintext length.
     let plaintext_len = input.size.and_then(|total| {
         let payload = total.checked_sub(header.header_len as u64)?;

@@ -454,7 +454,7 @@ fn print(text: &str) -> Result<()> {
 }
 
 fn write_out(path: Option<&Path>, text: &str, mode: OutputMode) -> Result<()> {
-    let mut out = Output::create(path, mode)?;
+    let mut out = Output::create_user(path, mode)?;
     out.write_all(text.as_bytes())
         .map_err(|e| fail(format!("cannot write output: {e}")))?;
     out.commit()

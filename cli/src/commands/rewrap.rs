@@ -70,7 +70,7 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
     let unlocked = envelope::unlock(&old_header, identity)?;
     let new_header = unlocked.rewrap_keeping(&add, &remove, &practice, &mut rng)?;
 
-    let mut out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
+    let mut out = Output::create_user(args.output.as_deref(), OutputMode::ENVELOPE)?;
     out.write_all(&new_header)
         .map_err(|e| fail(format!("cannot write output: {e}")))?;
     let mut progress = Progress::new("rewrapping", input.size);

@@ -60,7 +60,7 @@ pub fn seal(args: SealArgs) -> Result<()> {
         })?;
 
     let mut input = files::open_input(args.input.as_deref())?;
-    let mut out = Output::create(args.output.as_deref(), OutputMode::ENVELOPE)?;
+    let mut out = Output::create_user(args.output.as_deref(), OutputMode::ENVELOPE)?;
     out.write_all(&header)
         .map_err(|e| write_failure(EnvelopeError::Io(e.kind())))?;
     let mut progress = Progress::new("sealing", input.size);

@@ -378,13 +378,15 @@ impl LedgerReader {
             if self.ended {
                 break Err(malformed("trailing bytes after the end entry"));
             }
+            // Fewer than 5 bytes: a torn entry header, whatever they hold
+            // (a power loss can leave zeros), section 5.2.
+            let Some(len) = rest.get(1..HEADER_LEN) else {
+                break Ok(());
+            };
             let tag = rest.first().copied().unwrap_or(0);
             if !(TAG_POLICY..=TAG_END).contains(&tag) || (v2 && tag == TAG_END) {
                 break Err(malformed("unknown entry tag"));
             }
-            let Some(len) = rest.get(1..HEADER_LEN) else {
-                break Ok(());
-            };
             let mut l = [0u8; 4];
             l.copy_from_slice(len);
             let len = u32::from_be_bytes(l) as usize;
