@@ -112,6 +112,8 @@ enum caduceus_result
   // A text is neither a pseudonym nor a restricted identifier (a name or
   // a phone number where an identifier belongs).
   CADUCEUS_INVALID_IDENTIFIER = 112,
+  // The key id to remove is not a recipient of this envelope or record.
+  CADUCEUS_NOT_A_RECIPIENT = 113,
   // The input ends before the envelope does.
   CADUCEUS_TRUNCATED = 200,
   // Bytes follow the end of the envelope.

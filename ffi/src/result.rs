@@ -65,6 +65,8 @@ pub enum caduceus_result {
     /// A text is neither a pseudonym nor a restricted identifier (a name or
     /// a phone number where an identifier belongs).
     CADUCEUS_INVALID_IDENTIFIER = 112,
+    /// The key id to remove is not a recipient of this envelope or record.
+    CADUCEUS_NOT_A_RECIPIENT = 113,
 
     /// The input ends before the envelope does.
     CADUCEUS_TRUNCATED = 200,
@@ -195,6 +197,7 @@ impl caduceus_result {
         CADUCEUS_NO_RECIPIENTS,
         CADUCEUS_INVALID_LABEL,
         CADUCEUS_INVALID_IDENTIFIER,
+        CADUCEUS_NOT_A_RECIPIENT,
         CADUCEUS_TRUNCATED,
         CADUCEUS_TRAILING_DATA,
         CADUCEUS_BAD_MAGIC,
@@ -279,6 +282,9 @@ impl caduceus_result {
             }
             CADUCEUS_NO_RECIPIENTS => "at least one recipient is required",
             CADUCEUS_INVALID_LABEL => "invalid label: use 1 to 128 printable ASCII characters",
+            CADUCEUS_NOT_A_RECIPIENT => {
+                "the key to remove is not a recipient; check the key id with inspect"
+            }
             CADUCEUS_INVALID_IDENTIFIER => {
                 "not a pseudonym or restricted identifier (no names, spaces or phone numbers); \
                  see caduceus_last_error"
@@ -441,7 +447,7 @@ impl From<KeyError> for caduceus_result {
                 CADUCEUS_UNSUPPORTED_VERSION
             }
             KeyError::LastRecipient | KeyError::LastPracticeRecipient => CADUCEUS_LAST_RECIPIENT,
-            KeyError::NotARecipient => CADUCEUS_NO_ACCESS,
+            KeyError::NotARecipient => CADUCEUS_NOT_A_RECIPIENT,
             KeyError::DuplicateRecipient => CADUCEUS_DUPLICATE_RECIPIENT,
             KeyError::TooManyRecipients => CADUCEUS_TOO_MANY_RECIPIENTS,
             KeyError::NoRecipients => CADUCEUS_NO_RECIPIENTS,
@@ -469,7 +475,8 @@ impl From<EnvelopeError> for caduceus_result {
             EnvelopeError::NoRecipients => CADUCEUS_NO_RECIPIENTS,
             EnvelopeError::DuplicateRecipient => CADUCEUS_DUPLICATE_RECIPIENT,
             EnvelopeError::WeakRecipientKey => CADUCEUS_WEAK_KEY,
-            EnvelopeError::NoAccess | EnvelopeError::NotARecipient => CADUCEUS_NO_ACCESS,
+            EnvelopeError::NoAccess => CADUCEUS_NO_ACCESS,
+            EnvelopeError::NotARecipient => CADUCEUS_NOT_A_RECIPIENT,
             EnvelopeError::LastPracticeRecipient => CADUCEUS_LAST_RECIPIENT,
             EnvelopeError::KeyShredded => CADUCEUS_KEY_SHREDDED,
             EnvelopeError::Keyring(k) => k.into(),
@@ -496,7 +503,7 @@ impl From<ConsentError> for caduceus_result {
             | ConsentError::InvalidExpiry(_)
             | ConsentError::NoticeRequired(_) => CADUCEUS_CONSENT_INVALID_EVENT,
             ConsentError::UnknownPurpose(_) => CADUCEUS_CONSENT_UNKNOWN_PURPOSE,
-            ConsentError::InvalidSubject(_) => CADUCEUS_CONSENT_INVALID_EVENT,
+            ConsentError::InvalidSubject(_) => CADUCEUS_INVALID_IDENTIFIER,
             ConsentError::DuplicateEventId(_) => CADUCEUS_CONSENT_DUPLICATE_EVENT,
             ConsentError::OutOfOrder { .. } => CADUCEUS_CONSENT_OUT_OF_ORDER,
             ConsentError::InFuture { .. } => CADUCEUS_CONSENT_IN_FUTURE,
@@ -569,8 +576,8 @@ impl From<caduceus_core::pseudonym::IdentifierError> for caduceus_result {
 impl From<AuditError> for caduceus_result {
     fn from(e: AuditError) -> Self {
         match e {
+            AuditError::InvalidIdentifier(_) => CADUCEUS_INVALID_IDENTIFIER,
             AuditError::InvalidField(_)
-            | AuditError::InvalidIdentifier(_)
             | AuditError::InvalidPseudonym
             | AuditError::InvalidTime => CADUCEUS_AUDIT_INVALID_EVENT,
             AuditError::MalformedEntry(_)

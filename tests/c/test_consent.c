@@ -151,7 +151,7 @@ static void test_record(caduceus_consent_ledger *l) {
       "\"purposes\":[\"marketing\"],\"status\":\"given\",\"method\":\"qr-reception\","
       "\"notice\":{\"id\":\"privacy-chat\",\"version\":1,\"language\":\"de\"},"
       "\"channel\":\"reception-qr\",\"recorded_by\":\"staff-12\",\"time\":1763800061}";
-  CHECK_RC(caduceus_consent_record(l, named, T0 + 70, NULL, NULL), CADUCEUS_CONSENT_INVALID_EVENT);
+  CHECK_RC(caduceus_consent_record(l, named, T0 + 70, NULL, NULL), CADUCEUS_INVALID_IDENTIFIER);
   CHECK(event_count(l) == before);
   CHECK_RC(caduceus_consent_record(l, NULL, T0, &seq, sha), CADUCEUS_NULL_PARAMETER);
   CHECK_RC(caduceus_consent_record(l, QR_EVENT, T0 + 60, &seq, sha),
@@ -448,12 +448,13 @@ static void test_bytes_round_trip(const caduceus_consent_ledger *l) {
     memcpy(copy, data, len);
     copy[4] = 9;
     CHECK_RC(caduceus_consent_ledger_from_bytes(copy, len, &out), CADUCEUS_UNSUPPORTED_VERSION);
-    /* Trailing bytes. */
-    uint8_t *longer = malloc(len + 1);
+    /* Trailing bytes: fewer than an entry header are a torn tail, a whole
+       header with an unknown tag is damage. */
+    uint8_t *longer = calloc(len + 5, 1);
     if (longer != NULL) {
       memcpy(longer, data, len);
-      longer[len] = 0;
-      CHECK_RC(caduceus_consent_ledger_from_bytes(longer, len + 1, &out),
+      CHECK_RC(caduceus_consent_ledger_from_bytes(longer, len + 1, &out), CADUCEUS_CONSENT_TORN_TAIL);
+      CHECK_RC(caduceus_consent_ledger_from_bytes(longer, len + 5, &out),
                CADUCEUS_CONSENT_MALFORMED_LEDGER);
       free(longer);
     }

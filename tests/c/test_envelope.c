@@ -372,7 +372,7 @@ static void test_rewrap(void) {
   out = NULL;
   const char *remove_outsider[1] = {outsider_id};
   CHECK_RC(caduceus_envelope_rewrap(env.data, env.len, subject_key, NULL, 0, remove_outsider, 1, &out),
-           CADUCEUS_NO_ACCESS);
+           CADUCEUS_NOT_A_RECIPIENT);
   CHECK_RC(caduceus_envelope_rewrap(env.data, env.len, outsider, add, 1, NULL, 0, &out), CADUCEUS_NO_ACCESS);
   const caduceus_public_key *dup[1] = {subject_pub};
   CHECK_RC(caduceus_envelope_rewrap(env.data, env.len, subject_key, dup, 1, NULL, 0, &out),

@@ -417,7 +417,7 @@ static void test_keyring(void) {
   CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(rec, practice_id, practice_ids, 1, &last),
            CADUCEUS_LAST_RECIPIENT);
   CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(revoked, staff_id, practice_ids, 1, &last),
-           CADUCEUS_NO_ACCESS);
+           CADUCEUS_NOT_A_RECIPIENT);
   CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(rec, staff_id, NULL, 1, &last), CADUCEUS_NULL_PARAMETER);
   CHECK(last == NULL);
   CHECK_RC(caduceus_keyring_record_revoke_recipient_keeping(rec, staff_id, practice_ids, 1, &last), CADUCEUS_OK);

@@ -133,6 +133,9 @@ fn parse_labels(args: &[String], record: Option<&KeyringRecord>) -> Result<Label
         }
     }
     let subject = required(subject, "subject", "p-7f3a91")?;
+    // A name or phone number typed as the subject would be stored readable.
+    caduceus_core::pseudonym::check_identifier(&subject)
+        .map_err(|e| usage(format!("--label subject: {e}")))?;
     let category = required(category, "category", "clinical-photos")?;
     let purpose = required(purpose, "purpose", "treatment-communication")?;
     let content_type = content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
@@ -181,6 +184,8 @@ mod tests {
             vec!["colour=red"],
             vec!["subject=a", "subject=b"],
             vec!["subject=Müller", "category=x", "purpose=y"],
+            vec!["subject=Max Mustermann", "category=x", "purpose=y"],
+            vec!["subject=+491701234567", "category=x", "purpose=y"],
             vec!["subject=a", "category=x", "purpose=y", "created-at=soon"],
         ] {
             assert!(parse_labels(&strings(&bad), None).is_err(), "{bad:?}");
@@ -198,7 +203,7 @@ mod tests {
             ),
             (
                 "subject=Müller Mustermann HIV",
-                "invalid subject pseudonym label",
+                "--label subject: an identifier may hold only",
             ),
         ] {
             let mut args: Vec<&str> = base
