@@ -44,6 +44,9 @@ pub fn install() -> Result<()> {
 fn interrupted(signal: i32) -> ! {
     use std::io::{IsTerminal, Write};
 
+    // An append to a ledger, log or keyring in progress finishes (or is cut
+    // back) first: a signal never leaves a torn record.
+    let _appends = crate::state::hold_state_writes();
     let _held = crate::files::remove_unfinished();
     let name = signal_hook::low_level::signal_name(signal).unwrap_or("a signal");
     let mut stderr = std::io::stderr();

@@ -158,6 +158,7 @@ impl LockedFile {
 
     /// Cut the file to `len` bytes and sync it.
     pub fn truncate(&mut self, len: u64, what: &str) -> Result<()> {
+        let _writing = hold_state_writes();
         self.file
             .set_len(len)
             .and_then(|()| self.file.sync_all())
@@ -238,10 +239,24 @@ fn same_inode(_file: &File, _path: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// Held while a state file is being appended to (or cut back): the signal
+/// handler takes it before the process exits, so SIGINT/SIGTERM never stop
+/// an append half-way.
+static STATE_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Wait for a state write in progress to finish and keep others from
+/// starting (for the signal handler, which then exits).
+pub fn hold_state_writes() -> std::sync::MutexGuard<'static, ()> {
+    STATE_WRITE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Append `record` at the end of `file` and sync it to the disk. On any
 /// error the file is cut back to the length it had and synced again, so it
 /// is byte-identical to before; the error names `what`.
 pub fn append_whole(file: &mut File, record: &[u8], what: &str) -> Result<()> {
+    let _writing = hold_state_writes();
     let old_len = file
         .metadata()
         .map_err(|e| fail(format!("cannot append to {what}: {e}")))?

@@ -867,3 +867,34 @@ fn no_output_replaces_an_existing_ledger_log_keyring_or_secret_key() {
         "Befund: ..."
     );
 }
+
+#[test]
+fn appends_interrupted_by_sigterm_and_sigint_never_leave_a_torn_record() {
+    let dir = TempDir::new("state", "signals");
+    let d = &dir.0;
+    audit_log(&dir, 1);
+    ledger_with_notice(&dir);
+    for round in 0..4u64 {
+        let mut children = Vec::new();
+        for i in 0..12u64 {
+            let t = (T0 + 10 + (round * 100 + i) as i64).to_string();
+            children.push(spawn(d, &strings(&audit_append_args("l.log", &t, &[]))));
+            let r = record_args((round * 100 + i) as usize, "marketing");
+            children.push(spawn(d, &r));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5 + 10 * round));
+        for (k, c) in children.iter().enumerate() {
+            let sig = if k % 2 == 0 { "-TERM" } else { "-INT" };
+            let _ = Command::new("kill").args([sig, &c.id().to_string()]).status();
+        }
+        for c in children {
+            let _ = c.wait_with_output();
+        }
+        // Whatever was interrupted, both files are whole.
+        let out = log_cmd(d, &["audit", "repair", "--log", "l.log"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("nothing cut"), "{out:?}");
+        let out = ledger_cmd(d, "repair");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("nothing cut"), "{out:?}");
+        ok(d, &["audit", "verify", "--log", "l.log"]);
+    }
+}
