@@ -885,16 +885,46 @@ fn appends_interrupted_by_sigterm_and_sigint_never_leave_a_torn_record() {
         std::thread::sleep(std::time::Duration::from_millis(5 + 10 * round));
         for (k, c) in children.iter().enumerate() {
             let sig = if k % 2 == 0 { "-TERM" } else { "-INT" };
-            let _ = Command::new("kill").args([sig, &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args([sig, &c.id().to_string()])
+                .status();
         }
         for c in children {
             let _ = c.wait_with_output();
         }
         // Whatever was interrupted, both files are whole.
         let out = log_cmd(d, &["audit", "repair", "--log", "l.log"]);
-        assert!(String::from_utf8_lossy(&out.stdout).contains("nothing cut"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("nothing cut"),
+            "{out:?}"
+        );
         let out = ledger_cmd(d, "repair");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("nothing cut"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("nothing cut"),
+            "{out:?}"
+        );
         ok(d, &["audit", "verify", "--log", "l.log"]);
     }
+}
+
+#[test]
+fn audit_repair_never_cuts_a_complete_entry_whose_length_was_damaged() {
+    let dir = TempDir::new("state", "log-length");
+    let d = &dir.0;
+    let two = audit_log(&dir, 2);
+    ok(d, &audit_append_args("l.log", &(T0 + 2).to_string(), &[]));
+    let three = fs::read(dir.path("l.log")).unwrap();
+    // Raise the third record's length past the end of the file.
+    let at = two.len();
+    let len = u32::from_be_bytes(three[at..at + 4].try_into().unwrap());
+    let mut damaged = three.clone();
+    damaged[at..at + 4].copy_from_slice(&(len + 50).to_be_bytes());
+    fs::write(dir.path("l.log"), &damaged).unwrap();
+    let out = log_cmd(d, &["audit", "repair", "--log", "l.log"]);
+    assert_eq!(code(&out), 3, "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("length field is damaged"),
+        "{out:?}"
+    );
+    assert_eq!(fs::read(dir.path("l.log")).unwrap(), damaged);
 }

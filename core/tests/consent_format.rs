@@ -469,3 +469,34 @@ fn non_canonical_event_bodies_are_refused() {
         Err(ConsentError::MalformedEvent("unknown status"))
     );
 }
+
+#[test]
+fn a_complete_last_entry_with_a_damaged_length_is_damage_not_a_torn_tail() {
+    let l = sample_ledger();
+    let bytes = l.to_bytes();
+    let last = *entry_ends(&bytes).iter().rev().nth(1).unwrap();
+    // Raise the last entry's length past the end of the file: it now looks
+    // incomplete, but its body and chain hash are all there.
+    let mut damaged = bytes.clone();
+    let len = u32::from_be_bytes(damaged[last + 1..last + 5].try_into().unwrap());
+    damaged[last + 1..last + 5].copy_from_slice(&(len + 100).to_be_bytes());
+    assert!(
+        matches!(
+            Ledger::from_bytes(&damaged),
+            Err(ConsentError::MalformedLedger(_))
+        ),
+        "{:?}",
+        Ledger::from_bytes(&damaged)
+    );
+    let mut reader = LedgerReader::new();
+    reader.feed(&damaged).unwrap();
+    assert!(matches!(
+        reader.finish_repairing(),
+        Err(ConsentError::MalformedLedger(_))
+    ));
+    // A genuinely torn last entry is still repaired.
+    let mut reader = LedgerReader::new();
+    reader.feed(&bytes[..bytes.len() - 1]).unwrap();
+    let (_, torn) = reader.finish_repairing().unwrap();
+    assert_eq!(torn.unwrap().keep_len, last as u64);
+}

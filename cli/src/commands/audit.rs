@@ -396,6 +396,19 @@ fn scan_log(
         };
         let k2 = read_up_to(&mut r, body).map_err(io_err)?;
         if k2 < l {
+            // A complete entry whose length field was damaged is damage,
+            // not a torn record: cutting it would remove a whole entry.
+            let got = body.get(..k2).unwrap_or_default();
+            let whole = (1..=got.len()).any(|n| {
+                got.get(..n)
+                    .is_some_and(|e| AuditEntry::validate(e).is_ok_and(|(seq, _)| seq == index))
+            });
+            if whole {
+                return Err(bad(&format!(
+                    "record {index} is complete but its length field is damaged; nothing can be \
+                     cut safely: restore the log from a backup"
+                )));
+            }
             return Ok((Some(header), Some(torn(pos, pos + 4 + k2 as u64))));
         }
         each(&header, body)?;

@@ -524,6 +524,12 @@ impl LedgerReader {
                         "the file has no complete policy entry: nothing can be kept; restore it from a backup",
                     ));
                 };
+                if !self.buf.is_empty() && damaged_length(&self.head, &self.buf) {
+                    return Err(malformed(
+                        "the last entry is complete but its length field is damaged: nothing can \
+                         be cut safely; restore the file from a backup",
+                    ));
+                }
                 ledger.saved = SaveMark {
                     items: ledger.journal.len(),
                     head: Some(self.head),
@@ -536,6 +542,26 @@ impl LedgerReader {
             }
         }
     }
+}
+
+/// Longest body a torn tail is probed for (every event entry fits).
+const PROBE_LEN: usize = 16 * 1024;
+
+/// Whether an apparently incomplete final entry is in fact a complete one
+/// whose length field was damaged: some shorter body length `l` makes the
+/// 32 bytes after it the entry's correct chain hash. Then cutting it would
+/// remove a complete entry (and everything after it). Bodies up to
+/// [`PROBE_LEN`] are probed.
+fn damaged_length(head: &Chain, tail: &[u8]) -> bool {
+    let Some(&tag) = tail.first() else {
+        return false;
+    };
+    let room = tail.len().saturating_sub(HEADER_LEN + LEDGER_CHAIN_LEN);
+    (0..=room.min(PROBE_LEN)).any(|l| {
+        let body = tail.get(HEADER_LEN..HEADER_LEN + l).unwrap_or_default();
+        let stored = tail.get(HEADER_LEN + l..HEADER_LEN + l + LEDGER_CHAIN_LEN);
+        tail.len() >= HEADER_LEN + LEDGER_CHAIN_LEN && stored == Some(&chain(head, tag, body)[..])
+    })
 }
 
 fn end_entry(body: &[u8], count: u64, digest: &[u8]) -> Result<(), ConsentError> {
