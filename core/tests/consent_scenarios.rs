@@ -275,15 +275,24 @@ fn stop_with_partial_consent_records_a_withdrawal_and_an_objection() {
     let mut f = fixture(policy);
     f.give("e1", &["treatment-communication", "marketing"], T0);
     assert!(f.ledger.decide("p-1", "reviews", T0 + 1).allowed);
-    let before = f.ledger.clone();
-    // An id too long for the objection's suffix: refused, nothing appended.
+    // An id too long for the objection's suffix (on a copy): both events
+    // are still recorded, the objection's id shortened with a hash.
+    let mut copy = f.ledger.clone();
     let long = "x".repeat(120);
-    assert!(
-        f.ledger
-            .opt_out(stop(&long, "p-1", "STOP", T0 + 2), T0 + 2)
-            .is_err()
-    );
-    assert_eq!(f.ledger, before);
+    let out = copy
+        .opt_out(stop(&long, "p-1", "STOP", T0 + 2), T0 + 2)
+        .unwrap();
+    let OptOutOutcome::Stopped {
+        withdrawal: Some(w),
+        objection: Some(o),
+    } = out
+    else {
+        panic!("expected both events, got {out:?}");
+    };
+    assert_eq!(copy.event(w.event.seq).unwrap().event.id, long);
+    let oid = copy.event(o.event.seq).unwrap().event.id;
+    assert!(oid.len() <= 128 && oid.ends_with("-objection"), "{oid}");
+    assert!(oid.starts_with(&"x".repeat(101)), "{oid}");
 
     let out = f
         .ledger

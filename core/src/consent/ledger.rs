@@ -186,8 +186,8 @@ impl Decision {
 pub struct OptOutRequest {
     /// Id of the event to record (label rules). When a STOP records two
     /// events (a withdrawal and an objection), the objection gets this id
-    /// followed by [`OBJECTION_ID_SUFFIX`]; the id is then at most 118
-    /// characters.
+    /// followed by [`OBJECTION_ID_SUFFIX`] (shortened with a hash of the id
+    /// when that would be longer than a label may be, or is taken).
     pub event_id: String,
     /// The subject's pseudonym.
     pub subject: String,
@@ -749,7 +749,7 @@ impl Ledger {
             .then(|| event(req.event_id.clone(), &withdrawn, ConsentStatus::Withdrawn));
         let o = (!objected.is_empty()).then(|| {
             let id = if both {
-                format!("{}{OBJECTION_ID_SUFFIX}", req.event_id)
+                self.objection_id(&req.event_id)
             } else {
                 req.event_id.clone()
             };
@@ -783,6 +783,22 @@ impl Ledger {
             withdrawal,
             objection,
         })
+    }
+
+    /// The id of the objection event that goes with withdrawal `event_id`:
+    /// `event_id` + [`OBJECTION_ID_SUFFIX`]; when that is longer than a
+    /// label may be or already taken, the first 101 characters of
+    /// `event_id`, `-`, 16 hex digits of its SHA-256 and the suffix, so a
+    /// STOP is always recorded.
+    fn objection_id(&self, event_id: &str) -> String {
+        let plain = format!("{event_id}{OBJECTION_ID_SUFFIX}");
+        if plain.len() <= crate::label::MAX_LABEL_LEN && !self.ids.contains_key(plain.as_str()) {
+            return plain;
+        }
+        let digest = suite::sha256(&[event_id.as_bytes()]);
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let head = event_id.get(..101).unwrap_or(event_id);
+        format!("{head}-{hex}{OBJECTION_ID_SUFFIX}")
     }
 
     /// The interned id of a subject, if it has events.
