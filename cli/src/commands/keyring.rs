@@ -14,7 +14,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use caduceus_core::keys::{
-    KeyError, KeyId, KeyKind, KeyringRecord, KeyringState, MAX_RECORD_BODY, PrivateKey, PublicKey,
+    KeyError, KeyKind, KeyringRecord, KeyringState, MAX_RECORD_BODY, PrivateKey, PublicKey,
 };
 use clap::{Args, Subcommand};
 
@@ -335,24 +335,7 @@ fn add(a: AddArgs) -> Result<()> {
 }
 
 fn revoke(a: RevokeArgs) -> Result<()> {
-    let mut practice: Vec<KeyId> = Vec::new();
-    for text in &a.practice {
-        let (id, kind) = parse_key_ref(text, "--practice")?;
-        if kind.is_some_and(|k| k != KeyKind::Practice) {
-            return Err(usage(
-                "--practice: expected the practice public key (cdpractice1...) or its key id",
-            ));
-        }
-        practice.push(id);
-    }
-    let mut remove: Vec<KeyId> = Vec::new();
-    for text in &a.remove {
-        let (id, kind) = parse_key_ref(text, "--remove")?;
-        if kind == Some(KeyKind::Practice) && !practice.contains(&id) {
-            practice.push(id);
-        }
-        remove.push(id);
-    }
+    let (practice, remove) = super::practice_and_removed(&a.practice, &a.remove)?;
     let (lock, record) = load_locked(&a.keyring)?;
     let mut next = record;
     for id in &remove {

@@ -63,6 +63,34 @@ pub fn parse_public_key(text: &str, option: &str) -> Result<PublicKey> {
         .map_err(|e| usage(format!("{option}: {e}")))
 }
 
+/// The `--practice` keys (which are never removed) and the `--remove` key
+/// ids of rewrap and keyring revoke. A key removed as a `cdpractice1...` text
+/// counts as a practice key too, so core's rule keeps another practice key.
+pub fn practice_and_removed(
+    practice_texts: &[String],
+    remove_texts: &[String],
+) -> Result<(Vec<KeyId>, Vec<KeyId>)> {
+    let mut practice: Vec<KeyId> = Vec::new();
+    for text in practice_texts {
+        let (id, kind) = parse_key_ref(text, "--practice")?;
+        if kind.is_some_and(|k| k != KeyKind::Practice) {
+            return Err(usage(
+                "--practice: expected the practice public key (cdpractice1...) or its key id",
+            ));
+        }
+        practice.push(id);
+    }
+    let mut remove: Vec<KeyId> = Vec::new();
+    for text in remove_texts {
+        let (id, kind) = parse_key_ref(text, "--remove")?;
+        if kind == Some(KeyKind::Practice) && !practice.contains(&id) {
+            practice.push(id);
+        }
+        remove.push(id);
+    }
+    Ok((practice, remove))
+}
+
 /// A key named on the command line by its key id (32 hex digits) or its
 /// public key text; the kind is known only for a public key. A usage error
 /// names `option`, never the text.

@@ -3,11 +3,11 @@
 use std::io::Write;
 
 use caduceus_core::envelope;
-use caduceus_core::keys::{KeyId, KeyKind, PublicKey};
+use caduceus_core::keys::{KeyKind, PublicKey};
 
 use super::{
-    EnvelopeInput, copy, load_identities, parse_key_ref, parse_public_key, pick_identity,
-    read_envelope, system_rng,
+    EnvelopeInput, copy, load_identities, parse_public_key, pick_identity, read_envelope,
+    system_rng,
 };
 use crate::args::RewrapArgs;
 use crate::error::{Result, fail, usage};
@@ -26,24 +26,7 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
     // The header does not record kinds: the practice keys are those named
     // by --practice, removed or added as cdpractice1... texts, or used as
     // the identity. One of them must stay a recipient (core's rule).
-    let mut practice: Vec<KeyId> = Vec::new();
-    for text in &args.practice {
-        let (id, kind) = parse_key_ref(text, "--practice")?;
-        if kind.is_some_and(|k| k != KeyKind::Practice) {
-            return Err(usage(
-                "--practice: expected the practice public key (cdpractice1...) or its key id",
-            ));
-        }
-        practice.push(id);
-    }
-    let mut remove: Vec<KeyId> = Vec::new();
-    for text in &args.remove {
-        let (id, kind) = parse_key_ref(text, "--remove")?;
-        if kind == Some(KeyKind::Practice) {
-            practice.push(id);
-        }
-        remove.push(id);
-    }
+    let (mut practice, remove) = super::practice_and_removed(&args.practice, &args.remove)?;
     if add.is_empty() && remove.is_empty() {
         return Err(usage("nothing to do: give --add KEY and/or --remove KEYID"));
     }
