@@ -31,7 +31,14 @@
 //! Parsing webhook bodies into typed events, the consent gate and the
 //! outbound gate follow (issue 12).
 
+mod event;
 mod signature;
+
+pub use event::{
+    Contact, DeliveryStatus, Event, EventKind, InboundMessage, Media, MediaKind, MessageBody,
+    MessageContext, PlatformError, PreferenceValue, Sensitive, StatusUpdate, SystemChange,
+    TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
+};
 
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
