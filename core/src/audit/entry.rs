@@ -175,6 +175,18 @@ impl AuditKey {
         out
     }
 
+    /// HMAC-SHA256 under this key of `domain || 0x00 || parts...`, for
+    /// other keyed hashes derived from the pseudonym key (WhatsApp identity
+    /// aliases and record ids, docs/WHATSAPP.md section 3). `domain` must
+    /// differ from the pseudonym domain.
+    pub(crate) fn keyed_hash(&self, domain: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let mut data: Vec<&[u8]> = Vec::with_capacity(parts.len() + 2);
+        data.push(domain);
+        data.push(&[0]);
+        data.extend_from_slice(parts);
+        suite::hmac_sha256(&self.0, &data)
+    }
+
     /// The pseudonym of a real identifier (patient id, phone number, staff
     /// login): HMAC-SHA256(key, "caduceus/v1 audit pseudonym" || 0x00 ||
     /// prefix || 0x00 || identifier), first 16 bytes, in hex, followed by a

@@ -711,8 +711,78 @@ impl Ledger {
     /// objection gets `req.event_id` + [`OBJECTION_ID_SUFFIX`]. Both are
     /// validated before either is appended: on error the ledger is unchanged.
     pub fn opt_out(&mut self, req: OptOutRequest, now: i64) -> Result<OptOutOutcome, ConsentError> {
-        if !self.policy.is_opt_out(&req.reply) {
+        let Some((w, o)) = self.opt_out_events(&req) else {
             return Ok(OptOutOutcome::NotOptOut);
+        };
+        let both = w.is_some() && o.is_some();
+        let (w, withdrawn) = w.map_or((None, Vec::new()), |(e, p)| (Some(e), p));
+        let (o, objected) = o.map_or((None, Vec::new()), |(e, p)| (Some(e), p));
+        // Validate both against the current state before appending either.
+        let pw = w.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
+        let mut po = o.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
+        if both && self.meta.len() + 2 > MAX_ITEMS {
+            return Err(ConsentError::LedgerFull);
+        }
+        let mut withdrawal = None;
+        if let (Some(e), Some(p)) = (&w, pw) {
+            withdrawal = Some(OptOutEvent {
+                event: self.commit(e, p),
+                purposes: withdrawn,
+            });
+            // The subject may have been interned by the withdrawal.
+            if let Some(p) = po.as_mut() {
+                p.subject = self.subjects.get(req.subject.as_str()).copied();
+            }
+        }
+        let mut objection = None;
+        if let (Some(e), Some(p)) = (&o, po) {
+            objection = Some(OptOutEvent {
+                event: self.commit(e, p),
+                purposes: objected,
+            });
+        }
+        Ok(OptOutOutcome::Stopped {
+            withdrawal,
+            objection,
+        })
+    }
+
+    /// The events an opt-out reply would record, validated against the
+    /// current state, without recording them: empty when `req.reply` is not
+    /// an opt-out phrase, else the withdrawal and/or the objection of
+    /// [`Ledger::opt_out`], in the order to append them. For hosts that
+    /// persist events themselves (e.g. one transaction per webhook
+    /// delivery) and append them afterwards with [`Ledger::append`].
+    pub fn plan_opt_out(
+        &self,
+        req: &OptOutRequest,
+        now: i64,
+    ) -> Result<Vec<ConsentEvent>, ConsentError> {
+        let Some((w, o)) = self.opt_out_events(req) else {
+            return Ok(Vec::new());
+        };
+        let events: Vec<ConsentEvent> = w.into_iter().chain(o).map(|(e, _)| e).collect();
+        for e in &events {
+            self.prepare(e, Some(now))?;
+        }
+        if self.meta.len() + events.len() > MAX_ITEMS {
+            return Err(ConsentError::LedgerFull);
+        }
+        Ok(events)
+    }
+
+    /// The withdrawal and objection events (each with its purposes) an
+    /// opt-out reply records, or `None` when the reply is not an opt-out.
+    #[allow(clippy::type_complexity)]
+    fn opt_out_events(
+        &self,
+        req: &OptOutRequest,
+    ) -> Option<(
+        Option<(ConsentEvent, Vec<String>)>,
+        Option<(ConsentEvent, Vec<String>)>,
+    )> {
+        if !self.policy.is_opt_out(&req.reply) {
+            return None;
         }
         let subject = self.subjects.get(req.subject.as_str()).copied();
         let (mut withdrawn, mut objected) = (Vec::new(), Vec::new());
@@ -745,44 +815,21 @@ impl Ledger {
             time: req.time,
             expires_at: None,
         };
-        let w = (!withdrawn.is_empty())
-            .then(|| event(req.event_id.clone(), &withdrawn, ConsentStatus::Withdrawn));
+        let w = (!withdrawn.is_empty()).then(|| {
+            (
+                event(req.event_id.clone(), &withdrawn, ConsentStatus::Withdrawn),
+                withdrawn.clone(),
+            )
+        });
         let o = (!objected.is_empty()).then(|| {
             let id = if both {
                 self.objection_id(&req.event_id)
             } else {
                 req.event_id.clone()
             };
-            event(id, &objected, ConsentStatus::Refused)
+            (event(id, &objected, ConsentStatus::Refused), objected.clone())
         });
-        // Validate both against the current state before appending either.
-        let pw = w.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
-        let mut po = o.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
-        if both && self.meta.len() + 2 > MAX_ITEMS {
-            return Err(ConsentError::LedgerFull);
-        }
-        let mut withdrawal = None;
-        if let (Some(e), Some(p)) = (&w, pw) {
-            withdrawal = Some(OptOutEvent {
-                event: self.commit(e, p),
-                purposes: withdrawn,
-            });
-            // The subject may have been interned by the withdrawal.
-            if let Some(p) = po.as_mut() {
-                p.subject = self.subjects.get(req.subject.as_str()).copied();
-            }
-        }
-        let mut objection = None;
-        if let (Some(e), Some(p)) = (&o, po) {
-            objection = Some(OptOutEvent {
-                event: self.commit(e, p),
-                purposes: objected,
-            });
-        }
-        Ok(OptOutOutcome::Stopped {
-            withdrawal,
-            objection,
-        })
+        Some((w, o))
     }
 
     /// The id of the objection event that goes with withdrawal `event_id`:

@@ -32,6 +32,7 @@
 //! outbound gate follow (issue 12).
 
 mod event;
+mod identity;
 mod signature;
 
 pub use event::{
@@ -40,6 +41,9 @@ pub use event::{
     TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
 };
 
+pub use identity::{
+    Alias, AliasKind, IDENTITY_LINE_LEN, IdentityError, IdentityLink, IdentityMap, Resolution,
+};
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
     SubscriptionError, verify_signature, verify_subscription,
