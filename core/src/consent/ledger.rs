@@ -563,6 +563,22 @@ impl Ledger {
         Ok(self.commit(&event, prepared))
     }
 
+    /// Whether `event` would be appended at `now`, without appending it:
+    /// the same checks and errors as [`Ledger::append`].
+    pub fn check_append(&self, event: &ConsentEvent, now: i64) -> Result<(), ConsentError> {
+        self.prepare(event, Some(now)).map(|_| ())
+    }
+
+    /// The reference (with its hash) of a registered notice version.
+    pub fn notice_ref(&self, id: &str, version: u32, language: &str) -> Option<NoticeRef> {
+        self.notices
+            .iter()
+            .find(|n| {
+                n.notice.id == id && n.notice.version == version && n.notice.language == language
+            })
+            .map(|n| n.notice.reference())
+    }
+
     pub(super) fn prepare(
         &self,
         e: &ConsentEvent,
@@ -827,7 +843,10 @@ impl Ledger {
             } else {
                 req.event_id.clone()
             };
-            (event(id, &objected, ConsentStatus::Refused), objected.clone())
+            (
+                event(id, &objected, ConsentStatus::Refused),
+                objected.clone(),
+            )
         });
         Some((w, o))
     }

@@ -392,7 +392,9 @@ mod tests {
         apply(&mut map, &a);
         let b = map.resolve(&k, &contact(None, Some("DE.9"))).unwrap();
         apply(&mut map, &b);
-        let c = map.resolve(&k, &contact(Some("111"), Some("DE.9"))).unwrap();
+        let c = map
+            .resolve(&k, &contact(Some("111"), Some("DE.9")))
+            .unwrap();
         assert!(c.conflict);
         assert_eq!(c.subject, a.subject);
         assert!(c.new_links.is_empty());

@@ -31,8 +31,10 @@
 //! Parsing webhook bodies into typed events, the consent gate and the
 //! outbound gate follow (issue 12).
 
+mod dedupe;
 mod event;
 mod identity;
+mod intake;
 mod signature;
 
 pub use event::{
@@ -41,8 +43,16 @@ pub use event::{
     TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
 };
 
+pub use dedupe::DedupeKey;
 pub use identity::{
     Alias, AliasKind, IDENTITY_LINE_LEN, IdentityError, IdentityLink, IdentityMap, Resolution,
+};
+pub use intake::{
+    Address, CHANNEL, CONSENT_PAYLOAD_PREFIX, DEFAULT_MAX_CLOCK_SKEW, Decision, DecisionKind,
+    INTAKE_ROLE, INTAKE_SOURCE, Intake, IntakeConfig, IntakeError, KeyringLookup, KeyringSet,
+    MARKETING_PURPOSE, MAX_BUTTON_PAYLOAD, MAX_BUTTON_TITLE, MAX_EVENT_AGE, MediaPlan,
+    PREFERENCES_CHANNEL, Reply, ReplyKind, ReplyTexts, Route, Routes, SealedRecord,
+    TemplateCategoryChange,
 };
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
