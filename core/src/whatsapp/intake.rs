@@ -893,43 +893,27 @@ impl Intake {
             basis = photo.basis;
         }
         // The subject-category key: the existing one, or a new record.
-        let public = match keyrings.keyring_record(subject.as_str(), &route.category) {
-            Some(r) if r.subject() != subject.as_str() || r.category() != route.category => {
-                return Err(IntakeError::Config(
-                    "the keyring lookup returned a record of another subject or category".into(),
-                ));
-            }
-            Some(r) if r.state() != KeyringState::Active => {
-                d.kind = DecisionKind::NotStored {
-                    reason: "key-shredded",
-                };
-                d.audit_events.push(
-                    base(Action::Create)?
-                        .record(&record_id)?
-                        .category(&route.category)?
-                        .outcome(Outcome::Denied("key-shredded".into()))?,
-                );
-                return Ok(d);
-            }
-            Some(r) => r.public_key(),
-            None => {
-                let recipients = self
-                    .recipients
-                    .get(&route.category)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                let r = KeyringRecord::create(
-                    subject.as_str(),
-                    &route.category,
-                    recipients,
-                    ctx.now,
-                    rng,
-                )?;
-                let public = r.public_key();
-                d.keyring_record = Some(r);
-                public
-            }
-        };
+        let public =
+            match self.subject_key(subject.as_str(), &route.category, keyrings, ctx.now, rng)? {
+                SubjectKey::Existing(k) => k,
+                SubjectKey::New(r) => {
+                    let k = r.public_key();
+                    d.keyring_record = Some(*r);
+                    k
+                }
+                SubjectKey::Shredded => {
+                    d.kind = DecisionKind::NotStored {
+                        reason: "key-shredded",
+                    };
+                    d.audit_events.push(
+                        base(Action::Create)?
+                            .record(&record_id)?
+                            .category(&route.category)?
+                            .outcome(Outcome::Denied("key-shredded".into()))?,
+                    );
+                    return Ok(d);
+                }
+            };
         let action = if replaces.is_some() {
             Action::Update
         } else {
@@ -997,6 +981,103 @@ impl Intake {
         });
         d.audit_events.push(audit);
         d.kind = DecisionKind::Stored { record_id };
+        Ok(d)
+    }
+
+    /// The subject-category public key to seal to: the record's, or a new
+    /// record's (wrapped to the category's recipients).
+    fn subject_key(
+        &self,
+        subject: &str,
+        category: &str,
+        keyrings: &impl KeyringLookup,
+        now: i64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<SubjectKey, IntakeError> {
+        match keyrings.keyring_record(subject, category) {
+            Some(r) if r.subject() != subject || r.category() != category => {
+                Err(IntakeError::Config(
+                    "the keyring lookup returned a record of another subject or category".into(),
+                ))
+            }
+            Some(r) if r.state() != KeyringState::Active => Ok(SubjectKey::Shredded),
+            Some(r) => Ok(SubjectKey::Existing(r.public_key())),
+            None => {
+                let recipients = match self.recipients.get(category) {
+                    Some(r) => r.clone(),
+                    None => {
+                        return Err(IntakeError::Config(
+                            "the category is not one of the intake's routes".into(),
+                        ));
+                    }
+                };
+                let r = KeyringRecord::create(subject, category, &recipients, now, rng)?;
+                Ok(SubjectKey::New(Box::new(r)))
+            }
+        }
+    }
+
+    /// Seal an outbound message like an inbound one (docs/WHATSAPP.md,
+    /// section 7): to the subject-category key of `route` (creating the
+    /// record on first use), labelled, with its audit event. `message_id`
+    /// is the id the Cloud API returned for the sent message, so its
+    /// statuses name the same record. Check [`super::may_send`] first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_outbound(
+        &self,
+        subject: &Pseudonym,
+        route: &Route,
+        content_type: &str,
+        plaintext: &[u8],
+        message_id: &str,
+        keyrings: &impl KeyringLookup,
+        now: i64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Decision, IntakeError> {
+        let record_id = self.record_id(message_id);
+        let mut d = Decision::new(DecisionKind::Stored {
+            record_id: record_id.clone(),
+        });
+        d.dedupe_key = Some(DedupeKey::message(message_id));
+        d.subject = Some(subject.clone());
+        let audit = self
+            .audit(now, Action::Create)?
+            .subject(subject.clone())
+            .record(&record_id)?
+            .category(&route.category)?
+            .purpose(&route.purpose)?
+            .correlation("whatsapp-outbound")?;
+        let public =
+            match self.subject_key(subject.as_str(), &route.category, keyrings, now, rng)? {
+                SubjectKey::Existing(k) => k,
+                SubjectKey::New(r) => {
+                    let k = r.public_key();
+                    d.keyring_record = Some(*r);
+                    k
+                }
+                SubjectKey::Shredded => {
+                    d.kind = DecisionKind::NotStored {
+                        reason: "key-shredded",
+                    };
+                    d.audit_events
+                        .push(audit.outcome(Outcome::Denied("key-shredded".into()))?);
+                    return Ok(d);
+                }
+            };
+        let labels = Labels::new(
+            subject.as_str(),
+            &route.category,
+            &route.purpose,
+            content_type,
+            now,
+        )?;
+        d.record = Some(SealedRecord {
+            record_id,
+            envelope: envelope::seal(&[public], &labels, plaintext, rng)?,
+            labels,
+            replaces: None,
+        });
+        d.audit_events.push(audit);
         Ok(d)
     }
 
@@ -1102,8 +1183,15 @@ impl Intake {
                 (ps, status)
             }
         };
+        let event_id = self.consent_event_id(&m.id);
+        if ctx.ledger.event_by_id(&event_id).is_some() {
+            d.kind = DecisionKind::Ignored {
+                reason: "already-recorded",
+            };
+            return Ok(d);
+        }
         let mut event = ConsentEvent::new(
-            &self.consent_event_id(&m.id),
+            &event_id,
             subject.as_str(),
             &purposes,
             status,
@@ -1167,8 +1255,15 @@ impl Intake {
         text: &Sensitive,
         ctx: &Ctx<'_>,
     ) -> Result<Decision, IntakeError> {
+        let event_id = self.consent_event_id(&m.id);
+        if ctx.ledger.event_by_id(&event_id).is_some() {
+            d.kind = DecisionKind::Ignored {
+                reason: "already-recorded",
+            };
+            return Ok(d);
+        }
         let mut req = OptOutRequest {
-            event_id: self.consent_event_id(&m.id),
+            event_id,
             subject: subject.as_str().to_owned(),
             reply: text.expose().to_owned(),
             message_id: m.id.clone(),
@@ -1367,8 +1462,15 @@ impl Intake {
                     ConsentStatus::Refused
                 };
                 let source = format!("user_preferences\0{}\0{}", subject.as_str(), p.timestamp);
+                let event_id = self.consent_event_id(&source);
+                if ctx.ledger.event_by_id(&event_id).is_some() {
+                    d.kind = DecisionKind::Ignored {
+                        reason: "already-recorded",
+                    };
+                    return Ok(d);
+                }
                 let mut event = ConsentEvent::new(
-                    &self.consent_event_id(&source),
+                    &event_id,
                     subject.as_str(),
                     &[MARKETING_PURPOSE],
                     status,
@@ -1454,6 +1556,12 @@ impl Intake {
         });
         Ok(d)
     }
+}
+
+enum SubjectKey {
+    Existing(PublicKey),
+    New(Box<KeyringRecord>),
+    Shredded,
 }
 
 struct Ctx<'a> {

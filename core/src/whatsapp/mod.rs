@@ -35,6 +35,7 @@ mod dedupe;
 mod event;
 mod identity;
 mod intake;
+mod outbound;
 mod signature;
 
 pub use event::{
@@ -53,6 +54,10 @@ pub use intake::{
     MARKETING_PURPOSE, MAX_BUTTON_PAYLOAD, MAX_BUTTON_TITLE, MAX_EVENT_AGE, MediaPlan,
     PREFERENCES_CHANNEL, Reply, ReplyKind, ReplyTexts, Route, Routes, SealedRecord,
     TemplateCategoryChange,
+};
+pub use outbound::{
+    AUTHENTICATION, Forbidden, MARKETING, MessageKind, OutboundState, OutboundStateError,
+    SERVICE_WINDOW, SendDecision, UTILITY, may_send,
 };
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
