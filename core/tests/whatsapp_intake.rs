@@ -904,3 +904,50 @@ fn outbound_state_text_round_trips_and_refuses_garbage() {
     assert!(OutboundState::from_text("window sbj-x 5 6\n").is_err());
     assert!(OutboundState::from_text("nonsense\n").is_err());
 }
+
+#[test]
+fn decision_json_carries_what_to_persist_and_no_content_unless_asked() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut w = world();
+    let d1 = w.run(text("wamid.L1", T0, TEXT), T0);
+    let j = d1.to_json(false).to_string();
+    for secret in [TEXT, PHONE, "Erika"] {
+        assert!(!j.contains(secret), "{secret} in redacted JSON");
+    }
+    assert!(
+        j.contains(NOTICE_TEXT),
+        "the practice's notice text is not patient data"
+    );
+    let shown = d1.to_json(true).to_string();
+    assert!(shown.contains(PHONE) && shown.contains("graph_request"));
+    let yes = payload_of(&d1, ReplyKind::ConsentRequest, "yes");
+    let d2 = w.run(button("wamid.L2", T0 + 1, &yes), T0 + 1);
+    let v = d2.to_json(false);
+    assert_eq!(v["kind"], "consent-recorded");
+    let ev = &v["consent_events"][0];
+    assert_eq!(ev["status"], "given");
+    assert_eq!(ev["method"], "chat-reply");
+    assert_eq!(ev["evidence"], "wamid.L2");
+    assert_eq!(ev["notice"]["id"], "privacy-chat");
+    assert_eq!(
+        ev["notice"]["sha256"].as_str().unwrap().len(),
+        64,
+        "hex sha256"
+    );
+    assert_eq!(v["audit_events"][0]["action"], "consent-given");
+    let d3 = w.run(text("wamid.L3", T0 + 2, TEXT), T0 + 2);
+    let v = d3.to_json(false);
+    assert_eq!(v["kind"], "stored");
+    let env = b64
+        .decode(v["record"]["envelope"].as_str().unwrap())
+        .unwrap();
+    let rec = caduceus_core::keys::KeyringRecord::from_bytes(
+        &b64.decode(v["keyring_record"]["bytes"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let o = envelope::open_with_keyring(&env, &rec, &w.doctor).unwrap();
+    assert_eq!(o.plaintext, TEXT.as_bytes());
+    assert!(!v.to_string().contains(TEXT));
+}

@@ -35,6 +35,7 @@ mod dedupe;
 mod event;
 mod identity;
 mod intake;
+mod json;
 mod outbound;
 mod signature;
 
@@ -55,6 +56,7 @@ pub use intake::{
     PREFERENCES_CHANNEL, Reply, ReplyKind, ReplyTexts, Route, Routes, SealedRecord,
     TemplateCategoryChange,
 };
+pub use json::{audit_event_json, consent_event_json};
 pub use outbound::{
     AUTHENTICATION, Forbidden, MARKETING, MessageKind, OutboundState, OutboundStateError,
     SERVICE_WINDOW, SendDecision, UTILITY, may_send,
