@@ -33,6 +33,7 @@
 
 mod event;
 mod signature;
+mod webhook;
 
 pub use event::{
     Contact, DeliveryStatus, Event, EventKind, InboundMessage, Media, MediaKind, MessageBody,
@@ -43,4 +44,8 @@ pub use event::{
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
     SubscriptionError, verify_signature, verify_subscription,
+};
+
+pub use webhook::{
+    MAX_ERRORS_KEPT, MAX_EVENTS, MAX_JSON_DEPTH, ParseError, ParseLimits, parse_webhook,
 };
