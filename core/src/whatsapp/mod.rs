@@ -38,6 +38,7 @@ mod intake;
 mod json;
 mod outbound;
 mod signature;
+mod webhook;
 
 pub use event::{
     Contact, DeliveryStatus, Event, EventKind, InboundMessage, Media, MediaKind, MessageBody,
@@ -64,4 +65,8 @@ pub use outbound::{
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
     SubscriptionError, verify_signature, verify_subscription,
+};
+
+pub use webhook::{
+    MAX_ERRORS_KEPT, MAX_EVENTS, MAX_JSON_DEPTH, ParseError, ParseLimits, parse_webhook,
 };
