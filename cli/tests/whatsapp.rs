@@ -623,3 +623,63 @@ fn may_send_answers_window_consent_and_templates() {
     let out = may(&["--purpose", "marketing", "--last-inbound", "1790000001"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Rows 63 and 64 of docs/LIMITS.md: the identity map and outbound state
+/// files are refused one byte past 64 MiB before they are read (sparse
+/// files); a keyring directory of 100 000 keyring files is read, one more
+/// file is refused before any is read.
+#[test]
+fn decide_and_may_send_state_files_past_their_limits() {
+    let pr = practice("limits");
+    let ident = pr.dir.path("identities.txt");
+    std::fs::File::create(&ident)
+        .unwrap()
+        .set_len(64 * 1024 * 1024 + 1)
+        .unwrap();
+    let out = pr.decide("text.json", &["--identities", "identities.txt"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is too large (more than 64 MiB)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = pr.dir.path("state.txt");
+    std::fs::File::create(&state)
+        .unwrap()
+        .set_len(64 * 1024 * 1024 + 1)
+        .unwrap();
+    let out = run(
+        &pr.dir.path(""),
+        &[
+            "whatsapp",
+            "may-send",
+            "--ledger",
+            "consent.cdl",
+            "--subject",
+            "p-1",
+            "--purpose",
+            "recall",
+            "--state",
+            "state.txt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is too large (more than 64 MiB)"));
+    // 100 000 keyring files are read (these are empty, so the first one
+    // read is refused as damaged); one more is refused by the count.
+    let keyrings = pr.dir.path("keyrings");
+    for i in 0..100_000 {
+        std::fs::File::create(keyrings.join(format!("{i}.keyring"))).unwrap();
+    }
+    let out = pr.decide("text.json", &[]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        err.contains("keyring file") && !err.contains("more than"),
+        "{err}"
+    );
+    std::fs::File::create(keyrings.join("100000.keyring")).unwrap();
+    let out = pr.decide("text.json", &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds more than 100000 keyring files"));
+}

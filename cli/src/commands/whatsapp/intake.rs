@@ -206,7 +206,7 @@ fn read_optional_text(path: Option<&Path>, what: &str) -> Result<String> {
     }
 }
 
-/// Every `*.keyring` file of a directory.
+/// Every `*.keyring` file of a directory (counted before any is read).
 fn load_keyrings(dir: &Path) -> Result<KeyringSet> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         fail(format!(
@@ -214,21 +214,23 @@ fn load_keyrings(dir: &Path) -> Result<KeyringSet> {
             dir.display()
         ))
     })?;
-    let mut set = KeyringSet::new();
-    let mut count = 0usize;
+    let mut paths = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| fail(format!("cannot read {}: {e}", dir.display())))?;
         let path = entry.path();
         if path.extension().and_then(|x| x.to_str()) != Some("keyring") {
             continue;
         }
-        count += 1;
-        if count > MAX_KEYRING_FILES {
+        if paths.len() == MAX_KEYRING_FILES {
             return Err(fail(format!(
                 "keyring directory {} holds more than {MAX_KEYRING_FILES} keyring files",
                 dir.display()
             )));
         }
+        paths.push(path);
+    }
+    let mut set = KeyringSet::new();
+    for path in paths {
         let mut bytes = Vec::new();
         files::read_limited(&path, MAX_KEYRING_FILE, "keyring file", &mut bytes)?;
         let record = KeyringRecord::from_bytes(&bytes)
