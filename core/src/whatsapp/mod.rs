@@ -31,7 +31,9 @@
 //! Parsing webhook bodies into typed events, the consent gate and the
 //! outbound gate follow (issue 12).
 
+mod dedupe;
 mod event;
+mod media;
 mod signature;
 
 pub use event::{
@@ -39,6 +41,13 @@ pub use event::{
     MessageContext, PlatformError, PreferenceValue, Sensitive, StatusUpdate, SystemChange,
     TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
 };
+
+pub use media::{
+    MediaError, MediaExpectation, MediaSealer, PARALLEL_HASH_THRESHOLD, SealedMedia, decode_sha256,
+    seal_media,
+};
+
+pub use dedupe::{DEDUPE_WINDOW, DedupeError, DedupeKey, DedupeSet, MAX_DEDUPE_CAPACITY, Seen};
 
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
