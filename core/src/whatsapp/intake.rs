@@ -1432,8 +1432,9 @@ impl Intake {
         };
         d.dedupe_key = Some(DedupeKey::preference(
             subject.as_str(),
+            &p.category,
             value,
-            &p.timestamp.to_string(),
+            p.timestamp,
         ));
         let base = self
             .audit(ctx.now, Action::ConsentWithdrawn)?
@@ -1510,7 +1511,7 @@ impl Intake {
 
     fn template_status(&self, t: &TemplateStatus, now: i64) -> Result<Decision, IntakeError> {
         let mut d = Decision::new(DecisionKind::Audited);
-        d.dedupe_key = Some(DedupeKey::template(&t.template_id, &t.event, ""));
+        d.dedupe_key = Some(DedupeKey::template(&t.template_id, &t.event, None));
         let mut audit = self
             .audit(now, Action::PolicyChange)?
             .correlation(&format!("whatsapp-template-{}", label_part(&t.event)))?;
@@ -1535,9 +1536,7 @@ impl Intake {
         d.dedupe_key = Some(DedupeKey::template(
             &t.template_id,
             &format!("category:{category}"),
-            &t.update_timestamp
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
+            t.update_timestamp,
         ));
         let mut audit = self
             .audit(now, Action::PolicyChange)?

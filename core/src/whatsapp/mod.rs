@@ -36,6 +36,7 @@ mod event;
 mod identity;
 mod intake;
 mod json;
+mod media;
 mod outbound;
 mod signature;
 mod webhook;
@@ -46,7 +47,12 @@ pub use event::{
     TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
 };
 
-pub use dedupe::DedupeKey;
+pub use media::{
+    MediaError, MediaExpectation, MediaSealer, PARALLEL_HASH_THRESHOLD, SealedMedia, decode_sha256,
+    seal_media,
+};
+
+pub use dedupe::{DEDUPE_WINDOW, DedupeError, DedupeKey, DedupeSet, MAX_DEDUPE_CAPACITY, Seen};
 pub use identity::{
     Alias, AliasKind, IDENTITY_LINE_LEN, IdentityError, IdentityLink, IdentityMap, Resolution,
 };
@@ -62,6 +68,7 @@ pub use outbound::{
     AUTHENTICATION, Forbidden, MARKETING, MessageKind, OutboundState, OutboundStateError,
     SERVICE_WINDOW, SendDecision, UTILITY, may_send,
 };
+
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
     SubscriptionError, verify_signature, verify_subscription,
