@@ -207,8 +207,28 @@ fn whole_first_contact_notice_photo_consent_photo_doctor_opens_finance_cannot() 
     let photo = read("image.bin");
     assert_eq!(caduceus_core::suite::sha256(&[&photo]), plan.sha256);
     assert!(photo.len() as u64 <= plan.max_size);
-    let sealed = envelope::seal(&[plan.recipient], &plan.labels, &photo, &mut h.rng).unwrap();
+    // Fetched in chunks, sealed while its SHA-256 is checked.
+    let (mut sealed, mut sealer) = plan.begin_seal(&mut h.rng).unwrap();
+    for chunk in photo.chunks(7) {
+        sealer.push(chunk, &mut sealed).unwrap();
+    }
+    let done = sealer.finish(&mut sealed).unwrap();
+    assert_eq!(done.size, photo.len() as u64);
     h.log.append(&plan.audit_stored).unwrap();
+    // A download that differs in one byte produces no envelope that opens.
+    let mut bad = photo.clone();
+    bad[3] ^= 1;
+    let (mut partial, mut s2) = plan.begin_seal(&mut h.rng).unwrap();
+    s2.push(&bad, &mut partial).unwrap();
+    assert_eq!(
+        s2.finish(&mut partial).unwrap_err(),
+        caduceus_core::whatsapp::MediaError::HashMismatch
+    );
+    let kr = d.keyring_record.clone().unwrap();
+    assert!(envelope::open_with_keyring(&partial, &kr, &h.doctor).is_err());
+    h.log
+        .append(&plan.audit_failed("media-hash-mismatch").unwrap())
+        .unwrap();
     let record = d.keyring_record.clone().unwrap();
     assert_eq!(record.category(), "clinical-photos");
     // 4. The doctor opens it; finance cannot.
@@ -255,6 +275,19 @@ fn a_replayed_webhook_records_nothing_twice() {
     let log = h.log.size();
     let again = h.only("consent-yes-button.json");
     assert_eq!(again.dedupe_key, first.dedupe_key);
+    // A host without a database keeps a bounded dedupe set: the second
+    // delivery is skipped whole.
+    let mut seen =
+        caduceus_core::whatsapp::DedupeSet::new(1000, caduceus_core::whatsapp::DEDUPE_WINDOW)
+            .unwrap();
+    assert_eq!(
+        seen.insert(first.dedupe_key.unwrap(), NOW).unwrap(),
+        caduceus_core::whatsapp::Seen::New
+    );
+    assert_eq!(
+        seen.insert(again.dedupe_key.unwrap(), NOW + 3600).unwrap(),
+        caduceus_core::whatsapp::Seen::Duplicate
+    );
     assert_eq!(
         again.kind,
         DecisionKind::Ignored {

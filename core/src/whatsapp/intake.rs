@@ -397,6 +397,22 @@ pub struct MediaPlan {
 }
 
 impl MediaPlan {
+    /// What the fetched bytes must be: the kind, the webhook's SHA-256 and
+    /// the size limit.
+    pub fn expectation(&self) -> super::MediaExpectation {
+        super::MediaExpectation::new(self.media.kind, self.sha256).with_max_size(self.max_size)
+    }
+
+    /// Start sealing the fetched bytes: the envelope header (write it
+    /// first) and a [`super::MediaSealer`] that verifies size and SHA-256
+    /// as it seals and fails closed (docs/WHATSAPP.md section 5).
+    pub fn begin_seal(
+        &self,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(Vec<u8>, super::MediaSealer), super::MediaError> {
+        super::MediaSealer::new(&[self.recipient], &self.labels, self.expectation(), rng)
+    }
+
     /// The audit event to append instead when fetching or sealing failed
     /// (`reason` a label such as `media-hash-mismatch`).
     pub fn audit_failed(&self, reason: &str) -> Result<AuditEvent, AuditError> {
