@@ -683,3 +683,70 @@ fn decide_and_may_send_state_files_past_their_limits() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds more than 100000 keyring files"));
 }
+
+/// `seal --expect-sha256`: media fetched for a webhook is sealed only if it
+/// has the announced SHA-256 and fits its kind's limit; otherwise exit 1
+/// and no output file.
+#[test]
+fn seal_with_an_expected_sha256_fails_closed() {
+    let pr = practice("seal-media");
+    let dir = pr.dir.path("");
+    fs::copy(fixture("image.bin"), pr.dir.path("photo.jpg")).unwrap();
+    // The webhook's sha256 of image.bin (image.json), base64.
+    let b64 = "ne5QlptxxjSSgP6WduFl0ho5N/E6LAHmk/P6qjiywak=";
+    let seal = |input: &str, hash: &str, kind: &str, out: &str| {
+        run(
+            &dir,
+            &[
+                "seal",
+                "--to",
+                &pr.doctor,
+                "--label",
+                "subject=p-1",
+                "--label",
+                "category=clinical-photos",
+                "--label",
+                "purpose=clinical-photos",
+                "--expect-sha256",
+                hash,
+                "--media-kind",
+                kind,
+                "-i",
+                input,
+                "-o",
+                out,
+            ],
+        )
+    };
+    let out = seal("photo.jpg", b64, "image", "ok.cdu");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened = run(&dir, &["open", "--identity", "doctor.key", "-i", "ok.cdu"]);
+    assert!(opened.status.success());
+    assert_eq!(opened.stdout, fs::read(fixture("image.bin")).unwrap());
+    // One byte different: refused, nothing written.
+    let mut bad = fs::read(fixture("image.bin")).unwrap();
+    bad[10] ^= 0x01;
+    fs::write(pr.dir.path("bad.jpg"), &bad).unwrap();
+    let out = seal("bad.jpg", b64, "image", "bad.cdu");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not match the SHA-256"));
+    assert!(!pr.dir.path("bad.cdu").exists());
+    // Larger than a sticker may be: refused.
+    fs::write(pr.dir.path("big.webp"), vec![7u8; 500_001]).unwrap();
+    let out = seal("big.webp", b64, "sticker", "big.cdu");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!pr.dir.path("big.cdu").exists());
+    // A malformed hash or kind is a usage error.
+    assert_eq!(
+        seal("photo.jpg", "nope", "image", "x.cdu").status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        seal("photo.jpg", b64, "gif", "x.cdu").status.code(),
+        Some(2)
+    );
+}
