@@ -223,6 +223,7 @@ fn main() {
     ffi_envelope(&dir);
     ffi_keys_consent(&dir);
     ffi_policy_audit(&dir);
+    whatsapp(&dir);
     println!("seeds written to {}", dir.display());
 }
 
@@ -600,4 +601,41 @@ fn ffi_policy_audit(dir: &Path) {
         ]));
         write(dir, t, &format!("op7-{i}"), &s);
     }
+}
+
+/// The signed webhook fixtures of `tests/fixtures/whatsapp/`: each body for
+/// `whatsapp_webhook`, and its signature header, a NUL and the body for
+/// `whatsapp_signature`; plus a few marker bodies.
+fn whatsapp(dir: &Path) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/whatsapp");
+    let mut names: Vec<_> = fs::read_dir(&fixtures)
+        .expect("tests/fixtures/whatsapp")
+        .map(|e| {
+            e.expect("fixture entry")
+                .file_name()
+                .into_string()
+                .expect("name")
+        })
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    for name in &names {
+        let body = fs::read(fixtures.join(name)).expect("fixture");
+        let sig = fs::read(fixtures.join(format!("{name}.sig"))).expect("fixture signature");
+        write(dir, "whatsapp_webhook", name, &body);
+        write(dir, "whatsapp_signature", name, &nul_joined(&[&sig, &body]));
+    }
+    let t = "whatsapp_webhook";
+    write(
+        dir,
+        t,
+        "marker-object",
+        br#"{"object":"PATIENT-SECRET-MARKER","entry":[]}"#,
+    );
+    write(dir, t, "marker-truncated", br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messages":[{"text":{"body":"PATIENT-SECRET-MARKER"#);
+    write(dir, t, "marker-repeated-key", br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messages":[{"from":"1","id":"w","timestamp":1,"type":"text","type":"PATIENT-SECRET-MARKER"}]},"field":"messages"}]}]}"#);
+    write(dir, t, "marker-text", br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"contacts":[{"profile":{"name":"PATIENT-SECRET-MARKER"},"user_id":"DE.PATIENT-SECRET-MARKER"}],"messages":[{"from_user_id":"DE.PATIENT-SECRET-MARKER","id":"w","timestamp":1,"type":"text","text":{"body":"PATIENT-SECRET-MARKER"}}]},"field":"messages"}]}]}"#);
+    let s = "whatsapp_signature";
+    write(dir, s, "no-header", b"{}");
+    write(dir, s, "marker-header", b"sha256=PATIENT-SECRET-MARKER\0{}");
 }

@@ -17,9 +17,11 @@
 //! [`ParseLimits::max_events`] are ever held; a value's `contacts[]` beyond
 //! that many and an object's `errors[]` beyond [`MAX_ERRORS_KEPT`] are
 //! skipped without being stored. Strings are borrowed from the body where
-//! they have no escapes. Personal data read into temporary values is
-//! zeroized when they are dropped; serde_json's own buffer for unescaping
-//! strings is not (it lives until the call returns).
+//! they have no escapes. Personal data (texts, captions, names, phone
+//! numbers, user ids) is decoded by this module from the raw JSON into
+//! buffers that are zeroized when dropped or moved into [`Sensitive`]
+//! values; it never passes through serde_json's scratch buffer, which only
+//! unescapes labels and keys.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -428,8 +430,8 @@ impl<'a> Pii<'a> {
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Pii<'a> {
-    /// Read as the raw JSON text (serde_json skips it with its fast scan and
-    /// never copies it into its scratch buffer), then decoded by
+    /// Read as the raw JSON text (serde_json checks it, but never copies it
+    /// into its scratch buffer, which is not zeroized), then decoded by
     /// [`json_string`] into one buffer of its own, zeroized on drop.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw: &'de RawValue = Deserialize::deserialize(d)?;
