@@ -41,6 +41,7 @@ mod policy;
 mod pseudonym;
 mod result;
 mod whatsapp;
+mod whatsapp_intake;
 
 pub use audit::*;
 pub use boundary::{caduceus_last_error, caduceus_version};
@@ -51,3 +52,4 @@ pub use keys::*;
 pub use policy::*;
 pub use result::{caduceus_result, caduceus_result_message};
 pub use whatsapp::*;
+pub use whatsapp_intake::*;
