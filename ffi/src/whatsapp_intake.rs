@@ -1350,3 +1350,111 @@ pub unsafe extern "C" fn caduceus_whatsapp_may_send(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use caduceus_core::consent::ConsentStatus;
+    use caduceus_core::whatsapp::DecisionKind;
+
+    #[test]
+    fn every_decision_kind_has_its_static_code() {
+        let kinds = [
+            DecisionKind::AskConsent,
+            DecisionKind::ConsentRecorded {
+                status: ConsentStatus::Given,
+                purposes: vec!["treatment-communication".into()],
+            },
+            DecisionKind::Stored {
+                record_id: "wa-a".into(),
+            },
+            DecisionKind::FetchMedia {
+                record_id: "wa-a".into(),
+            },
+            DecisionKind::PhotoNotKept,
+            DecisionKind::OptedOut {
+                purposes: Vec::new(),
+            },
+            DecisionKind::DeletionRequested {
+                record_id: "wa-a".into(),
+            },
+            DecisionKind::Audited,
+            DecisionKind::NotStored { reason: "x" },
+            DecisionKind::Refused { reason: "x" },
+            DecisionKind::Ignored { reason: "x" },
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for k in &kinds {
+            let c = kind_cstr(k.code());
+            assert_eq!(c.to_str().unwrap(), k.code());
+            assert!(seen.insert(k.code()));
+        }
+        assert_eq!(kind_cstr("a-kind-of-a-later-version"), c"unknown");
+    }
+
+    #[test]
+    fn send_decisions_as_json_name_their_details() {
+        let v = send_json(&SendDecision::FreeForm {
+            window_ends: 5,
+            basis: None,
+        });
+        assert_eq!(
+            v,
+            serde_json::json!({"decision": "free-form", "allowed": true, "window_ends": 5})
+        );
+        let v = send_json(&SendDecision::TemplateRequired {
+            category: "UTILITY".into(),
+        });
+        assert_eq!(
+            v,
+            serde_json::json!({"decision": "template-required", "allowed": false, "category": "UTILITY"})
+        );
+        let cases = [
+            (
+                Forbidden::NoConsent {
+                    purpose: "recall".into(),
+                },
+                serde_json::json!({"forbidden": "no-consent", "purpose": "recall"}),
+            ),
+            (
+                Forbidden::Withdrawn {
+                    purpose: "recall".into(),
+                    at: 7,
+                },
+                serde_json::json!({"forbidden": "withdrawn", "purpose": "recall", "at": 7}),
+            ),
+            (
+                Forbidden::MarketingStopped { at: 9 },
+                serde_json::json!({"forbidden": "marketing-stopped", "at": 9}),
+            ),
+            (
+                Forbidden::TemplateIsMarketing {
+                    recategorised: true,
+                },
+                serde_json::json!({"forbidden": "template-is-marketing", "recategorised": true}),
+            ),
+        ];
+        for (f, details) in cases {
+            let v = send_json(&SendDecision::Forbidden(f));
+            assert_eq!(v["decision"], "forbidden");
+            assert_eq!(v["allowed"], false);
+            for (k, want) in details.as_object().unwrap() {
+                assert_eq!(&v[k], want, "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn roles_strings_split_on_commas_and_refuse_empty_lists() {
+        assert_eq!(roles("doctor", 0).unwrap(), vec!["doctor".to_owned()]);
+        assert_eq!(
+            roles(" doctor , coordinator,", 1).unwrap(),
+            vec!["doctor".to_owned(), "coordinator".to_owned()]
+        );
+        for empty in ["", " ", ",", " , "] {
+            assert_eq!(roles(empty, 3), Err(CADUCEUS_INVALID_ARGUMENT));
+        }
+    }
+}
