@@ -2544,8 +2544,9 @@ caduceus_result caduceus_decision_reply_request(const caduceus_decision *decisio
                                                 size_t index,
                                                 caduceus_bytes **out_request);
 
-// Free a decision (zeroizing nothing secret: envelopes are ciphertext,
-// keyring records hold wrapped keys only). NULL is a no-op.
+// Free a decision, zeroizing the personal data it holds (the replies'
+// recipients); envelopes are ciphertext and keyring records hold wrapped
+// keys only. NULL is a no-op.
 //
 // # Safety
 // `decision` NULL or a live handle, not used afterwards.

@@ -1112,8 +1112,9 @@ pub unsafe extern "C" fn caduceus_decision_reply_request(
     })
 }
 
-/// Free a decision (zeroizing nothing secret: envelopes are ciphertext,
-/// keyring records hold wrapped keys only). NULL is a no-op.
+/// Free a decision, zeroizing the personal data it holds (the replies'
+/// recipients); envelopes are ciphertext and keyring records hold wrapped
+/// keys only. NULL is a no-op.
 ///
 /// # Safety
 /// `decision` NULL or a live handle, not used afterwards.
