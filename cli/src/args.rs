@@ -132,6 +132,14 @@ that keyring file (see 'caduceus keyring'), and only to it, so that shredding
 the key erases the envelope; the subject and category labels default to the
 record's and must match it.
 
+With --expect-sha256 HASH (media fetched for a WhatsApp webhook: the
+webhook's base64 sha256, or 64 hex digits) the input is hashed while it is
+sealed and must have that SHA-256 and at most the size limit of --media-kind
+(image 5 MB, audio and video 16 MB, document 100 MB, sticker 500 KB): on a
+mismatch or a larger input nothing is written (exit 1), the output file is
+removed, and the envelope's final segment is never produced
+(docs/WHATSAPP.md section 5).
+
 Example:
   caduceus seal --keyring p-7f3a91.xray.keyring \\
       --label purpose=treatment-communication \\
@@ -155,6 +163,12 @@ pub struct SealArgs {
     /// Write the envelope to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The SHA-256 the input must have (base64 as in WhatsApp webhooks, or hex).
+    #[arg(long = "expect-sha256", value_name = "HASH", requires = "media_kind")]
+    pub expect_sha256: Option<String>,
+    /// The WhatsApp media kind, for its size limit: image, audio, video, document, sticker.
+    #[arg(long = "media-kind", value_name = "KIND", requires = "expect_sha256")]
+    pub media_kind: Option<String>,
 }
 
 /// `caduceus open`.

@@ -951,3 +951,58 @@ fn decision_json_carries_what_to_persist_and_no_content_unless_asked() {
     assert_eq!(o.plaintext, TEXT.as_bytes());
     assert!(!v.to_string().contains(TEXT));
 }
+
+#[test]
+fn intake_configurations_that_break_whatsapps_limits_are_refused() {
+    use caduceus_core::whatsapp::{
+        IntakeError, MAX_BUTTON_PAYLOAD, MAX_BUTTON_TITLE, MAX_EVENT_AGE,
+    };
+    assert_eq!(MAX_BUTTON_PAYLOAD, 256);
+    assert_eq!(MAX_BUTTON_TITLE, 20);
+    assert_eq!(MAX_EVENT_AGE, 8 * 86_400);
+    let mut rng = DeterministicRng::new(1);
+    let practice = PrivateKey::generate(KeyKind::Practice, &mut rng);
+    let policy = Policy::parse(DEFAULT_POLICY).unwrap();
+    let mut ledger = Ledger::new(ConsentPolicy::default()).unwrap();
+    let build = |notice_id: &str, title: &str, max_age: i64, ledger: &mut Ledger| {
+        let notice = ledger
+            .register_notice(notice_id, 1, "de", "Hinweis", T0, T0)
+            .unwrap();
+        let mut c = IntakeConfig::new(practice.public_key(), vec![], notice);
+        c.texts.button_yes_photos = title.to_owned();
+        c.max_age = max_age;
+        Intake::new(AuditKey::from_bytes([1; 32]), &policy, c)
+    };
+    // The longest notice id (a 128-byte label) still gives payloads of at
+    // most 256 bytes: "caduceus.consent.v1:yes-photos:<id>:1:de".
+    let long_id = "n".repeat(128);
+    let intake = build(&long_id, "Ja", MAX_EVENT_AGE, &mut ledger).unwrap();
+    let payload = format!("{CONSENT_PAYLOAD_PREFIX}yes-photos:{long_id}:1:de");
+    assert!(payload.len() <= MAX_BUTTON_PAYLOAD);
+    drop(intake);
+    assert!(build("a", &"x".repeat(MAX_BUTTON_TITLE), 0, &mut ledger).is_ok());
+    assert!(matches!(
+        build("b", &"x".repeat(MAX_BUTTON_TITLE + 1), 0, &mut ledger),
+        Err(IntakeError::Config(_))
+    ));
+    // Titles count characters, not bytes.
+    assert!(build("c", &"ä".repeat(MAX_BUTTON_TITLE), 0, &mut ledger).is_ok());
+    assert!(matches!(
+        build("d", "Ja", MAX_EVENT_AGE + 1, &mut ledger),
+        Err(IntakeError::Config(_))
+    ));
+    assert!(matches!(
+        build("e", "", 0, &mut ledger),
+        Err(IntakeError::Config(_))
+    ));
+    // A category of a route that the policy lacks.
+    let notice = ledger
+        .register_notice("f", 1, "de", "Hinweis", T0, T0)
+        .unwrap();
+    let mut c = IntakeConfig::new(practice.public_key(), vec![], notice);
+    c.routes.photo.category = "no-such-category".into();
+    assert!(matches!(
+        Intake::new(AuditKey::from_bytes([1; 32]), &policy, c),
+        Err(IntakeError::Access(_))
+    ));
+}

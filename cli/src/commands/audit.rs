@@ -503,7 +503,7 @@ fn keygen(args: KeygenArgs) -> Result<()> {
 }
 
 /// The first non-comment line of a key file.
-fn key_line(path: &Path, what: &str) -> Result<zeroize::Zeroizing<String>> {
+pub(crate) fn key_line(path: &Path, what: &str) -> Result<zeroize::Zeroizing<String>> {
     let text = files::read_key_file(path, what)?;
     let line = text
         .lines()

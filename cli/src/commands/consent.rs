@@ -363,7 +363,7 @@ fn read_ledger(
 }
 
 /// Load the ledger to read it, under a shared lock (never half an append).
-fn load(path: &Path) -> Result<Ledger> {
+pub(crate) fn load(path: &Path) -> Result<Ledger> {
     let mut lock = LockedFile::open_shared(path, "ledger file")?;
     Ok(read_ledger(&mut lock, path, false)?.0)
 }

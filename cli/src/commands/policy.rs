@@ -403,7 +403,7 @@ fn read_text(path: &Path, what: &str) -> Result<String> {
 }
 
 /// Load and validate the policy; returns its display name and the policy.
-fn load_policy(path: Option<&Path>) -> Result<(String, Policy)> {
+pub(crate) fn load_policy(path: Option<&Path>) -> Result<(String, Policy)> {
     let (name, text) = match path {
         Some(p) => (p.display().to_string(), read_text(p, "policy file")?),
         None => (

@@ -49,6 +49,9 @@ pub fn seal(args: SealArgs) -> Result<()> {
         recipients.extend(load_recipients_file(path)?);
     }
     let mut rng = system_rng()?;
+    if let Some(hash) = &args.expect_sha256 {
+        return seal_media(&args, hash, &recipients, &labels, &mut rng);
+    }
     // The header is built before any input is read or output created, so a
     // bad recipient set (the same key twice) leaves nothing behind.
     let (header, sealer) =
@@ -66,6 +69,66 @@ pub fn seal(args: SealArgs) -> Result<()> {
     let mut progress = Progress::new("sealing", input.size);
     // Each segment is read into a buffer and sealed there, in place.
     seal_copy(input.reader.as_mut(), &mut out, sealer, &mut progress)?;
+    out.commit()?;
+    progress.finish();
+    Ok(())
+}
+
+/// Seal media fetched for a webhook, verifying its SHA-256 and size while
+/// sealing (`core::whatsapp::MediaSealer`): nothing is committed unless both
+/// hold.
+fn seal_media(
+    args: &SealArgs,
+    hash: &str,
+    recipients: &[PublicKey],
+    labels: &Labels,
+    rng: &mut impl caduceus_core::rand_core::CryptoRng,
+) -> Result<()> {
+    use caduceus_core::whatsapp::{
+        MediaError, MediaExpectation, MediaKind, MediaSealer, decode_sha256,
+    };
+    use std::io::Read;
+    let sha256 = decode_sha256(hash).ok_or_else(|| {
+        usage("--expect-sha256: give the SHA-256 in base64 (as in the webhook) or 64 hex digits")
+    })?;
+    let kind_text = args.media_kind.as_deref().unwrap_or_default();
+    let kind = MediaKind::from_code(kind_text)
+        .ok_or_else(|| usage("--media-kind: one of image, audio, video, document, sticker"))?;
+    let media_failure = |e: MediaError| match e {
+        MediaError::HashMismatch | MediaError::TooLarge { .. } => {
+            crate::error::refused(format!("input: {e}"))
+        }
+        other => fail(other.to_string()),
+    };
+    let (header, mut sealer) =
+        MediaSealer::new(recipients, labels, MediaExpectation::new(kind, sha256), rng)
+            .map_err(media_failure)?;
+    let mut input = files::open_input(args.input.as_deref())?;
+    let mut out = Output::create_user(args.output.as_deref(), OutputMode::ENVELOPE)?;
+    let write = |out: &mut Output, bytes: &[u8]| {
+        out.write_all(bytes)
+            .map_err(|e| write_failure(EnvelopeError::Io(e.kind())))
+    };
+    write(&mut out, &header)?;
+    let mut progress = Progress::new("sealing", input.size);
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; 1024 * 1024]);
+    let mut sealed = Vec::with_capacity(buf.len() + 64 * 1024);
+    loop {
+        let n = match input.reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(fail(format!("cannot read input: {e}"))),
+        };
+        progress.add(n);
+        sealer
+            .push(buf.get(..n).unwrap_or_default(), &mut sealed)
+            .map_err(media_failure)?;
+        write(&mut out, &sealed)?;
+        sealed.clear();
+    }
+    sealer.finish(&mut sealed).map_err(media_failure)?;
+    write(&mut out, &sealed)?;
     out.commit()?;
     progress.finish();
     Ok(())

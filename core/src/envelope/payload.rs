@@ -197,7 +197,9 @@ impl PayloadSealer {
     pub(crate) fn new(key: &[u8; suite::AES_KEY_LEN]) -> Self {
         Self {
             cipher: SegmentCipher::new(key),
-            buf: Zeroizing::new(Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE)),
+            // Allocated on the first push, to the size it needs: a short
+            // message does not allocate (and zeroize) a whole segment.
+            buf: Zeroizing::new(Vec::new()),
             counter: 0,
             done: false,
         }
@@ -226,6 +228,7 @@ impl PayloadSealer {
             }
             let take = (SEGMENT_SIZE - self.buf.len()).min(data.len());
             let (head, tail) = data.split_at(take);
+            self.reserve(take);
             self.buf.extend_from_slice(head);
             data = tail;
         }
@@ -374,6 +377,22 @@ impl PayloadSealer {
             .checked_add(1)
             .ok_or(EnvelopeError::InputTooLarge)?;
         Ok(())
+    }
+
+    /// Make room for `more` bytes in `buf` without a reallocation that
+    /// would leave plaintext in freed memory: a new buffer is allocated (the
+    /// exact size on the first push, a whole segment after that), the bytes
+    /// are copied over, and the old buffer is zeroized as it is dropped.
+    fn reserve(&mut self, more: usize) {
+        let need = self.buf.len() + more;
+        if need <= self.buf.capacity() {
+            return;
+        }
+        let first = self.counter == 0 && self.buf.capacity() == 0;
+        let capacity = if first { need } else { need.max(SEGMENT_SIZE) };
+        let mut grown = Zeroizing::new(Vec::with_capacity(capacity));
+        grown.extend_from_slice(&self.buf);
+        self.buf = grown;
     }
 
     fn seal_buffered(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), EnvelopeError> {

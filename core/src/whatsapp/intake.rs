@@ -397,6 +397,22 @@ pub struct MediaPlan {
 }
 
 impl MediaPlan {
+    /// What the fetched bytes must be: the kind, the webhook's SHA-256 and
+    /// the size limit.
+    pub fn expectation(&self) -> super::MediaExpectation {
+        super::MediaExpectation::new(self.media.kind, self.sha256).with_max_size(self.max_size)
+    }
+
+    /// Start sealing the fetched bytes: the envelope header (write it
+    /// first) and a [`super::MediaSealer`] that verifies size and SHA-256
+    /// as it seals and fails closed (docs/WHATSAPP.md section 5).
+    pub fn begin_seal(
+        &self,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(Vec<u8>, super::MediaSealer), super::MediaError> {
+        super::MediaSealer::new(&[self.recipient], &self.labels, self.expectation(), rng)
+    }
+
     /// The audit event to append instead when fetching or sealing failed
     /// (`reason` a label such as `media-hash-mismatch`).
     pub fn audit_failed(&self, reason: &str) -> Result<AuditEvent, AuditError> {
@@ -1432,8 +1448,9 @@ impl Intake {
         };
         d.dedupe_key = Some(DedupeKey::preference(
             subject.as_str(),
+            &p.category,
             value,
-            &p.timestamp.to_string(),
+            p.timestamp,
         ));
         let base = self
             .audit(ctx.now, Action::ConsentWithdrawn)?
@@ -1510,7 +1527,7 @@ impl Intake {
 
     fn template_status(&self, t: &TemplateStatus, now: i64) -> Result<Decision, IntakeError> {
         let mut d = Decision::new(DecisionKind::Audited);
-        d.dedupe_key = Some(DedupeKey::template(&t.template_id, &t.event, ""));
+        d.dedupe_key = Some(DedupeKey::template(&t.template_id, &t.event, None));
         let mut audit = self
             .audit(now, Action::PolicyChange)?
             .correlation(&format!("whatsapp-template-{}", label_part(&t.event)))?;
@@ -1535,9 +1552,7 @@ impl Intake {
         d.dedupe_key = Some(DedupeKey::template(
             &t.template_id,
             &format!("category:{category}"),
-            &t.update_timestamp
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
+            t.update_timestamp,
         ));
         let mut audit = self
             .audit(now, Action::PolicyChange)?

@@ -1,8 +1,7 @@
 //! WhatsApp Business Platform traffic (Cloud API, or a business solution
 //! provider relaying the same requests).
 //!
-//! This first part covers the webhook intake checks a host runs before it
-//! looks at a request at all (docs/WHATSAPP.md section 1):
+//! A host takes each webhook POST through these steps (docs/WHATSAPP.md):
 //!
 //! * [`verify_signature`]: the `X-Hub-Signature-256` header of a webhook
 //!   POST, HMAC-SHA256 of the raw body bytes as received under one of the
@@ -28,14 +27,30 @@
 //! assert_eq!(verify_subscription("subscribe", "tok", "1158201444", "tok"), Ok("1158201444"));
 //! ```
 //!
-//! Parsing webhook bodies into typed events, the consent gate and the
-//! outbound gate follow (issue 12).
+//! Then, for a verified body:
+//!
+//! * [`parse_webhook`]: typed [`Event`]s under size, depth and count bounds
+//!   ([`ParseLimits`]); unknown types become `Unsupported` events, personal
+//!   data is held in [`Sensitive`] values (redacted `Debug`, zeroized).
+//! * [`Intake::decide`]: the consent gate. For each event a [`Decision`]:
+//!   what to persist (consent and audit events, a sealed record, a new
+//!   keyring record, identity links from the [`IdentityMap`], a dedupe key)
+//!   and what to send, as data; media gives a [`MediaPlan`] whose
+//!   [`MediaSealer`] verifies the fetched bytes against the webhook's
+//!   SHA-256 while sealing and fails closed.
+//! * [`DedupeSet`]: a bounded set of processed [`DedupeKey`]s for hosts
+//!   without a database (Meta redelivers for 7 days).
+//! * [`may_send`]: the outbound gate (consent per purpose, the 24-hour
+//!   window, templates re-categorised to MARKETING), over the
+//!   [`OutboundState`] the decisions feed; [`Intake::seal_outbound`] seals
+//!   and audits what is sent.
 
 mod dedupe;
 mod event;
 mod identity;
 mod intake;
 mod json;
+mod media;
 mod outbound;
 mod signature;
 mod webhook;
@@ -46,7 +61,12 @@ pub use event::{
     TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
 };
 
-pub use dedupe::DedupeKey;
+pub use media::{
+    MediaError, MediaExpectation, MediaSealer, PARALLEL_HASH_THRESHOLD, SealedMedia, decode_sha256,
+    seal_media,
+};
+
+pub use dedupe::{DEDUPE_WINDOW, DedupeError, DedupeKey, DedupeSet, MAX_DEDUPE_CAPACITY, Seen};
 pub use identity::{
     Alias, AliasKind, IDENTITY_LINE_LEN, IdentityError, IdentityLink, IdentityMap, Resolution,
 };
@@ -62,6 +82,7 @@ pub use outbound::{
     AUTHENTICATION, Forbidden, MARKETING, MessageKind, OutboundState, OutboundStateError,
     SERVICE_WINDOW, SendDecision, UTILITY, may_send,
 };
+
 pub use signature::{
     MAX_CHALLENGE_LEN, MAX_WEBHOOK_BODY, SIGNATURE_PREFIX, SecretIndex, SignatureError,
     SubscriptionError, verify_signature, verify_subscription,

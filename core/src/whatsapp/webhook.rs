@@ -222,22 +222,22 @@ pub fn parse_webhook(body: &[u8], limits: &ParseLimits) -> Result<Webhook, Parse
 /// Whether arrays and objects nest at most `max_depth` levels: `[` and `{`
 /// outside strings counted, `]` and `}` uncounted, a backslash in a string
 /// skipping the next byte. One pass, no recursion; it reads any bytes
-/// (malformed JSON is refused later, by the parser).
+/// (malformed JSON is refused later, by the parser). String contents are
+/// skipped eight bytes at a time where they hold no quote or backslash.
+///
+/// First a cheaper bound: the depth is at most the number of `[` and `{`
+/// bytes anywhere in the body, so a body with at most `max_depth` of them
+/// (a typical single update) needs no scan of its strings.
 fn depth_within(body: &[u8], max_depth: usize) -> bool {
+    if opening_bytes(body) <= max_depth {
+        return true;
+    }
     let mut depth = 0usize;
-    let mut bytes = body.iter();
-    while let Some(&b) = bytes.next() {
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        i += 1;
         match b {
-            b'"' => {
-                // Skip the string: to the next unescaped quote.
-                while let Some(&c) = bytes.next() {
-                    if c == b'\\' {
-                        bytes.next();
-                    } else if c == b'"' {
-                        break;
-                    }
-                }
-            }
+            b'"' => i = string_end(body, i),
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max_depth {
@@ -249,6 +249,41 @@ fn depth_within(body: &[u8], max_depth: usize) -> bool {
         }
     }
     true
+}
+
+/// The number of `[` and `{` bytes in `body` (counted in blocks of 255 in
+/// a byte-wide counter, which the compiler vectorises).
+fn opening_bytes(body: &[u8]) -> usize {
+    body.chunks(255)
+        .map(|block| {
+            block.iter().fold(0u8, |n, &b| {
+                n.wrapping_add(u8::from(b == b'[' || b == b'{'))
+            })
+        })
+        .map(usize::from)
+        .sum()
+}
+
+/// The offset just past the quote that ends the string whose contents
+/// start at `i` (or the end of `body`).
+fn string_end(body: &[u8], mut i: usize) -> usize {
+    loop {
+        if let Some(chunk) = body.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+            let x = u64::from_le_bytes(chunk);
+            let hits = bytes_equal(x, b'"') | bytes_equal(x, b'\\');
+            if hits == 0 {
+                i += 8;
+                continue;
+            }
+            i += (hits.trailing_zeros() / 8) as usize;
+        }
+        match body.get(i) {
+            None => return i,
+            Some(b'\\') => i += 2,
+            Some(b'"') => return i + 1,
+            Some(_) => i += 1,
+        }
+    }
 }
 
 /// [`ParseError::Json`] at byte `offset` of `body`.
@@ -393,9 +428,108 @@ impl<'a> Pii<'a> {
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Pii<'a> {
+    /// Read as the raw JSON text (serde_json skips it with its fast scan and
+    /// never copies it into its scratch buffer), then decoded by
+    /// [`json_string`] into one buffer of its own, zeroized on drop.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(CowVisitor(PhantomData)).map(Pii)
+        let raw: &'de RawValue = Deserialize::deserialize(d)?;
+        Ok(Pii(json_string(raw.get())))
     }
+}
+
+/// The text of the JSON string literal `raw` (quotes included), borrowed
+/// when it has no escape; `None` if `raw` is another JSON value, or the
+/// string holds a control character, an invalid escape or a lone
+/// surrogate (what serde_json refuses in a string it decodes).
+fn json_string(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let Some(first) = first_special(inner.as_bytes()) else {
+        return Some(Cow::Borrowed(inner));
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    let mut next = Some(first);
+    while let Some(pos) = next {
+        // A backslash or control byte is ASCII: `pos` is a char boundary.
+        out.push_str(rest.get(..pos)?);
+        let esc = rest.get(pos..)?.as_bytes();
+        let (c, len) = match esc.get(1) {
+            _ if esc.first() != Some(&b'\\') => return None,
+            Some(b'"') => ('"', 2),
+            Some(b'\\') => ('\\', 2),
+            Some(b'/') => ('/', 2),
+            Some(b'b') => ('\u{8}', 2),
+            Some(b'f') => ('\u{c}', 2),
+            Some(b'n') => ('\n', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b't') => ('\t', 2),
+            Some(b'u') => {
+                let hi = hex4(esc.get(2..6)?)?;
+                match hi {
+                    0xD800..=0xDBFF => {
+                        if esc.get(6..8)? != b"\\u" {
+                            return None;
+                        }
+                        let lo = hex4(esc.get(8..12)?)?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return None;
+                        }
+                        let code = 0x1_0000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                        (char::from_u32(code)?, 12)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    _ => (char::from_u32(hi)?, 6),
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+        rest = rest.get(pos + len..)?;
+        next = first_special(rest.as_bytes());
+    }
+    out.push_str(rest);
+    Some(Cow::Owned(out))
+}
+
+/// The high bit of each byte of `x` that is `b`. The lowest bit set is
+/// exact (a borrow only disturbs the bytes above a match), so it gives the
+/// position of the first match.
+fn bytes_equal(x: u64, b: u8) -> u64 {
+    let v = x ^ (ONES * u64::from(b));
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+/// `0x0101...01`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// `0x8080...80`.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The position of the first backslash or control character (below
+/// U+0020) in `s`, eight bytes at a time.
+fn first_special(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(chunk) = s.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+        let x = u64::from_le_bytes(chunk);
+        // Bytes below 0x20 (exact in the lowest bit, as in `bytes_equal`).
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let hits = control | bytes_equal(x, b'\\');
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s.get(i..)?
+        .iter()
+        .position(|&b| b == b'\\' || b < 0x20)
+        .map(|p| i + p)
+}
+
+/// The value of four hexadecimal digits.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits
+        .iter()
+        .try_fold(0u32, |v, &d| Some((v << 4) | u32::from(hex_value(d)?)))
+        .filter(|_| digits.len() == 4)
 }
 
 /// `true` only for the JSON value `true`.
@@ -764,9 +898,9 @@ struct RawMessage<'a> {
     #[serde(borrow, rename = "type")]
     kind: Str<'a>,
     #[serde(borrow)]
-    context: Obj<Box<RawContext<'a>>>,
+    context: Obj<RawContext<'a>>,
     #[serde(borrow)]
-    text: Obj<Box<RawText<'a>>>,
+    text: Obj<RawText<'a>>,
     #[serde(borrow)]
     image: Obj<Box<RawMedia<'a>>>,
     #[serde(borrow)]
@@ -784,17 +918,17 @@ struct RawMessage<'a> {
     #[serde(borrow)]
     interactive: Obj<Box<RawInteractive<'a>>>,
     #[serde(borrow)]
-    button: Obj<Box<RawButton<'a>>>,
+    button: Obj<RawButton<'a>>,
     #[serde(borrow)]
-    reaction: Obj<Box<RawReaction<'a>>>,
+    reaction: Obj<RawReaction<'a>>,
     #[serde(borrow)]
-    revoke: Obj<Box<RawRevoke<'a>>>,
+    revoke: Obj<RawRevoke<'a>>,
     #[serde(borrow)]
     edit: Obj<Box<RawEdit<'a>>>,
     #[serde(borrow)]
     system: Obj<Box<RawSystem<'a>>>,
     #[serde(borrow)]
-    unsupported: Obj<Box<RawUnsupported<'a>>>,
+    unsupported: Obj<RawUnsupported<'a>>,
     #[serde(borrow)]
     errors: Errors<'a>,
 }
@@ -2231,6 +2365,50 @@ mod tests {
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh==",
         ] {
             assert_eq!(decode_sha256(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_strings_decode_as_serde_json_decodes_them() {
+        let cases = [
+            r#""""#,
+            r#""plain text""#,
+            r#""Gru\u00df an Frau M\u00fcller \u0040 Praxis""#,
+            r#""\"\\\/\b\f\n\r\t""#,
+            r#""\ud83d\ude0a smile""#,
+            r#""\u00E4\u00c4""#,
+            r#""end\\""#,
+            "\"caf\u{e9} direkt\"",
+        ];
+        for raw in cases {
+            let want: String = serde_json::from_str(raw).unwrap();
+            let got = json_string(raw).unwrap();
+            assert_eq!(got, want, "{raw}");
+            assert_eq!(matches!(got, Cow::Borrowed(_)), !raw.contains('\\'));
+        }
+    }
+
+    #[test]
+    fn json_strings_refuse_what_serde_json_refuses() {
+        for raw in [
+            "\"tab\there\"",
+            r#""lone \ud83d high""#,
+            r#""lone \ude0a low""#,
+            r#""\ud83d\u0041 wrong low""#,
+            r#""bad \x escape""#,
+            r#""short \u00e""#,
+            r#""\u00g0""#,
+            r#""trailing \""#,
+            "null",
+            "17",
+            r#"{"a":"b"}"#,
+            r#"["a"]"#,
+            r#""unterminated"#,
+        ] {
+            assert_eq!(json_string(raw), None, "{raw}");
+            if raw.starts_with('"') && raw.ends_with('"') && raw.len() > 1 {
+                assert!(serde_json::from_str::<String>(raw).is_err(), "{raw}");
+            }
         }
     }
 

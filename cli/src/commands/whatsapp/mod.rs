@@ -13,6 +13,8 @@ use zeroize::Zeroizing;
 use crate::error::{Result, fail, refused, usage};
 use crate::files;
 
+mod intake;
+
 /// `caduceus whatsapp`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -39,6 +41,12 @@ pub enum WhatsappCommand {
     Verify(VerifyArgs),
     /// Check a webhook subscription handshake and print the challenge to echo.
     Subscribe(SubscribeArgs),
+    /// Parse a webhook body into typed events, printed as JSON (content redacted).
+    Parse(ParseArgs),
+    /// Decide what to do with each event of a signed webhook body (JSON).
+    Decide(DecideArgs),
+    /// May the practice send this message to this patient now?
+    MaySend(MaySendArgs),
 }
 
 /// `caduceus whatsapp verify`.
@@ -86,22 +94,42 @@ pub fn whatsapp(args: WhatsappArgs) -> Result<()> {
     match args.command {
         WhatsappCommand::Verify(a) => verify(&a),
         WhatsappCommand::Subscribe(a) => subscribe(&a),
+        WhatsappCommand::Parse(a) => intake::parse(&a),
+        WhatsappCommand::Decide(a) => intake::decide(&a),
+        WhatsappCommand::MaySend(a) => intake::may_send(&a),
     }
 }
 
+pub use intake::{DecideArgs, MaySendArgs, ParseArgs};
+
 fn verify(a: &VerifyArgs) -> Result<()> {
-    let mut secrets = Vec::with_capacity(a.app_secret_file.len());
-    for path in &a.app_secret_file {
+    let body = read_body(&a.body)?;
+    let i = check_signature(&body, a.signature.as_deref(), &a.app_secret_file)?;
+    println!("OK: signature matches app secret {}", i + 1);
+    Ok(())
+}
+
+/// Read a webhook body file (at most 3 MiB).
+fn read_body(path: &Path) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    files::read_limited(path, MAX_WEBHOOK_BODY as u64, "body file", &mut body)?;
+    Ok(body)
+}
+
+/// Verify a body's signature under the app secrets in `secret_files`;
+/// the 0-based index of the secret that matched.
+fn check_signature(
+    body: &[u8],
+    signature: Option<&str>,
+    secret_files: &[PathBuf],
+) -> Result<usize> {
+    let mut secrets = Vec::with_capacity(secret_files.len());
+    for path in secret_files {
         secrets.push(read_one_line(path, "app secret file")?);
     }
-    let mut body = Vec::new();
-    files::read_limited(&a.body, MAX_WEBHOOK_BODY as u64, "body file", &mut body)?;
     let keys: Vec<&[u8]> = secrets.iter().map(|s| s.as_bytes()).collect();
-    match verify_signature(&body, a.signature.as_deref(), &keys) {
-        Ok(i) => {
-            println!("OK: signature matches app secret {}", i.index() + 1);
-            Ok(())
-        }
+    match verify_signature(body, signature, &keys) {
+        Ok(i) => Ok(i.index()),
         Err(e @ SignatureError::Mismatch) => Err(refused(e.to_string())),
         Err(e @ (SignatureError::Missing | SignatureError::Malformed)) => {
             Err(usage(format!("--signature: {e}")))
