@@ -234,6 +234,10 @@ enum caduceus_result
   // The decision has no such part (no envelope, keyring record, media
   // plan, subject, record id or dedupe key).
   CADUCEUS_WHATSAPP_NOT_IN_DECISION = 618,
+  // The downloaded media does not have the SHA-256 the webhook announced.
+  CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH = 619,
+  // The downloaded media is larger than the limit for its kind.
+  CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE = 620,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -313,6 +317,21 @@ typedef struct caduceus_keyring_record caduceus_keyring_record;
 // Thread safety: `const` calls may run concurrently; `insert` and `apply`
 // need exclusive access.
 typedef struct caduceus_keyring_set caduceus_keyring_set;
+
+// A media sealer (opaque): created by [`caduceus_media_sealer_new`] from a
+// decision's media plan, fed the downloaded bytes with
+// [`caduceus_media_sealer_update`], ended with
+// [`caduceus_media_sealer_finish`], freed with [`caduceus_media_sealer_free`].
+// It holds at most a few MiB (one 64 KiB segment and the hash buffers);
+// runs of 1 MiB and more are hashed on a second thread.
+//
+// After a failed call, or after `finish`, every further `update` or
+// `finish` gives `CADUCEUS_WRONG_STATE`. Only a successful `finish` makes
+// a complete envelope: after any failure discard the header and every
+// output (they are a truncated envelope no opener accepts).
+//
+// Thread safety: mutable; one thread at a time.
+typedef struct caduceus_media_sealer caduceus_media_sealer;
 
 // A streaming opener: created by [`caduceus_opener_new`] with the
 // identity to open with, fed the envelope in pieces of any size (the
@@ -2627,6 +2646,82 @@ caduceus_result caduceus_whatsapp_may_send(const caduceus_consent_ledger *ledger
                                            int64_t now,
                                            bool *out_allowed,
                                            caduceus_bytes **out_json_or_null);
+
+// Start sealing the media of a `fetch-media` decision: to the plan's
+// subject-category key, with its labels, expecting the webhook's SHA-256
+// and at most the kind's size limit. The envelope header (to store first)
+// goes to `out_header`, the sealer to `out_sealer`. A decision without a
+// media plan gives `CADUCEUS_WHATSAPP_NOT_IN_DECISION`. Fetch the bytes
+// with the plan's media id (`caduceus_decision_media_id`).
+//
+// # Safety
+// `decision` a live handle; `out_header` and `out_sealer` valid for a
+// write.
+caduceus_result caduceus_media_sealer_new(const caduceus_decision *decision,
+                                          caduceus_bytes **out_header,
+                                          caduceus_media_sealer **out_sealer);
+
+// Seal the next `(chunk, len)` of the downloaded media (any size, may be
+// 0); the ciphertext produced (whole segments; possibly empty) goes to a
+// new `caduceus_bytes` in `out_ciphertext`, to append after the header and
+// the earlier outputs. `CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE` as soon as the
+// total would pass the limit (nothing of this chunk is used: stop the
+// download); the sealer is then spent.
+//
+// # Safety
+// `sealer` a live handle not used concurrently; `chunk` valid for `len`
+// bytes (NULL only with 0); `out_ciphertext` valid for a write.
+caduceus_result caduceus_media_sealer_update(caduceus_media_sealer *sealer,
+                                             const uint8_t *chunk,
+                                             size_t len,
+                                             caduceus_bytes **out_ciphertext);
+
+// Check the size and SHA-256 of everything pushed, then seal the final
+// segment into a new `caduceus_bytes` in `out_ciphertext`, which completes
+// the envelope. `CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH` when the bytes are
+// not the ones the webhook announced: no final segment is written
+// (`out_ciphertext` untouched), discard everything and fetch the media
+// again. A second call gives `CADUCEUS_WRONG_STATE`.
+//
+// # Safety
+// `sealer` a live handle not used concurrently; `out_ciphertext` valid for
+// a write.
+caduceus_result caduceus_media_sealer_finish(caduceus_media_sealer *sealer,
+                                             caduceus_bytes **out_ciphertext);
+
+// Free a media sealer (finished or not). NULL is a no-op. An unfinished
+// envelope is incomplete and will not open.
+//
+// # Safety
+// `sealer` NULL or a live handle, not used afterwards.
+void caduceus_media_sealer_free(caduceus_media_sealer *sealer);
+
+// The media id to fetch (`GET /<MEDIA_ID>`, valid 7 days) of a
+// `fetch-media` decision, NUL-terminated, in a new `caduceus_bytes`;
+// `CADUCEUS_WHATSAPP_NOT_IN_DECISION` without a media plan.
+//
+// # Safety
+// `decision` a live handle; `out_media_id` valid for a write.
+caduceus_result caduceus_decision_media_id(const caduceus_decision *decision,
+                                           caduceus_bytes **out_media_id);
+
+// Append the media plan's audit event to `log` once the media was handled:
+// with `failure_reason_or_null` NULL the event that the sealed envelope was
+// stored (after a successful `caduceus_media_sealer_finish` and the
+// envelope stored); otherwise the same event with outcome `failed` and
+// that reason (a label, e.g. `media-hash-mismatch`, `media-too-large`,
+// `media-fetch-failed`). `out_entry` receives the entry bytes to store.
+// `CADUCEUS_WHATSAPP_NOT_IN_DECISION` without a media plan,
+// `CADUCEUS_AUDIT_INVALID_EVENT` for a reason that is not a label.
+//
+// # Safety
+// `decision` a live handle; `failure_reason_or_null` NULL or
+// NUL-terminated; `log` a live log used by no other thread; `out_entry`
+// valid for a write.
+caduceus_result caduceus_decision_media_audit_append(const caduceus_decision *decision,
+                                                     const char *failure_reason_or_null,
+                                                     caduceus_audit_log *log,
+                                                     caduceus_bytes **out_entry);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -42,6 +42,7 @@ mod pseudonym;
 mod result;
 mod whatsapp;
 mod whatsapp_intake;
+mod whatsapp_media;
 
 pub use audit::*;
 pub use boundary::{caduceus_last_error, caduceus_version};
@@ -53,3 +54,4 @@ pub use policy::*;
 pub use result::{caduceus_result, caduceus_result_message};
 pub use whatsapp::*;
 pub use whatsapp_intake::*;
+pub use whatsapp_media::*;

@@ -194,6 +194,10 @@ pub enum caduceus_result {
     /// The decision has no such part (no envelope, keyring record, media
     /// plan, subject, record id or dedupe key).
     CADUCEUS_WHATSAPP_NOT_IN_DECISION = 618,
+    /// The downloaded media does not have the SHA-256 the webhook announced.
+    CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH = 619,
+    /// The downloaded media is larger than the limit for its kind.
+    CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE = 620,
 }
 
 use caduceus_result::*;
@@ -282,6 +286,8 @@ impl caduceus_result {
         CADUCEUS_WHATSAPP_IDENTITIES_TORN,
         CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED,
         CADUCEUS_WHATSAPP_NOT_IN_DECISION,
+        CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH,
+        CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE,
     ];
 
     /// The fixed message of a code.
@@ -468,6 +474,13 @@ impl caduceus_result {
             }
             CADUCEUS_WHATSAPP_NOT_IN_DECISION => {
                 "the decision has no such part; check the decision's kind first"
+            }
+            CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH => {
+                "the downloaded media does not match the SHA-256 the webhook announced; discard \
+                 what was written and fetch the media again"
+            }
+            CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE => {
+                "the media is larger than its kind allows; stop the download and discard what was written"
             }
         }
     }

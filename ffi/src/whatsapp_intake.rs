@@ -90,7 +90,7 @@ pub struct caduceus_intake(Intake);
 ///
 /// Thread safety: immutable; may be used from several threads at once.
 #[allow(non_camel_case_types)]
-pub struct caduceus_decision(Decision);
+pub struct caduceus_decision(pub(crate) Decision);
 
 /// The outbound gate's state (opaque): each subject's last inbound message
 /// time and the template categories Meta reported. Created by
