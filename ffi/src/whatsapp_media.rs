@@ -3,7 +3,7 @@
 //! checked against the webhook's SHA-256 and the kind's size limit,
 //! failing closed (no final segment on a mismatch).
 
-use caduceus_core::whatsapp::{MediaError, MediaExpectation, MediaPlan, MediaSealer};
+use caduceus_core::whatsapp::{MediaError, MediaPlan, MediaSealer};
 
 use crate::audit::caduceus_audit_log;
 use crate::boundary::{
@@ -75,10 +75,7 @@ pub unsafe extern "C" fn caduceus_media_sealer_new(
         check_out(out_sealer)?;
         // SAFETY: a live handle per the caller's contract.
         let d = unsafe { handle(decision) }?;
-        let p = plan(d)?;
-        let expected = MediaExpectation::new(p.media.kind, p.sha256).with_max_size(p.max_size);
-        let (header, sealer) =
-            MediaSealer::new(&[p.recipient], &p.labels, expected, &mut rng()?).map_err(fail)?;
+        let (header, sealer) = plan(d)?.begin_seal(&mut rng()?).map_err(fail)?;
         // SAFETY: both checked non-NULL; valid per the caller's contract.
         unsafe {
             write_handle(out_header, caduceus_bytes::public(header));
