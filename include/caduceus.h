@@ -210,6 +210,34 @@ enum caduceus_result
   CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN = 607,
   // The subscription handshake's `hub.challenge` is not a short printable token.
   CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE = 608,
+  // The webhook body is not valid JSON, not a WhatsApp Business Account
+  // webhook, or its envelope is not as Meta documents it.
+  CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED = 609,
+  // The webhook body nests arrays and objects too deeply.
+  CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP = 610,
+  // The webhook body holds more updates than the limit.
+  CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS = 611,
+  // An event index (of a webhook, or of a decision's audit events or
+  // replies) is past the end.
+  CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE = 612,
+  // The intake's privacy notice is not registered in the consent ledger.
+  CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED = 613,
+  // The intake configuration does not fit (routes, ages, button texts,
+  // notice id length, a keyring record of another subject).
+  CADUCEUS_WHATSAPP_INTAKE_CONFIG = 614,
+  // An identity map text has a malformed line or links an alias to two subjects.
+  CADUCEUS_WHATSAPP_IDENTITIES_MALFORMED = 615,
+  // The identity map text ends inside a line (an interrupted append).
+  CADUCEUS_WHATSAPP_IDENTITIES_TORN = 616,
+  // An outbound state text has a malformed line.
+  CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED = 617,
+  // The decision has no such part (no envelope, keyring record, media
+  // plan, subject, record id or dedupe key).
+  CADUCEUS_WHATSAPP_NOT_IN_DECISION = 618,
+  // The downloaded media does not have the SHA-256 the webhook announced.
+  CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH = 619,
+  // The downloaded media is larger than the limit for its kind.
+  CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE = 620,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -255,6 +283,22 @@ typedef struct caduceus_bytes caduceus_bytes;
 // same time. The handle may be moved between threads.
 typedef struct caduceus_consent_ledger caduceus_consent_ledger;
 
+// What the host does with one event (opaque): consent and audit events,
+// a sealed record, a new keyring record, identity links, replies, the
+// dedupe key. Created by [`caduceus_intake_decide`] or
+// [`caduceus_intake_seal_outbound`], freed by [`caduceus_decision_free`].
+//
+// Thread safety: immutable; may be used from several threads at once.
+typedef struct caduceus_decision caduceus_decision;
+
+// The intake (opaque): the pseudonym key, the routes' wrap recipients,
+// the privacy notice and the reply texts, ready to decide. Created by
+// [`caduceus_intake_new`], freed by [`caduceus_intake_free`] (which
+// zeroizes the pseudonym key).
+//
+// Thread safety: immutable; may be used from several threads at once.
+typedef struct caduceus_intake caduceus_intake;
+
 // A subject-category keyring record: one (patient pseudonym, data
 // category) public key and its private key wrapped to each recipient
 // (the practice key and authorised staff keys). Every change returns a
@@ -264,6 +308,30 @@ typedef struct caduceus_consent_ledger caduceus_consent_ledger;
 //
 // Thread safety: immutable; may be used from several threads at once.
 typedef struct caduceus_keyring_record caduceus_keyring_record;
+
+// An in-memory set of subject-category keyring records by (subject,
+// category) (opaque), for the intake to seal to. Created by
+// [`caduceus_keyring_set_new`], filled by [`caduceus_keyring_set_insert`]
+// and [`caduceus_decision_apply`], freed by [`caduceus_keyring_set_free`].
+//
+// Thread safety: `const` calls may run concurrently; `insert` and `apply`
+// need exclusive access.
+typedef struct caduceus_keyring_set caduceus_keyring_set;
+
+// A media sealer (opaque): created by [`caduceus_media_sealer_new`] from a
+// decision's media plan, fed the downloaded bytes with
+// [`caduceus_media_sealer_update`], ended with
+// [`caduceus_media_sealer_finish`], freed with [`caduceus_media_sealer_free`].
+// It holds at most a few MiB (one 64 KiB segment and the hash buffers);
+// runs of 1 MiB and more are hashed on a second thread.
+//
+// After a failed call, or after `finish`, every further `update` or
+// `finish` gives `CADUCEUS_WRONG_STATE`. Only a successful `finish` makes
+// a complete envelope: after any failure discard the header and every
+// output (they are a truncated envelope no opener accepts).
+//
+// Thread safety: mutable; one thread at a time.
+typedef struct caduceus_media_sealer caduceus_media_sealer;
 
 // A streaming opener: created by [`caduceus_opener_new`] with the
 // identity to open with, fed the envelope in pieces of any size (the
@@ -279,6 +347,16 @@ typedef struct caduceus_keyring_record caduceus_keyring_record;
 //
 // Thread safety: mutable; one thread at a time.
 typedef struct caduceus_opener caduceus_opener;
+
+// The outbound gate's state (opaque): each subject's last inbound message
+// time and the template categories Meta reported. Created by
+// [`caduceus_outbound_state_new`] or [`caduceus_outbound_state_from_text`],
+// fed by [`caduceus_outbound_state_apply`], freed by
+// [`caduceus_outbound_state_free`].
+//
+// Thread safety: `const` calls may run concurrently; `apply` needs
+// exclusive access.
+typedef struct caduceus_outbound_state caduceus_outbound_state;
 
 // Collects the opened envelopes of one set, in any order, and tells which
 // parts are missing: [`caduceus_part_set_new`], [`caduceus_part_set_add`],
@@ -326,6 +404,25 @@ typedef struct caduceus_public_key caduceus_public_key;
 //
 // Thread safety: mutable; one thread at a time.
 typedef struct caduceus_sealer caduceus_sealer;
+
+// A parsed webhook body (opaque): its events in body order. Created by
+// [`caduceus_whatsapp_webhook_parse`], freed by
+// [`caduceus_whatsapp_webhook_free`] (which zeroizes the personal data it
+// holds).
+//
+// Thread safety: immutable; may be used from several threads at once.
+typedef struct caduceus_webhook caduceus_webhook;
+
+// The identity map (opaque): keyed aliases of `wa_id`s and business-scoped
+// user ids to subject pseudonyms. Created by
+// [`caduceus_whatsapp_identities_new`] or
+// [`caduceus_whatsapp_identities_from_text`], extended by
+// [`caduceus_decision_apply`], freed by
+// [`caduceus_whatsapp_identities_free`].
+//
+// Thread safety: `const` calls may run concurrently; `apply` needs
+// exclusive access.
+typedef struct caduceus_whatsapp_identities caduceus_whatsapp_identities;
 
 // Policy labels of an envelope, carried in its authenticated (not secret)
 // header. Each string is NUL-terminated, 1 to 128 printable ASCII
@@ -2074,6 +2171,557 @@ caduceus_result caduceus_whatsapp_verify_subscription(const char *mode,
                                                       const char *challenge,
                                                       const char *expected_token,
                                                       caduceus_bytes **out_challenge);
+
+// Parse a webhook body whose signature was verified
+// ([`caduceus_whatsapp_verify_signature`](crate::caduceus_whatsapp_verify_signature))
+// into its events, with the default limits (3 MiB, 32 levels of nesting,
+// 5,000 events). The new webhook goes to `out_webhook`.
+//
+// Results: `CADUCEUS_WHATSAPP_BODY_TOO_LARGE`,
+// `CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP`,
+// `CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS`,
+// `CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED` (not JSON in UTF-8, not a WhatsApp
+// Business Account webhook, an envelope not as Meta documents it; the last
+// error says which, never quoting the body). Below the envelope nothing
+// fails: an update of an unknown or damaged shape becomes an event of kind
+// `unsupported`.
+//
+// # Safety
+// `body` valid for `body_len` bytes (NULL only with 0); `out_webhook`
+// valid for a write.
+caduceus_result caduceus_whatsapp_webhook_parse(const uint8_t *body,
+                                                size_t body_len,
+                                                caduceus_webhook **out_webhook);
+
+// As [`caduceus_whatsapp_webhook_parse`] with other limits: the largest
+// body in bytes, the deepest nesting (the body's object is level 1; above
+// 127 behaves as 127) and the most events; 0 for any of them means its
+// default (3 MiB, 32, 5,000).
+//
+// # Safety
+// As [`caduceus_whatsapp_webhook_parse`].
+caduceus_result caduceus_whatsapp_webhook_parse_with_limits(const uint8_t *body,
+                                                            size_t body_len,
+                                                            size_t max_body,
+                                                            size_t max_depth,
+                                                            size_t max_events,
+                                                            caduceus_webhook **out_webhook);
+
+// The number of events in the webhook into `out_count`.
+//
+// # Safety
+// `webhook` a live handle; `out_count` valid for a write.
+caduceus_result caduceus_whatsapp_webhook_event_count(const caduceus_webhook *webhook,
+                                                      size_t *out_count);
+
+// The events as a JSON array (docs/WHATSAPP.md section 8) in a new
+// `caduceus_bytes`. Message text, captions, phone numbers, names and user
+// ids appear only when `show_content` is true; otherwise each is
+// `{"redacted_bytes": n}`. The buffer is zeroized when freed.
+//
+// # Safety
+// `webhook` a live handle; `out_json` valid for a write.
+caduceus_result caduceus_whatsapp_webhook_json(const caduceus_webhook *webhook,
+                                               bool show_content,
+                                               caduceus_bytes **out_json);
+
+// Event `index` (below [`caduceus_whatsapp_webhook_event_count`]) as one
+// JSON object, as in [`caduceus_whatsapp_webhook_json`]. An index past the
+// end gives `CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE`.
+//
+// # Safety
+// `webhook` a live handle; `out_json` valid for a write.
+caduceus_result caduceus_whatsapp_webhook_event_json(const caduceus_webhook *webhook,
+                                                     size_t index,
+                                                     bool show_content,
+                                                     caduceus_bytes **out_json);
+
+// Free a webhook, zeroizing the personal data it holds. NULL is a no-op.
+//
+// # Safety
+// `webhook` NULL or a live handle, not used afterwards.
+void caduceus_whatsapp_webhook_free(caduceus_webhook *webhook);
+
+// A new, empty identity map into `out_identities`.
+//
+// # Safety
+// `out_identities` valid for a write.
+caduceus_result caduceus_whatsapp_identities_new(caduceus_whatsapp_identities **out_identities);
+
+// Load an identity map from its text form `(text, len)` (UTF-8, one line
+// `<64 hex digits> <subject pseudonym>\n` per alias, as
+// [`caduceus_whatsapp_identities_to_text`] writes and as the host appends
+// the links of each decision). An empty text is an empty map; a repeated
+// line is accepted.
+//
+// Results: `CADUCEUS_WHATSAPP_IDENTITIES_TORN` (the last line has no
+// newline: an interrupted append; remove that line),
+// `CADUCEUS_WHATSAPP_IDENTITIES_MALFORMED` (a malformed line, or an alias
+// linked to two subjects; the last error names the line number, never its
+// content), `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `text` valid for `len` bytes (NULL only with 0); `out_identities` valid
+// for a write.
+caduceus_result caduceus_whatsapp_identities_from_text(const uint8_t *text,
+                                                       size_t len,
+                                                       caduceus_whatsapp_identities **out_identities);
+
+// The whole map in its text form (lines sorted by alias; 103 bytes a
+// line), NUL-terminated, in a new `caduceus_bytes`.
+//
+// # Safety
+// `identities` a live handle; `out_text` valid for a write.
+caduceus_result caduceus_whatsapp_identities_to_text(const caduceus_whatsapp_identities *identities,
+                                                     caduceus_bytes **out_text);
+
+// The number of aliases in the map into `out_len`.
+//
+// # Safety
+// `identities` a live handle; `out_len` valid for a write.
+caduceus_result caduceus_whatsapp_identities_len(const caduceus_whatsapp_identities *identities,
+                                                 size_t *out_len);
+
+// Free an identity map. NULL is a no-op.
+//
+// # Safety
+// `identities` NULL or a live handle, not used afterwards.
+void caduceus_whatsapp_identities_free(caduceus_whatsapp_identities *identities);
+
+// A new, empty keyring set into `out_set`.
+//
+// # Safety
+// `out_set` valid for a write.
+caduceus_result caduceus_keyring_set_new(caduceus_keyring_set **out_set);
+
+// Add a copy of `record` to the set, replacing the record of the same
+// (subject, category) if there is one. The caller keeps (and frees)
+// `record`.
+//
+// # Safety
+// `set` a live handle used by no other thread; `record` a live handle.
+caduceus_result caduceus_keyring_set_insert(caduceus_keyring_set *set,
+                                            const caduceus_keyring_record *record);
+
+// The number of records in the set into `out_len`.
+//
+// # Safety
+// `set` a live handle; `out_len` valid for a write.
+caduceus_result caduceus_keyring_set_len(const caduceus_keyring_set *set, size_t *out_len);
+
+// Free a keyring set (the records in it). NULL is a no-op.
+//
+// # Safety
+// `set` NULL or a live handle, not used afterwards.
+void caduceus_keyring_set_free(caduceus_keyring_set *set);
+
+// Create an intake (the consent gate) with the defaults of
+// docs/WHATSAPP.md section 4: German reply texts, the routes text ->
+// `chat-messages`/`treatment-communication`, images and videos ->
+// `clinical-photos`/`clinical-photos`, documents, audio and stickers ->
+// `chat-messages`/`treatment-communication`, keywords JA/YES and NEIN/NO,
+// 300 s clock skew, 8 days maximum event age, service `whatsapp-intake`.
+//
+// * `pseudonym_key`: the practice's audit (pseudonym) key; subject
+//   pseudonyms, aliases and record ids are keyed hashes under it (a copy
+//   is kept).
+// * `access_policy`: the retention and access policy; each route's
+//   category must be in it.
+// * `practice`: the practice public key (kind practice); every new
+//   keyring record is wrapped to it.
+// * `staff_keys`, `staff_roles`, `n_staff`: staff public keys (kind staff)
+//   and, for each, its role ids, comma-separated (e.g.
+//   `"doctor,coordinator"`); new keyring records are wrapped to the keys
+//   whose roles may read the category.
+// * `notice_id`, `notice_version`, `notice_language`: the privacy notice
+//   shown to unknown contacts, registered in `ledger` (its hash is taken
+//   from there).
+//
+// Results: `CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED`,
+// `CADUCEUS_POLICY_UNKNOWN_ROLE`, `CADUCEUS_POLICY_UNKNOWN_CATEGORY`,
+// `CADUCEUS_WRONG_KEY_KIND`, `CADUCEUS_INVALID_ARGUMENT` (a roles string
+// naming no role), `CADUCEUS_WHATSAPP_INTAKE_CONFIG` (the notice id too long
+// for a button payload).
+//
+// # Safety
+// The handles live; `staff_keys` and `staff_roles` valid for `n_staff`
+// elements (NULL only with 0), each a live handle or NUL-terminated
+// string; the notice texts NUL-terminated; `out_intake` valid for a write.
+caduceus_result caduceus_intake_new(const caduceus_audit_key *pseudonym_key,
+                                    const caduceus_policy *access_policy,
+                                    const caduceus_public_key *practice,
+                                    const caduceus_public_key *const *staff_keys,
+                                    const char *const *staff_roles,
+                                    size_t n_staff,
+                                    const char *notice_id,
+                                    uint32_t notice_version,
+                                    const char *notice_language,
+                                    const caduceus_consent_ledger *ledger,
+                                    caduceus_intake **out_intake);
+
+// Free an intake, zeroizing its pseudonym key. NULL is a no-op.
+//
+// # Safety
+// `intake` NULL or a live handle, not used afterwards.
+void caduceus_intake_free(caduceus_intake *intake);
+
+// Decide event `index` of `webhook` (docs/WHATSAPP.md section 4) against
+// the consent `ledger`, the `identities` and the keyring records in
+// `keyrings`, at `now` (Unix seconds), sealing with operating-system
+// randomness. Nothing is changed: the host persists the decision (its
+// envelope, keyring record, identity links, consent events, audit
+// entries), then applies it with [`caduceus_decision_apply`] before
+// deciding the next event. A host skips an event whose dedupe key
+// ([`caduceus_decision_dedupe_key`]) it has already processed.
+//
+// Refusals of the event itself are decisions (kinds `refused`,
+// `not-stored`, `ignored`), not errors. Results:
+// `CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE`,
+// `CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED` (the intake's notice is no
+// longer in this ledger), `CADUCEUS_WHATSAPP_INTAKE_CONFIG` (a keyring
+// record of another subject in the set), and the consent, envelope and key
+// codes of what failed.
+//
+// # Safety
+// Live handles; `out_decision` valid for a write.
+caduceus_result caduceus_intake_decide(const caduceus_intake *intake,
+                                       const caduceus_webhook *webhook,
+                                       size_t index,
+                                       const caduceus_consent_ledger *ledger,
+                                       const caduceus_whatsapp_identities *identities,
+                                       const caduceus_keyring_set *keyrings,
+                                       int64_t now,
+                                       caduceus_decision **out_decision);
+
+// Seal an outbound message like an inbound one (docs/WHATSAPP.md section
+// 7), after [`caduceus_whatsapp_may_send`] allowed it: `(plaintext, len)`
+// of `content_type` is sealed to the subject-category key of `subject`
+// (a subject pseudonym, `sbj-...`) and `category` (one of the intake's
+// route categories when a new keyring record is needed), labelled with
+// `purpose`, with its audit event. `message_id` is the id the Cloud API
+// returned for the sent message, so its statuses name the same record.
+// The decision (kind `stored`, or `not-stored` when the key was shredded)
+// goes to `out_decision`; persist and apply it as an inbound one.
+//
+// Results: `CADUCEUS_INVALID_IDENTIFIER` (`subject` is not a subject
+// pseudonym), `CADUCEUS_INVALID_LABEL`, `CADUCEUS_WHATSAPP_INTAKE_CONFIG`
+// (a category that is no route's, with no record in `keyrings`).
+//
+// # Safety
+// Live handles; the texts NUL-terminated; `plaintext` valid for `len`
+// bytes (NULL only with 0); `out_decision` valid for a write.
+caduceus_result caduceus_intake_seal_outbound(const caduceus_intake *intake,
+                                              const char *subject,
+                                              const char *category,
+                                              const char *purpose,
+                                              const char *content_type,
+                                              const uint8_t *plaintext,
+                                              size_t len,
+                                              const char *message_id,
+                                              const caduceus_keyring_set *keyrings,
+                                              int64_t now,
+                                              caduceus_decision **out_decision);
+
+// The decision's kind as a static NUL-terminated code (never freed):
+// `ask-consent`, `consent-recorded`, `stored`, `fetch-media`,
+// `photo-not-kept`, `opted-out`, `deletion-requested`, `audited`,
+// `not-stored`, `refused`, `ignored` (a kind added by a later version:
+// `unknown`). NULL only when `decision` is NULL.
+//
+// # Safety
+// `decision` NULL or a live handle.
+const char *caduceus_decision_kind(const caduceus_decision *decision);
+
+// The whole decision as JSON (docs/WHATSAPP.md section 8) in a new
+// `caduceus_bytes`: kind, reason, purposes, dedupe key, subject, identity
+// links, the new keyring record and the sealed envelope (base64), the
+// media plan, consent and audit events (in the shapes
+// `caduceus_consent_record` and `caduceus_audit_log_append` read), the
+// replies (their recipient redacted unless `show_content`; with it each
+// reply also carries its Graph API request), the record to delete, the
+// last inbound time and a template category change. Zeroized when freed.
+//
+// # Safety
+// `decision` a live handle; `out_json` valid for a write.
+caduceus_result caduceus_decision_json(const caduceus_decision *decision,
+                                       bool show_content,
+                                       caduceus_bytes **out_json);
+
+// The dedupe key (64 hex digits, NUL-terminated) in a new `caduceus_bytes`:
+// an event whose key was already processed is skipped whole.
+// `CADUCEUS_WHATSAPP_NOT_IN_DECISION` for events without ids (template
+// updates without one, value-level errors, unsupported changes).
+//
+// # Safety
+// `decision` a live handle; `out_key` valid for a write.
+caduceus_result caduceus_decision_dedupe_key(const caduceus_decision *decision,
+                                             caduceus_bytes **out_key);
+
+// The subject pseudonym (`sbj-...`, NUL-terminated) the event names, in
+// a new `caduceus_bytes`; `CADUCEUS_WHATSAPP_NOT_IN_DECISION` when it
+// names nobody.
+//
+// # Safety
+// `decision` a live handle; `out_subject` valid for a write.
+caduceus_result caduceus_decision_subject(const caduceus_decision *decision,
+                                          caduceus_bytes **out_subject);
+
+// The record id (`wa-...`, NUL-terminated) the decision names, in a new
+// `caduceus_bytes`: the sealed record's (`stored`), the media's
+// (`fetch-media`) or the deleted message's (`deletion-requested`);
+// `CADUCEUS_WHATSAPP_NOT_IN_DECISION` for the other kinds.
+//
+// # Safety
+// `decision` a live handle; `out_record_id` valid for a write.
+caduceus_result caduceus_decision_record_id(const caduceus_decision *decision,
+                                            caduceus_bytes **out_record_id);
+
+// The sealed envelope to store under [`caduceus_decision_record_id`]
+// (kind `stored`) in a new `caduceus_bytes`;
+// `CADUCEUS_WHATSAPP_NOT_IN_DECISION` when nothing was sealed. Open it with
+// `caduceus_envelope_open_with_keyring` and the subject-category record.
+//
+// # Safety
+// `decision` a live handle; `out_envelope` valid for a write.
+caduceus_result caduceus_decision_envelope(const caduceus_decision *decision,
+                                           caduceus_bytes **out_envelope);
+
+// The new keyring record (first contact in a category) as a new record
+// handle; store its bytes (`caduceus_keyring_record_to_bytes`) before or
+// with the envelope sealed to it. `CADUCEUS_WHATSAPP_NOT_IN_DECISION` when
+// the decision created none.
+//
+// # Safety
+// `decision` a live handle; `out_record` valid for a write.
+caduceus_result caduceus_decision_keyring_record(const caduceus_decision *decision,
+                                                 caduceus_keyring_record **out_record);
+
+// Apply a persisted decision to the host's in-memory state: append its
+// consent events to `ledger` (at `now`), link its identities in
+// `identities`, add its new keyring record to `keyrings`. All or nothing:
+// when a consent event would not be appended (its consent code is
+// returned, e.g. `CADUCEUS_CONSENT_DUPLICATE_EVENT`), nothing is changed.
+// Audit events go to the log with [`caduceus_decision_audit_append`]; the
+// outbound gate takes the decision with [`caduceus_outbound_state_apply`].
+//
+// # Safety
+// Live handles; `ledger`, `identities` and `keyrings` used by no other
+// thread.
+caduceus_result caduceus_decision_apply(const caduceus_decision *decision,
+                                        caduceus_consent_ledger *ledger,
+                                        caduceus_whatsapp_identities *identities,
+                                        caduceus_keyring_set *keyrings,
+                                        int64_t now);
+
+// The number of audit events of the decision into `out_count`.
+//
+// # Safety
+// `decision` a live handle; `out_count` valid for a write.
+caduceus_result caduceus_decision_audit_count(const caduceus_decision *decision, size_t *out_count);
+
+// Append audit event `index` (below [`caduceus_decision_audit_count`]) of
+// the decision to `log`; `out_entry` receives the canonical entry bytes to
+// store, as from `caduceus_audit_log_append`. Append them in order, after
+// the decision was persisted. An index past the end gives
+// `CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE` (nothing appended).
+//
+// # Safety
+// `decision` a live handle; `log` a live log used by no other thread;
+// `out_entry` valid for a write.
+caduceus_result caduceus_decision_audit_append(const caduceus_decision *decision,
+                                               size_t index,
+                                               caduceus_audit_log *log,
+                                               caduceus_bytes **out_entry);
+
+// Audit event `index` of the decision as JSON in the shape
+// `caduceus_audit_log_append` reads, in a new `caduceus_bytes`, for hosts
+// that keep their own log. An index past the end gives
+// `CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE`.
+//
+// # Safety
+// `decision` a live handle; `out_json` valid for a write.
+caduceus_result caduceus_decision_audit_json(const caduceus_decision *decision,
+                                             size_t index,
+                                             caduceus_bytes **out_json);
+
+// The number of replies to send into `out_count`.
+//
+// # Safety
+// `decision` a live handle; `out_count` valid for a write.
+caduceus_result caduceus_decision_reply_count(const caduceus_decision *decision, size_t *out_count);
+
+// Reply `index` (below [`caduceus_decision_reply_count`]) as the Cloud
+// API request body to `POST /<PHONE_NUMBER_ID>/messages` (a text or an
+// interactive button message), NUL-terminated, in a new `caduceus_bytes`.
+// It holds the recipient's phone number or user id: send it, never log
+// it (the buffer is zeroized when freed). An index past the end gives
+// `CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE`.
+//
+// # Safety
+// `decision` a live handle; `out_request` valid for a write.
+caduceus_result caduceus_decision_reply_request(const caduceus_decision *decision,
+                                                size_t index,
+                                                caduceus_bytes **out_request);
+
+// Free a decision, zeroizing the personal data it holds (the replies'
+// recipients); envelopes are ciphertext and keyring records hold wrapped
+// keys only. NULL is a no-op.
+//
+// # Safety
+// `decision` NULL or a live handle, not used afterwards.
+void caduceus_decision_free(caduceus_decision *decision);
+
+// A new, empty outbound state into `out_state`.
+//
+// # Safety
+// `out_state` valid for a write.
+caduceus_result caduceus_outbound_state_new(caduceus_outbound_state **out_state);
+
+// Load an outbound state from its text form `(text, len)` (UTF-8 lines
+// `window <subject> <time>` and `template <name> <language> <CATEGORY>`;
+// a later line for the same subject or template wins, so a host may
+// append). Results: `CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED` (the last
+// error names the line), `CADUCEUS_INVALID_UTF8`.
+//
+// # Safety
+// `text` valid for `len` bytes (NULL only with 0); `out_state` valid for a
+// write.
+caduceus_result caduceus_outbound_state_from_text(const uint8_t *text,
+                                                  size_t len,
+                                                  caduceus_outbound_state **out_state);
+
+// The state's text form (lines sorted), NUL-terminated, in a new
+// `caduceus_bytes`.
+//
+// # Safety
+// `state` a live handle; `out_text` valid for a write.
+caduceus_result caduceus_outbound_state_to_text(const caduceus_outbound_state *state,
+                                                caduceus_bytes **out_text);
+
+// Take what a decision reports: the subject's last inbound message time
+// (opening the 24-hour service window) and a template category change.
+//
+// # Safety
+// `state` a live handle used by no other thread; `decision` a live handle.
+caduceus_result caduceus_outbound_state_apply(caduceus_outbound_state *state,
+                                              const caduceus_decision *decision);
+
+// Free an outbound state. NULL is a no-op.
+//
+// # Safety
+// `state` NULL or a live handle, not used afterwards.
+void caduceus_outbound_state_free(caduceus_outbound_state *state);
+
+// May the practice send to `subject` (a subject pseudonym) for `purpose`
+// now? (docs/WHATSAPP.md section 7.) `template_name` NULL asks about a
+// free-form message; otherwise about that approved template, with its
+// `template_language` and the `template_category` the practice registered
+// it under (a category Meta reported since, in `state`, overrides it).
+// `out_allowed` receives whether the message may be sent as it is; the
+// optional `out_json_or_null` the answer as JSON:
+//
+// ```text
+// {"decision": "free-form" | "template" | "template-required" | "forbidden",
+//  "allowed": bool,
+//  "window_ends": int64 (free-form: end of the 24-hour window),
+//  "category": "UTILITY" | "MARKETING" | ... (template, template-required),
+//  "art6", "art9": legal basis codes (free-form, template),
+//  "forbidden": "no-consent" | "refused" | "withdrawn" | "marketing-stopped"
+//             | "consent-lapsed" | "purpose-unknown" | "template-is-marketing",
+//  "purpose", "at", "recategorised": details of the refusal}
+// ```
+//
+// # Safety
+// Live handles; `subject` and `purpose` NUL-terminated; `template_name`
+// NULL or NUL-terminated, and then `template_language` and
+// `template_category` NUL-terminated; `out_allowed` valid for a write;
+// `out_json_or_null` NULL or valid for a write.
+caduceus_result caduceus_whatsapp_may_send(const caduceus_consent_ledger *ledger,
+                                           const caduceus_outbound_state *state,
+                                           const char *subject,
+                                           const char *purpose,
+                                           const char *template_name,
+                                           const char *template_language,
+                                           const char *template_category,
+                                           int64_t now,
+                                           bool *out_allowed,
+                                           caduceus_bytes **out_json_or_null);
+
+// Start sealing the media of a `fetch-media` decision: to the plan's
+// subject-category key, with its labels, expecting the webhook's SHA-256
+// and at most the kind's size limit. The envelope header (to store first)
+// goes to `out_header`, the sealer to `out_sealer`. A decision without a
+// media plan gives `CADUCEUS_WHATSAPP_NOT_IN_DECISION`. Fetch the bytes
+// with the plan's media id (`caduceus_decision_media_id`).
+//
+// # Safety
+// `decision` a live handle; `out_header` and `out_sealer` valid for a
+// write.
+caduceus_result caduceus_media_sealer_new(const caduceus_decision *decision,
+                                          caduceus_bytes **out_header,
+                                          caduceus_media_sealer **out_sealer);
+
+// Seal the next `(chunk, len)` of the downloaded media (any size, may be
+// 0); the ciphertext produced (whole segments; possibly empty) goes to a
+// new `caduceus_bytes` in `out_ciphertext`, to append after the header and
+// the earlier outputs. `CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE` as soon as the
+// total would pass the limit (nothing of this chunk is used: stop the
+// download); the sealer is then spent.
+//
+// # Safety
+// `sealer` a live handle not used concurrently; `chunk` valid for `len`
+// bytes (NULL only with 0); `out_ciphertext` valid for a write.
+caduceus_result caduceus_media_sealer_update(caduceus_media_sealer *sealer,
+                                             const uint8_t *chunk,
+                                             size_t len,
+                                             caduceus_bytes **out_ciphertext);
+
+// Check the size and SHA-256 of everything pushed, then seal the final
+// segment into a new `caduceus_bytes` in `out_ciphertext`, which completes
+// the envelope. `CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH` when the bytes are
+// not the ones the webhook announced: no final segment is written
+// (`out_ciphertext` untouched), discard everything and fetch the media
+// again. A second call gives `CADUCEUS_WRONG_STATE`.
+//
+// # Safety
+// `sealer` a live handle not used concurrently; `out_ciphertext` valid for
+// a write.
+caduceus_result caduceus_media_sealer_finish(caduceus_media_sealer *sealer,
+                                             caduceus_bytes **out_ciphertext);
+
+// Free a media sealer (finished or not). NULL is a no-op. An unfinished
+// envelope is incomplete and will not open.
+//
+// # Safety
+// `sealer` NULL or a live handle, not used afterwards.
+void caduceus_media_sealer_free(caduceus_media_sealer *sealer);
+
+// The media id to fetch (`GET /<MEDIA_ID>`, valid 7 days) of a
+// `fetch-media` decision, NUL-terminated, in a new `caduceus_bytes`;
+// `CADUCEUS_WHATSAPP_NOT_IN_DECISION` without a media plan.
+//
+// # Safety
+// `decision` a live handle; `out_media_id` valid for a write.
+caduceus_result caduceus_decision_media_id(const caduceus_decision *decision,
+                                           caduceus_bytes **out_media_id);
+
+// Append the media plan's audit event to `log` once the media was handled:
+// with `failure_reason_or_null` NULL the event that the sealed envelope was
+// stored (after a successful `caduceus_media_sealer_finish` and the
+// envelope stored); otherwise the same event with outcome `failed` and
+// that reason (a label, e.g. `media-hash-mismatch`, `media-too-large`,
+// `media-fetch-failed`). `out_entry` receives the entry bytes to store.
+// `CADUCEUS_WHATSAPP_NOT_IN_DECISION` without a media plan,
+// `CADUCEUS_AUDIT_INVALID_EVENT` for a reason that is not a label.
+//
+// # Safety
+// `decision` a live handle; `failure_reason_or_null` NULL or
+// NUL-terminated; `log` a live log used by no other thread; `out_entry`
+// valid for a write.
+caduceus_result caduceus_decision_media_audit_append(const caduceus_decision *decision,
+                                                     const char *failure_reason_or_null,
+                                                     caduceus_audit_log *log,
+                                                     caduceus_bytes **out_entry);
 
 #ifdef __cplusplus
 }  // extern "C"

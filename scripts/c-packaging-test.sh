@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# The webhook worker reads the signed webhook fixtures from here.
+export CADUCEUS_WHATSAPP_FIXTURES=$ROOT/tests/fixtures/whatsapp
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/caduceus-pkg.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 PREFIX=$TMP/prefix

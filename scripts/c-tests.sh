@@ -3,9 +3,12 @@
 #   1. with gcc -Wall -Wextra -Wpedantic -Werror, AddressSanitizer and
 #      UndefinedBehaviorSanitizer, linked against the static library;
 #   2. under valgrind (zero errors, zero leaks), linked against the shared library.
+# The intake test and the webhook worker read the signed webhook fixtures
+# from $CADUCEUS_WHATSAPP_FIXTURES (tests/fixtures/whatsapp by default).
 # Usage: scripts/c-tests.sh   (from the workspace root; builds libcaduceus first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CADUCEUS_WHATSAPP_FIXTURES=${CADUCEUS_WHATSAPP_FIXTURES:-$PWD/tests/fixtures/whatsapp}
 cargo build -p caduceus-ffi --quiet
 LIBDIR=target/debug
 OUT=target/c-tests

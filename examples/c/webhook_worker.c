@@ -1,28 +1,42 @@
 /*
  * webhook_worker.c: what a practice-software vendor's WhatsApp webhook
  * worker does with libcaduceus, step by step (docs/FFI.md walks through it).
+ * It takes real signed webhook bodies (the fixtures of
+ * tests/fixtures/whatsapp/) through the intake:
  *
- *   1. the practice key and two staff keys (a doctor, the finance office);
- *   2. on first contact with a new patient: one keyring record per data
- *      category (chat-messages, clinical-photos), wrapped to the practice
- *      and the doctor;
- *   3. an inbound text message sealed in one call, an inbound photo
- *      (several 64 KiB segments) sealed in chunks by the streaming sealer;
- *   4. the patient's consent, recorded in the consent ledger and checked;
- *   5. audit entries for what happened, and a signed checkpoint;
- *   6. the doctor opens both (plaintext compared; the photo also streamed),
- *      the finance office is refused (CADUCEUS_NO_ACCESS);
- *   7. the access and the refusal audited, the log verified against the
- *      signed checkpoint.
+ *   1. onboarding: the practice key and two staff keys (a doctor, the
+ *      finance office), the pseudonym (audit) key, the retention and access
+ *      policy, the consent ledger with the privacy notice, the intake;
+ *   2. each POST: verify X-Hub-Signature-256 with the app secret (a
+ *      tampered body is refused), parse the body into events;
+ *   3. each event: skip it if its dedupe key was handled, decide, persist
+ *      what the decision says (envelope, keyring record, identity links,
+ *      audit entries), send its replies, apply it to the in-memory state:
+ *        - the patient's first message: nothing kept, the notice and the
+ *          consent question sent;
+ *        - the consent button: consent recorded in the ledger;
+ *        - a batch: a text sealed to a new keyring record (practice and
+ *          doctor), a photo of a new patient (not kept), statuses and a
+ *          template update (audited), a marketing stop stamped 401 s ahead
+ *          of the worker's clock (refused: beyond the 300 s skew), an
+ *          unsupported change (ignored);
+ *        - a redelivered body: skipped by its dedupe keys;
+ *   4. the doctor opens the stored text, the finance office is refused
+ *      (CADUCEUS_NO_ACCESS);
+ *   5. the practice answers: the outbound gate allows a free-form message
+ *      in the 24-hour window, the answer is sealed and audited; two days
+ *      later only a template may be sent;
+ *   6. the audit log signed and verified, the host's state saved as text.
  *
  * Build against an installed package (make dist PREFIX=...):
  *   gcc -std=c11 webhook_worker.c $(pkg-config --cflags --libs caduceus)
- * or with CMake (examples/c/CMakeLists.txt). It prints a narrated log and closes with
- * "webhook_worker: N passed, N failed"; the exit status is 0 if nothing
- * failed. Everything it creates is freed (make ctest runs it under ASan and
- * valgrind).
+ * or with CMake (examples/c/CMakeLists.txt). Run it with the fixture
+ * directory as its argument, or in $CADUCEUS_WHATSAPP_FIXTURES, or from the
+ * source tree's root (tests/fixtures/whatsapp). It prints a narrated log
+ * and closes with "webhook_worker: N passed, N failed"; the exit status is
+ * 0 if nothing failed. Everything it creates is freed (make ctest runs it
+ * under ASan and valgrind).
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +52,7 @@
 static int passed = 0;
 static int failed = 0;
 
-/* Record a check; print the failure with the library's explanation. */
+/* Record a check; print the failure. */
 static bool check(bool ok, const char *what) {
   if (ok) {
     passed++;
@@ -53,8 +67,7 @@ static bool check(bool ok, const char *what) {
  * the thread's last error detail (it never contains secrets or personal
  * data, so it may go to a log). Read the last error right away: the next
  * call into the library clears it. */
-static bool expect(caduceus_result rc, caduceus_result expected,
-                   const char *what) {
+static bool expect(caduceus_result rc, caduceus_result expected, const char *what) {
   if (rc == expected) {
     passed++;
     return true;
@@ -65,20 +78,12 @@ static bool expect(caduceus_result rc, caduceus_result expected,
   (void)caduceus_last_error((uint8_t *)detail, sizeof detail, &n);
   (void)caduceus_result_message(rc, (uint8_t *)message, sizeof message, &n);
   failed++;
-  fprintf(stderr, "webhook_worker: FAILED: %s: got %u (%s; %s), expected %u\n",
-          what, (unsigned)rc, message, detail, (unsigned)expected);
+  fprintf(stderr, "webhook_worker: FAILED: %s: got %u (%s; %s), expected %u\n", what,
+          (unsigned)rc, message, detail, (unsigned)expected);
   return false;
 }
 
 #define OK(call, what) expect((call), CADUCEUS_OK, (what))
-
-/* As OK, for calls in a loop: counts a failure, but not each success. */
-static bool step_ok(caduceus_result rc, const char *what) {
-  if (rc == CADUCEUS_OK) {
-    return true;
-  }
-  return expect(rc, CADUCEUS_OK, what);
-}
 
 /* Text results are NUL-terminated, so they print directly. */
 static const char *text_of(const caduceus_bytes *b) {
@@ -86,454 +91,421 @@ static const char *text_of(const caduceus_bytes *b) {
   return p != NULL ? (const char *)p : "(none)";
 }
 
-/* A growing byte buffer for the streamed envelope (the vendor's blob store
- * or file in real life). */
-struct buffer {
+/* A file read whole (the HTTP request body, the signature header). */
+struct file {
   uint8_t *data;
   size_t len;
-  size_t cap;
 };
 
-/* Append the contents of `chunk` to `buf`, then free `chunk`. */
-static bool append_and_free(struct buffer *buf, caduceus_bytes *chunk) {
-  size_t n = caduceus_bytes_len(chunk);
-  bool ok = true;
-  if (buf->len + n > buf->cap) {
-    size_t cap = buf->cap ? buf->cap : 4096;
-    while (cap < buf->len + n) {
-      cap *= 2;
+static const char *fixture_dir = "tests/fixtures/whatsapp";
+
+static struct file read_file(const char *name) {
+  struct file f = {NULL, 0};
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
+  FILE *fp = fopen(path, "rb");
+  if (fp != NULL) {
+    if (fseek(fp, 0, SEEK_END) == 0) {
+      long n = ftell(fp);
+      if (n >= 0 && fseek(fp, 0, SEEK_SET) == 0 && (f.data = malloc((size_t)n + 1)) != NULL) {
+        if (fread(f.data, 1, (size_t)n, fp) == (size_t)n) {
+          f.data[n] = 0;
+          f.len = (size_t)n;
+        } else {
+          free(f.data);
+          f.data = NULL;
+        }
+      }
     }
-    uint8_t *grown = realloc(buf->data, cap);
-    if (grown == NULL) {
-      ok = false;
-    } else {
-      buf->data = grown;
-      buf->cap = cap;
-    }
+    fclose(fp);
   }
-  if (ok && n > 0) {
-    memcpy(buf->data + buf->len, caduceus_bytes_data(chunk), n);
-    buf->len += n;
+  if (f.data == NULL) {
+    fprintf(stderr, "webhook_worker: cannot read %s (pass the fixture directory as argv[1])\n",
+            path);
   }
-  caduceus_bytes_free(chunk);
-  if (!ok) {
-    check(false, "append to a buffer (out of memory)");
-  }
-  return ok;
+  return f;
 }
 
 /* ---------------------------------------------------------------------------
- * The worker.
+ * The worker's state: what a vendor keeps in its database.
  */
 
-/* A new patient's pseudonym (the vendor derives it with a keyed hash; never
- * a name, phone number or chart number), and the webhook's time stamp. */
-#define PATIENT "p-7f3a91"
-#define RECEIVED_AT ((int64_t)1763800000) /* 2025-11-22T08:26:40Z */
-
-#define IMAGE_SIZE ((size_t)200000) /* four 64 KiB segments */
-#define CHUNK_SIZE ((size_t)8192)   /* as the HTTP body arrives */
-#define MAX_ENTRIES 8
+#define NOW ((int64_t)1790000100) /* the worker's clock: just after the messages */
+#define DAY ((int64_t)86400)
 #define AUDIT_ORIGIN "praxis.example/audit"
+#define MAX_ENTRIES 64
+#define MAX_SEEN 64
 
-/* Append one audit event (JSON, built from `fmt`) to `log` and keep the
- * entry bytes in `entries`: the vendor stores them, in order (e.g. in a
- * database table); the library keeps only the tree's state. */
-static bool audit(caduceus_audit_log *log, caduceus_bytes **entries,
-                  size_t *n_entries, const char *what, const char *fmt, ...) {
-  char json[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(json, sizeof json, fmt, ap);
-  va_end(ap);
-  if (!check(n > 0 && (size_t)n < sizeof json, "audit event fits") ||
-      !check(*n_entries < MAX_ENTRIES, "room for the audit entry")) {
+static caduceus_consent_ledger *ledger;
+static caduceus_intake *intake;
+static caduceus_whatsapp_identities *identities;
+static caduceus_keyring_set *keyrings;
+static caduceus_outbound_state *gate;
+static caduceus_audit_log *audit_log;
+static struct file app_secret;
+
+/* Audit entries, in order (a database table in real life). */
+static caduceus_bytes *entries[MAX_ENTRIES];
+static size_t n_entries;
+/* Dedupe keys of the events handled (a table with an 8-day expiry). */
+static caduceus_bytes *seen[MAX_SEEN];
+static size_t n_seen;
+/* The stored text of the patient, its record and the patient's pseudonym,
+ * for steps 4 and 5. */
+static caduceus_bytes *stored_envelope, *stored_record_id, *patient;
+static caduceus_keyring_record *chat_record;
+/* Counts of what the worker did. */
+static size_t n_replies, n_skipped;
+
+static bool is_seen(const caduceus_bytes *key) {
+  for (size_t i = 0; i < n_seen; i++) {
+    if (strcmp(text_of(seen[i]), text_of(key)) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Append every audit event of `d` to the log and keep the entry bytes. */
+static bool audit_decision(const caduceus_decision *d) {
+  size_t n = 0;
+  if (!OK(caduceus_decision_audit_count(d, &n), "count the audit events")) {
     return false;
   }
-  uint64_t index = 0;
-  caduceus_bytes *entry = NULL;
-  if (!OK(caduceus_audit_log_append(log, json, &entry, &index, NULL), what)) {
-    return false;
+  for (size_t i = 0; i < n; i++) {
+    caduceus_bytes *entry = NULL;
+    if (!check(n_entries < MAX_ENTRIES, "room for the audit entry") ||
+        !OK(caduceus_decision_audit_append(d, i, audit_log, &entry), "append an audit entry")) {
+      return false;
+    }
+    entries[n_entries++] = entry;
   }
-  entries[(*n_entries)++] = entry;
-  printf("[audit]    #%llu %s (%zu bytes)\n", (unsigned long long)index, what,
-         caduceus_bytes_len(entry));
   return true;
 }
 
-int main(void) {
-  /* Every handle starts as NULL and is freed once at the end, whatever
-   * happened: freeing NULL is a no-op. */
+/* Persist and apply one decision (the vendor does this in one database
+ * transaction): the keyring record first, then the envelope, the audit
+ * entries, the dedupe key; then the in-memory state. */
+static bool persist(const caduceus_decision *d, caduceus_bytes *key) {
+  const char *kind = caduceus_decision_kind(d);
+  caduceus_keyring_record *record = NULL;
+  caduceus_result rc = caduceus_decision_keyring_record(d, &record);
+  if (rc == CADUCEUS_OK) {
+    caduceus_bytes *bytes = NULL;
+    if (OK(caduceus_keyring_record_to_bytes(record, &bytes), "serialise the keyring record")) {
+      printf("[persist]  new keyring record (%zu bytes): first message in this category\n",
+             caduceus_bytes_len(bytes));
+    }
+    caduceus_bytes_free(bytes);
+  } else {
+    expect(rc, CADUCEUS_WHATSAPP_NOT_IN_DECISION, "keyring record or none");
+  }
+  caduceus_bytes *envelope = NULL;
+  rc = caduceus_decision_envelope(d, &envelope);
+  if (rc == CADUCEUS_OK) {
+    caduceus_bytes *record_id = NULL;
+    OK(caduceus_decision_record_id(d, &record_id), "the record id");
+    printf("[persist]  envelope %s (%zu bytes of ciphertext)\n", text_of(record_id),
+           caduceus_bytes_len(envelope));
+    /* Keep the patient's text for steps 4 and 5. */
+    if (stored_envelope == NULL && record != NULL) {
+      stored_envelope = envelope;
+      stored_record_id = record_id;
+      chat_record = record;
+      envelope = NULL;
+      record_id = NULL;
+      record = NULL;
+    }
+    caduceus_bytes_free(record_id);
+  } else {
+    expect(rc, CADUCEUS_WHATSAPP_NOT_IN_DECISION, "envelope or none");
+  }
+  caduceus_bytes_free(envelope);
+  caduceus_keyring_record_free(record);
+  size_t before = n_entries;
+  if (!audit_decision(d)) {
+    return false;
+  }
+  /* The replies: Cloud API request bodies to POST (they hold the patient's
+   * number, so they are sent, never logged). */
+  size_t replies = 0;
+  OK(caduceus_decision_reply_count(d, &replies), "count the replies");
+  for (size_t i = 0; i < replies; i++) {
+    caduceus_bytes *request = NULL;
+    if (OK(caduceus_decision_reply_request(d, i, &request), "a reply request")) {
+      printf("[reply]    POST /messages (%zu bytes)\n", caduceus_bytes_len(request));
+      n_replies++;
+    }
+    caduceus_bytes_free(request);
+  }
+  if (!OK(caduceus_decision_apply(d, ledger, identities, keyrings, NOW), "apply the decision") ||
+      !OK(caduceus_outbound_state_apply(gate, d), "feed the outbound gate")) {
+    return false;
+  }
+  if (key != NULL && check(n_seen < MAX_SEEN, "room for the dedupe key")) {
+    seen[n_seen++] = key;
+  } else {
+    caduceus_bytes_free(key);
+  }
+  /* Refusals and no-ops carry a reason code (no personal data): read it
+   * from the decision's JSON. */
+  char reason[64] = "";
+  caduceus_bytes *json = NULL;
+  if (OK(caduceus_decision_json(d, false, &json), "the decision as JSON")) {
+    const char *r = strstr(text_of(json), "\"reason\":\"");
+    if (r != NULL) {
+      r += strlen("\"reason\":\"");
+      size_t n = strcspn(r, "\"");
+      snprintf(reason, sizeof reason, ": %.*s", (int)(n < 40 ? n : 40), r);
+    }
+  }
+  caduceus_bytes_free(json);
+  printf("[decide]   -> %s%s (%zu audit entries, %zu replies)\n", kind, reason, n_entries - before,
+         replies);
+  return true;
+}
+
+/* One webhook POST: the body and its X-Hub-Signature-256 header, as
+ * received. Returns the number of events handled, or -1. */
+static int handle_post(const char *name) {
+  char sig_name[256];
+  snprintf(sig_name, sizeof sig_name, "%s.sig", name);
+  struct file body = read_file(name), sig = read_file(sig_name);
+  caduceus_webhook *hook = NULL;
+  int handled = -1;
+  const uint8_t *secrets[1] = {app_secret.data};
+  size_t secret_lens[1] = {app_secret.len};
+  size_t matched = 0, count = 0;
+  if (!check(body.data != NULL && sig.data != NULL, "read the request")) {
+    goto out;
+  }
+  printf("\n[webhook]  POST %s (%zu bytes)\n", name, body.len);
+  /* Verify the raw bytes before anything else; answer 401 on a mismatch. */
+  if (!OK(caduceus_whatsapp_verify_signature(body.data, body.len, (const char *)sig.data,
+                                             secrets, secret_lens, 1, &matched),
+          "verify the signature") ||
+      !OK(caduceus_whatsapp_webhook_parse(body.data, body.len, &hook), "parse the body") ||
+      !OK(caduceus_whatsapp_webhook_event_count(hook, &count), "count the events")) {
+    goto out;
+  }
+  printf("[webhook]  signature OK (app secret #%zu), %zu event(s)\n", matched, count);
+  handled = 0;
+  for (size_t i = 0; i < count; i++) {
+    caduceus_decision *d = NULL;
+    caduceus_bytes *key = NULL;
+    if (!OK(caduceus_intake_decide(intake, hook, i, ledger, identities, keyrings, NOW, &d),
+            "decide an event")) {
+      handled = -1;
+      break;
+    }
+    caduceus_result rc = caduceus_decision_dedupe_key(d, &key);
+    if (rc == CADUCEUS_OK && is_seen(key)) {
+      printf("[dedupe]   event %zu already handled: skipped\n", i);
+      n_skipped++;
+      caduceus_bytes_free(key);
+    } else {
+      if (rc != CADUCEUS_OK) {
+        expect(rc, CADUCEUS_WHATSAPP_NOT_IN_DECISION, "dedupe key or none");
+      }
+      if (patient == NULL && rc == CADUCEUS_OK) {
+        (void)caduceus_decision_subject(d, &patient);
+      }
+      if (!persist(d, rc == CADUCEUS_OK ? key : NULL)) {
+        handled = -1;
+        caduceus_decision_free(d);
+        break;
+      }
+      handled++;
+    }
+    caduceus_decision_free(d);
+  }
+out:
+  caduceus_whatsapp_webhook_free(hook);
+  free(body.data);
+  free(sig.data);
+  return handled;
+}
+
+int main(int argc, char **argv) {
   caduceus_private_key *practice = NULL, *doctor = NULL, *finance = NULL;
-  caduceus_public_key *practice_pub = NULL, *doctor_pub = NULL;
-  caduceus_public_key *chat_pub = NULL, *photos_pub = NULL;
-  caduceus_bytes *practice_text = NULL, *doctor_id = NULL, *finance_id = NULL;
-  caduceus_keyring_record *chat_record = NULL, *photos_record = NULL;
-  caduceus_keyring_record *photos_loaded = NULL;
-  caduceus_bytes *photos_stored = NULL;
-  caduceus_bytes *text_envelope = NULL, *text_header = NULL;
-  caduceus_sealer *sealer = NULL;
-  caduceus_bytes *image_header = NULL;
-  struct buffer image_envelope = {NULL, 0, 0};
-  uint8_t *image = NULL;
-  caduceus_consent_ledger *ledger = NULL;
-  caduceus_bytes *notice = NULL, *decision = NULL;
-  caduceus_bytes *opened_text = NULL, *opened_image = NULL;
-  caduceus_private_key *photos_key = NULL;
-  caduceus_opener *opener = NULL;
-  struct buffer streamed_plain = {NULL, 0, 0};
-  caduceus_bytes *refused = NULL;
-  caduceus_private_key *refused_key = NULL;
-  caduceus_audit_key *audit_key = NULL;
-  caduceus_audit_log *audit_log = NULL;
-  caduceus_bytes *webhook_actor = NULL, *doctor_actor = NULL;
-  caduceus_bytes *finance_actor = NULL, *patient_ref = NULL;
-  caduceus_bytes *signer_key = NULL, *verifier_key = NULL;
-  caduceus_bytes *checkpoint = NULL;
-  caduceus_bytes *entries[MAX_ENTRIES] = {NULL};
-  size_t n_entries = 0;
+  caduceus_public_key *practice_pub = NULL, *doctor_pub = NULL, *finance_pub = NULL;
+  caduceus_audit_key *pseudonym_key = NULL;
+  caduceus_policy *policy = NULL;
+  caduceus_bytes *notice = NULL, *opened = NULL, *refused = NULL, *send = NULL;
+  caduceus_decision *answer = NULL;
+  caduceus_bytes *signer_key = NULL, *verifier_key = NULL, *checkpoint = NULL;
+  caduceus_bytes *identities_text = NULL, *gate_text = NULL;
+  const char *env = getenv("CADUCEUS_WHATSAPP_FIXTURES");
 
-  const char *message = "Guten Tag, die Schwellung am Kiefer ist seit gestern "
-                        "kleiner geworden. Anbei ein Foto.";
-
-  printf("webhook_worker: libcaduceus %s (header %s)\n", caduceus_version(),
-         CADUCEUS_VERSION);
+  if (argc > 1) {
+    fixture_dir = argv[1];
+  } else if (env != NULL && env[0] != '\0') {
+    fixture_dir = env;
+  }
+  printf("webhook_worker: libcaduceus %s (header %s), webhooks from %s\n", caduceus_version(),
+         CADUCEUS_VERSION, fixture_dir);
   check(strcmp(caduceus_version(), CADUCEUS_VERSION) == 0,
         "the library is the version the header describes");
 
-  /* 1. Keys. In production these are generated once, at onboarding, and
-   * the private keys live in the practice's vault and on staff devices; the
-   * webhook worker holds public keys only. */
-  if (!OK(caduceus_private_key_generate(CADUCEUS_KEY_KIND_PRACTICE, &practice),
+  /* 1. Onboarding. The private keys live in the practice's vault and on
+   * staff devices; the worker needs only the public keys, the pseudonym
+   * key and the app secret (here generated, and read from the fixtures). */
+  app_secret = read_file("app-secret.txt");
+  if (!check(app_secret.data != NULL, "read the app secret") ||
+      !OK(caduceus_private_key_generate(CADUCEUS_KEY_KIND_PRACTICE, &practice),
           "generate the practice key") ||
       !OK(caduceus_private_key_generate(CADUCEUS_KEY_KIND_STAFF, &doctor),
           "generate the doctor's key") ||
       !OK(caduceus_private_key_generate(CADUCEUS_KEY_KIND_STAFF, &finance),
           "generate the finance office's key") ||
-      !OK(caduceus_private_key_public_key(practice, &practice_pub),
-          "practice public key") ||
-      !OK(caduceus_private_key_public_key(doctor, &doctor_pub),
-          "doctor public key") ||
-      !OK(caduceus_public_key_to_text(practice_pub, &practice_text),
-          "practice public key text") ||
-      !OK(caduceus_private_key_id(doctor, &doctor_id), "doctor key id") ||
-      !OK(caduceus_private_key_id(finance, &finance_id), "finance key id")) {
+      !OK(caduceus_private_key_public_key(practice, &practice_pub), "practice public key") ||
+      !OK(caduceus_private_key_public_key(doctor, &doctor_pub), "doctor public key") ||
+      !OK(caduceus_private_key_public_key(finance, &finance_pub), "finance public key") ||
+      !OK(caduceus_audit_key_generate(&pseudonym_key), "pseudonym (audit) key") ||
+      !OK(caduceus_policy_default(&policy), "the default policy") ||
+      !OK(caduceus_consent_ledger_new(&ledger), "new consent ledger") ||
+      !OK(caduceus_consent_register_notice(
+              ledger, "privacy-chat", 1, "de",
+              "Datenschutzhinweis der Praxis Dr. Beispiel (Art. 13 DSGVO): Wir speichern Ihre "
+              "Nachrichten verschl\xc3\xbcsselt und nur mit Ihrer Einwilligung.",
+              NOW - 30 * DAY, NOW, &notice),
+          "register the privacy notice")) {
     goto done;
   }
-  printf("[keys]     practice %.24s...\n", text_of(practice_text));
-  printf("[keys]     doctor key id %s, finance key id %s\n", text_of(doctor_id),
-         text_of(finance_id));
-
-  /* 2. First contact with patient p-7f3a91: one keyring record per data
-   * category, wrapping a fresh subject-category key to the practice and the
-   * doctor. Finance is not a recipient. The records are stored by the
-   * vendor (here: serialised and loaded back); shredding a record later
-   * erases that category of this patient everywhere. */
+  printf("[consent]  notice %s\n", text_of(notice));
   {
-    const caduceus_public_key *readers[2] = {practice_pub, doctor_pub};
-    if (!OK(caduceus_keyring_record_create(PATIENT, "chat-messages", readers, 2,
-                                           RECEIVED_AT, &chat_record),
-            "keyring record for chat-messages") ||
-        !OK(caduceus_keyring_record_create(PATIENT, "clinical-photos", readers,
-                                           2, RECEIVED_AT, &photos_record),
-            "keyring record for clinical-photos") ||
-        !OK(caduceus_keyring_record_to_bytes(photos_record, &photos_stored),
-            "serialise the clinical-photos record") ||
-        !OK(caduceus_keyring_record_from_bytes(
-                caduceus_bytes_data(photos_stored),
-                caduceus_bytes_len(photos_stored), &photos_loaded),
-            "load the clinical-photos record") ||
-        !OK(caduceus_keyring_record_public_key(chat_record, &chat_pub),
-            "chat-messages public key") ||
-        !OK(caduceus_keyring_record_public_key(photos_loaded, &photos_pub),
-            "clinical-photos public key")) {
+    const caduceus_public_key *staff[2] = {doctor_pub, finance_pub};
+    const char *roles[2] = {"doctor", "finance"};
+    if (!OK(caduceus_intake_new(pseudonym_key, policy, practice_pub, staff, roles, 2,
+                                "privacy-chat", 1, "de", ledger, &intake),
+            "create the intake") ||
+        !OK(caduceus_whatsapp_identities_new(&identities), "new identity map") ||
+        !OK(caduceus_keyring_set_new(&keyrings), "new keyring set") ||
+        !OK(caduceus_outbound_state_new(&gate), "new outbound state") ||
+        !OK(caduceus_audit_log_new(AUDIT_ORIGIN, &audit_log), "new audit log")) {
       goto done;
     }
-    size_t count = 0;
-    OK(caduceus_keyring_record_recipient_count(photos_loaded, &count),
-       "recipient count");
-    check(count == 2, "the record is wrapped to practice and doctor");
-    printf("[keyring]  %s: chat-messages and clinical-photos records, "
-           "%zu recipients each (%zu bytes stored)\n",
-           PATIENT, count, caduceus_bytes_len(photos_stored));
+  }
+  printf("[intake]   ready: chat-messages readable by doctor, not by finance\n");
+
+  /* 2. A tampered body is refused before it is parsed (HTTP 401). */
+  {
+    struct file body = read_file("text.json"), sig = read_file("text.json.sig");
+    const uint8_t *secrets[1] = {app_secret.data};
+    size_t secret_lens[1] = {app_secret.len};
+    size_t matched = 99;
+    if (check(body.data != NULL && sig.data != NULL && body.len > 100, "read text.json")) {
+      body.data[body.len / 2] ^= 1;
+      expect(caduceus_whatsapp_verify_signature(body.data, body.len, (const char *)sig.data,
+                                                secrets, secret_lens, 1, &matched),
+             CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH, "a tampered body is refused");
+      check(matched == 99, "no secret index for a refused body");
+      printf("[webhook]  tampered body: refused (CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH)\n");
+    }
+    free(body.data);
+    free(sig.data);
   }
 
-  /* 3a. The inbound text message: sealed in one call to the chat-messages
-   * key. The labels travel in the authenticated header, readable without a
-   * key (for retention), so they hold no health data. */
+  /* 3. The requests as Meta delivers them: the first message, the consent
+   * button, a batch, and the first message again (a redelivery). */
+  check(handle_post("text.json") == 1, "the first message is handled");
   {
-    caduceus_labels labels = {PATIENT, "chat-messages", "treatment-communication",
-                              "text/plain", RECEIVED_AT};
-    const caduceus_public_key *to[1] = {chat_pub};
-    if (!OK(caduceus_envelope_seal(to, 1, &labels, (const uint8_t *)message,
-                                   strlen(message), &text_envelope),
-            "seal the text message")) {
-      goto done;
+    bool allowed = true;
+    if (check(patient != NULL, "the patient has a pseudonym")) {
+      OK(caduceus_consent_decide(ledger, text_of(patient), "treatment-communication", NOW,
+                                 &allowed, NULL),
+         "decide treatment-communication");
+      check(!allowed, "nothing may be kept before consent");
+      printf("[consent]  %s: no consent yet, the message was not kept\n", text_of(patient));
     }
-    OK(caduceus_envelope_inspect(caduceus_bytes_data(text_envelope),
-                                 caduceus_bytes_len(text_envelope),
-                                 &text_header),
-       "inspect the text envelope");
-    printf("[seal]     text: %zu bytes -> envelope of %zu bytes\n",
-           strlen(message), caduceus_bytes_len(text_envelope));
-    printf("[inspect]  %s\n", text_of(text_header));
   }
-
-  /* 3b. The inbound photo (generated bytes standing in for a JPEG): sealed
-   * by the streaming sealer as the download arrives, chunk by chunk; the
-   * library holds one 64 KiB segment at a time. The envelope is the header
-   * followed by every output, in order. */
-  image = malloc(IMAGE_SIZE);
-  if (!check(image != NULL, "allocate the image")) {
-    goto done;
-  }
-  {
-    uint32_t x = 2463534242u; /* xorshift32: reproducible "pixels" */
-    for (size_t i = 0; i < IMAGE_SIZE; i++) {
-      x ^= x << 13;
-      x ^= x >> 17;
-      x ^= x << 5;
-      image[i] = (uint8_t)(x >> 24);
-    }
-    caduceus_labels labels = {PATIENT, "clinical-photos",
-                              "treatment-communication", "image/jpeg",
-                              RECEIVED_AT};
-    const caduceus_public_key *to[1] = {photos_pub};
-    if (!OK(caduceus_sealer_new(to, 1, &labels, &sealer, &image_header),
-            "start the streaming sealer")) {
-      goto done;
-    }
-    caduceus_bytes *chunk = image_header;
-    image_header = NULL; /* owned by append_and_free now */
-    if (!append_and_free(&image_envelope, chunk)) {
-      goto done;
-    }
-    size_t chunks = 0;
-    for (size_t off = 0; off < IMAGE_SIZE; off += CHUNK_SIZE) {
-      size_t n = IMAGE_SIZE - off < CHUNK_SIZE ? IMAGE_SIZE - off : CHUNK_SIZE;
-      chunk = NULL;
-      if (!step_ok(caduceus_sealer_update(sealer, image + off, n, &chunk),
-                   "seal an image chunk") ||
-          !append_and_free(&image_envelope, chunk)) {
-        goto done;
-      }
-      chunks++;
-    }
-    chunk = NULL;
-    if (!OK(caduceus_sealer_finish(sealer, &chunk), "finish the image") ||
-        !append_and_free(&image_envelope, chunk)) {
-      goto done;
-    }
-    /* A finished sealer is spent. */
-    chunk = NULL;
-    expect(caduceus_sealer_finish(sealer, &chunk), CADUCEUS_WRONG_STATE,
-           "a second finish is refused");
-    check(chunk == NULL, "no output from a refused call");
-    check(image_envelope.len > 3 * CADUCEUS_SEGMENT_SIZE,
-          "the photo envelope spans several segments");
-    printf("[seal]     photo: %zu bytes in %zu chunks -> envelope of %zu bytes "
-           "(%zu segments of %u KiB)\n",
-           IMAGE_SIZE, chunks, image_envelope.len,
-           (IMAGE_SIZE + CADUCEUS_SEGMENT_SIZE - 1) / CADUCEUS_SEGMENT_SIZE,
-           (unsigned)(CADUCEUS_SEGMENT_SIZE / 1024));
-  }
-
-  /* 4. Consent. The patient replied "JA" to the practice's WhatsApp notice
-   * (version 1, German). The ledger keeps the exact notice text by hash and
-   * the evidence (the WhatsApp message id); decisions cite the event. */
-  {
-    const char *notice_text =
-        "Wir beantworten Ihre Nachrichten und Fotos über WhatsApp. Inhalte "
-        "werden verschlüsselt gespeichert. Antworten Sie mit JA, um "
-        "zuzustimmen; STOPP beendet Erinnerungen und Praxisneuigkeiten.";
-    const char *event =
-        "{\"id\": \"ev-0001\", \"subject\": \"" PATIENT "\","
-        " \"purposes\": [\"treatment-communication\", \"clinical-photos\"],"
-        " \"status\": \"given\", \"method\": \"chat-reply\","
-        " \"notice\": {\"id\": \"whatsapp-intake\", \"version\": 1,"
-        " \"language\": \"de\"},"
-        " \"channel\": \"whatsapp\","
-        " \"evidence\": \"wamid.HBgMNDkxNTExMjM0NTY3FQIAEhggQTE\","
-        " \"recorded_by\": \"svc-webhook\", \"time\": 1763800000}";
-    uint64_t seq = 0;
-    uint8_t sha256[32];
+  check(handle_post("consent-yes-button.json") == 1, "the consent reply is handled");
+  if (patient != NULL) {
     bool allowed = false;
-    if (!OK(caduceus_consent_ledger_new(&ledger), "new consent ledger") ||
-        !OK(caduceus_consent_register_notice(ledger, "whatsapp-intake", 1, "de",
-                                             notice_text, RECEIVED_AT - 86400,
-                                             RECEIVED_AT, &notice),
-            "register the notice") ||
-        !OK(caduceus_consent_record(ledger, event, RECEIVED_AT, &seq, sha256),
-            "record the consent")) {
-      goto done;
-    }
-    printf("[consent]  notice %s\n", text_of(notice));
-    printf("[consent]  event ev-0001 recorded as #%llu, sha256 %02x%02x%02x%02x...\n",
-           (unsigned long long)seq, sha256[0], sha256[1], sha256[2], sha256[3]);
-    if (OK(caduceus_consent_decide(ledger, PATIENT, "clinical-photos",
-                                   RECEIVED_AT + 60, &allowed, &decision),
-           "decide clinical-photos")) {
-      check(allowed, "clinical photos may be processed");
-      printf("[consent]  decision %s\n", text_of(decision));
-    }
-    allowed = true;
-    OK(caduceus_consent_decide(ledger, PATIENT, "marketing", RECEIVED_AT + 60,
+    OK(caduceus_consent_decide(ledger, text_of(patient), "treatment-communication", NOW,
                                &allowed, NULL),
-       "decide marketing");
-    check(!allowed, "no marketing without consent");
-    printf("[consent]  marketing: %s\n", allowed ? "allowed" : "not allowed");
+       "decide treatment-communication");
+    check(allowed, "consent is in effect after the button");
+    printf("[consent]  %s: treatment-communication allowed\n", text_of(patient));
+  }
+  check(handle_post("batch.json") == 7, "the seven events of the batch are handled");
+  check(handle_post("text.json") == 0 && n_skipped == 1, "the redelivery is skipped");
+  check(stored_envelope != NULL && chat_record != NULL, "the patient's text was stored");
+  check(n_replies == 5, "notice and question to each of two new patients, one confirmation");
+  if (stored_envelope == NULL || chat_record == NULL || patient == NULL) {
+    goto done;
   }
 
-  /* 5. Audit. Entries name people only by pseudonyms derived with the
-   * practice's audit key (sbj-..., stf-...), never by name; the library
-   * returns each entry's bytes and the host stores them. A signed checkpoint
-   * (a C2SP signed note) commits to the whole log so far. */
-  {
-    if (!OK(caduceus_audit_key_generate(&audit_key), "audit key") ||
-        !OK(caduceus_audit_key_pseudonym(audit_key, CADUCEUS_PSEUDONYM_STAFF,
-                                         "svc-webhook", &webhook_actor),
-            "pseudonym of the webhook service") ||
-        !OK(caduceus_audit_key_pseudonym(audit_key, CADUCEUS_PSEUDONYM_STAFF,
-                                         "dr-mueller@praxis", &doctor_actor),
-            "pseudonym of the doctor") ||
-        !OK(caduceus_audit_key_pseudonym(audit_key, CADUCEUS_PSEUDONYM_STAFF,
-                                         "finance@praxis", &finance_actor),
-            "pseudonym of the finance office") ||
-        !OK(caduceus_audit_key_pseudonym(audit_key, CADUCEUS_PSEUDONYM_SUBJECT,
-                                         PATIENT, &patient_ref),
-            "pseudonym of the patient") ||
-        !OK(caduceus_audit_log_new(AUDIT_ORIGIN, &audit_log), "new audit log") ||
-        !OK(caduceus_audit_signer_generate(AUDIT_ORIGIN, &signer_key,
-                                           &verifier_key),
-            "checkpoint signer")) {
-      goto done;
-    }
-    const char *actor = text_of(webhook_actor), *subject = text_of(patient_ref);
-    if (!audit(audit_log, entries, &n_entries, "create chat-messages",
-               "{\"time\": %lld, \"actor\": \"%s\", \"role\": \"webhook\","
-               " \"action\": \"create\", \"source\": \"whatsapp-webhook\","
-               " \"subject\": \"%s\", \"category\": \"chat-messages\","
-               " \"purpose\": \"treatment-communication\"}",
-               (long long)RECEIVED_AT, actor, subject) ||
-        !audit(audit_log, entries, &n_entries, "create clinical-photos",
-               "{\"time\": %lld, \"actor\": \"%s\", \"role\": \"webhook\","
-               " \"action\": \"create\", \"source\": \"whatsapp-webhook\","
-               " \"subject\": \"%s\", \"category\": \"clinical-photos\","
-               " \"purpose\": \"treatment-communication\"}",
-               (long long)RECEIVED_AT, actor, subject) ||
-        !audit(audit_log, entries, &n_entries, "consent-given",
-               "{\"time\": %lld, \"actor\": \"%s\", \"role\": \"webhook\","
-               " \"action\": \"consent-given\", \"source\": \"whatsapp-webhook\","
-               " \"subject\": \"%s\", \"record\": \"ev-0001\","
-               " \"legal_basis\": \"art9-2-a\"}",
-               (long long)RECEIVED_AT, actor, subject) ||
-        !OK(caduceus_audit_log_sign_checkpoint(audit_log, text_of(signer_key),
-                                               &checkpoint),
-            "sign a checkpoint")) {
-      goto done;
-    }
-    uint64_t size = 0;
-    uint8_t root[32];
-    const char *trusted[1] = {text_of(verifier_key)};
-    OK(caduceus_audit_checkpoint_open(text_of(checkpoint), trusted, 1, &size,
-                                      root, NULL),
-       "the checkpoint verifies");
-    check(size == n_entries, "the checkpoint covers every entry");
-    printf("[audit]    signed checkpoint:\n%s", text_of(checkpoint));
-  }
-
-  /* 6a. The doctor opens both: staff key -> keyring record ->
-   * subject-category key -> data key. */
-  if (OK(caduceus_envelope_open_with_keyring(
-             caduceus_bytes_data(text_envelope),
-             caduceus_bytes_len(text_envelope), chat_record, doctor,
-             &opened_text),
+  /* 4. The doctor opens the stored text: staff key -> keyring record ->
+   * subject-category key -> data key. Finance holds no wrap. */
+  if (OK(caduceus_envelope_open_with_keyring(caduceus_bytes_data(stored_envelope),
+                                             caduceus_bytes_len(stored_envelope), chat_record,
+                                             doctor, &opened),
          "the doctor opens the text")) {
-    check(caduceus_bytes_len(opened_text) == strlen(message) &&
-              memcmp(caduceus_bytes_data(opened_text), message,
-                     strlen(message)) == 0,
-          "the doctor reads the original text");
-    printf("[open]     doctor: text OK (%zu bytes, plaintext matches)\n",
-           caduceus_bytes_len(opened_text));
+    const char *expected = "Ich komme 10 Minuten sp\xc3\xa4ter.";
+    check(caduceus_bytes_len(opened) == strlen(expected) &&
+              memcmp(caduceus_bytes_data(opened), expected, strlen(expected)) == 0,
+          "the doctor reads the patient's text");
+    printf("[open]     doctor: %s OK (%zu bytes, the text as sent)\n", text_of(stored_record_id),
+           caduceus_bytes_len(opened));
   }
-  if (OK(caduceus_envelope_open_with_keyring(image_envelope.data,
-                                             image_envelope.len, photos_loaded,
-                                             doctor, &opened_image),
-         "the doctor opens the photo")) {
-    check(caduceus_bytes_len(opened_image) == IMAGE_SIZE &&
-              memcmp(caduceus_bytes_data(opened_image), image, IMAGE_SIZE) == 0,
-          "the doctor sees the original photo");
-    printf("[open]     doctor: photo OK (%zu bytes, plaintext matches)\n",
-           caduceus_bytes_len(opened_image));
-  }
+  expect(caduceus_envelope_open_with_keyring(caduceus_bytes_data(stored_envelope),
+                                             caduceus_bytes_len(stored_envelope), chat_record,
+                                             finance, &refused),
+         CADUCEUS_NO_ACCESS, "finance may not open the text");
+  check(refused == NULL, "no plaintext for finance");
+  printf("[open]     finance: refused (CADUCEUS_NO_ACCESS)\n");
 
-  /* 6b. The viewer streams large media instead: unwrap the
-   * subject-category key once, then open chunk by chunk. Plaintext is
-   * released segment by segment, each authenticated; only finish proves the
-   * whole photo is there. */
-  if (OK(caduceus_keyring_record_unwrap(photos_loaded, doctor, &photos_key),
-         "unwrap the clinical-photos key") &&
-      OK(caduceus_opener_new(photos_key, &opener), "start the opener")) {
-    bool ok = true;
-    for (size_t off = 0; ok && off < image_envelope.len; off += CHUNK_SIZE) {
-      size_t n = image_envelope.len - off < CHUNK_SIZE ? image_envelope.len - off
-                                                        : CHUNK_SIZE;
-      caduceus_bytes *plain = NULL;
-      ok = step_ok(caduceus_opener_update(opener, image_envelope.data + off,
-                                          n, &plain),
-                   "open an envelope chunk") &&
-           append_and_free(&streamed_plain, plain);
-    }
-    caduceus_bytes *last = NULL;
-    if (ok && OK(caduceus_opener_finish(opener, &last), "finish opening") &&
-        append_and_free(&streamed_plain, last)) {
-      check(streamed_plain.len == IMAGE_SIZE &&
-                memcmp(streamed_plain.data, image, IMAGE_SIZE) == 0,
-            "the streamed photo equals the original");
-      printf("[open]     doctor: photo streamed OK (%zu bytes)\n",
-             streamed_plain.len);
-    }
-  }
-
-  /* 6c. The finance office holds no wrap in either record: refused, and
-   * nothing is written to the out-parameter. */
+  /* 5. The practice answers. Within 24 hours of the patient's last message
+   * a free-form message may be sent; it is sealed like an inbound one. */
   {
-    caduceus_result rc = caduceus_envelope_open_with_keyring(
-        caduceus_bytes_data(text_envelope), caduceus_bytes_len(text_envelope),
-        chat_record, finance, &refused);
-    char reason[256] = "";
-    size_t n = 0;
-    (void)caduceus_result_message(rc, (uint8_t *)reason, sizeof reason, &n);
-    expect(rc, CADUCEUS_NO_ACCESS, "finance may not open the text");
-    check(refused == NULL, "no plaintext for finance");
-    printf("[open]     finance: text refused: %u %s\n", (unsigned)rc, reason);
-    expect(caduceus_envelope_open_with_keyring(image_envelope.data,
-                                               image_envelope.len,
-                                               photos_loaded, finance,
-                                               &refused),
-           CADUCEUS_NO_ACCESS, "finance may not open the photo");
-    expect(caduceus_keyring_record_unwrap(photos_loaded, finance, &refused_key),
-           CADUCEUS_NO_ACCESS, "finance may not unwrap the photos key");
-    check(refused == NULL && refused_key == NULL, "nothing leaked to finance");
-    printf("[open]     finance: photo refused (CADUCEUS_NO_ACCESS)\n");
+    bool allowed = false;
+    const char *text = "Kein Problem, wir verschieben Ihren Termin.";
+    if (OK(caduceus_whatsapp_may_send(ledger, gate, text_of(patient), "treatment-communication",
+                                      NULL, NULL, NULL, NOW + 60, &allowed, &send),
+           "ask the outbound gate")) {
+      check(allowed, "a free-form answer may be sent now");
+      printf("[outbound] now: %s\n", text_of(send));
+    }
+    if (allowed &&
+        OK(caduceus_intake_seal_outbound(intake, text_of(patient), "chat-messages",
+                                         "treatment-communication", "text/plain; charset=utf-8",
+                                         (const uint8_t *)text, strlen(text),
+                                         "wamid.OUTBOUND.0001", keyrings, NOW + 60, &answer),
+           "seal the answer") &&
+        audit_decision(answer)) {
+      caduceus_keyring_record *none = NULL;
+      check(strcmp(caduceus_decision_kind(answer), "stored") == 0, "the answer is stored");
+      expect(caduceus_decision_keyring_record(answer, &none), CADUCEUS_WHATSAPP_NOT_IN_DECISION,
+             "the answer reuses the patient's keyring record");
+      printf("[outbound] answer sealed to the same record and audited\n");
+    }
+    caduceus_bytes_free(send);
+    send = NULL;
+    allowed = true;
+    if (OK(caduceus_whatsapp_may_send(ledger, gate, text_of(patient), "treatment-communication",
+                                      NULL, NULL, NULL, NOW + 2 * DAY, &allowed, &send),
+           "ask the outbound gate two days later")) {
+      check(!allowed, "the window has closed");
+      printf("[outbound] in two days: %s\n", text_of(send));
+    }
+    caduceus_bytes_free(send);
+    send = NULL;
+    if (OK(caduceus_whatsapp_may_send(ledger, gate, text_of(patient), "treatment-communication",
+                                      "appointment_reminder", "de", "UTILITY", NOW + 2 * DAY,
+                                      &allowed, &send),
+           "ask about a utility template")) {
+      check(allowed, "a utility template may be sent");
+      printf("[outbound] template appointment_reminder: %s\n", text_of(send));
+    }
   }
 
-  /* 7. Audit the access and the refusal, then verify the stored entries
-   * against the signed checkpoint, as an auditor would. */
-  if (audit(audit_log, entries, &n_entries, "read by the doctor",
-            "{\"time\": %lld, \"actor\": \"%s\", \"role\": \"doctor\","
-            " \"action\": \"read\", \"source\": \"pms-viewer\","
-            " \"subject\": \"%s\", \"category\": \"clinical-photos\","
-            " \"purpose\": \"treatment-communication\"}",
-            (long long)RECEIVED_AT + 120, text_of(doctor_actor),
-            text_of(patient_ref)) &&
-      audit(audit_log, entries, &n_entries, "read by finance, denied",
-            "{\"time\": %lld, \"actor\": \"%s\", \"role\": \"finance\","
-            " \"action\": \"read\", \"source\": \"pms-billing\","
-            " \"subject\": \"%s\", \"category\": \"clinical-photos\","
-            " \"outcome\": \"denied\", \"outcome_reason\": \"no-access\"}",
-            (long long)RECEIVED_AT + 180, text_of(finance_actor),
-            text_of(patient_ref))) {
+  /* 6. Sign a checkpoint over the audit log and verify the stored entries
+   * against it, as an auditor would; save the host's state as text. */
+  if (OK(caduceus_audit_signer_generate(AUDIT_ORIGIN, &signer_key, &verifier_key),
+         "checkpoint signer") &&
+      OK(caduceus_audit_log_sign_checkpoint(audit_log, text_of(signer_key), &checkpoint),
+         "sign a checkpoint")) {
     const uint8_t *data[MAX_ENTRIES];
     size_t lens[MAX_ENTRIES];
     for (size_t i = 0; i < n_entries; i++) {
@@ -544,60 +516,62 @@ int main(void) {
     const char *trusted[1] = {text_of(verifier_key)};
     bool log_ok = false;
     uint64_t first_bad = 0;
-    if (OK(caduceus_audit_verify(data, lens, n_entries, signed_checkpoints, 1,
-                                 trusted, 1, &log_ok, &first_bad, NULL),
+    if (OK(caduceus_audit_verify(data, lens, n_entries, signed_checkpoints, 1, trusted, 1,
+                                 &log_ok, &first_bad, NULL),
            "verify the audit log")) {
       check(log_ok && first_bad == n_entries, "the audit log is intact");
-      printf("[audit]    verified: %zu entries, consistent with the checkpoint\n",
-             n_entries);
+      printf("\n[audit]    %zu entries, verified against the signed checkpoint:\n%s", n_entries,
+             text_of(checkpoint));
     }
+  }
+  if (OK(caduceus_whatsapp_identities_to_text(identities, &identities_text),
+         "save the identity map") &&
+      OK(caduceus_outbound_state_to_text(gate, &gate_text), "save the outbound state")) {
+    size_t aliases = 0;
+    OK(caduceus_whatsapp_identities_len(identities, &aliases), "count the aliases");
+    check(aliases == 4, "two patients, each by phone number and user id");
+    printf("[state]    identity map: %zu aliases (%zu bytes); outbound state: %zu bytes\n",
+           aliases, caduceus_bytes_len(identities_text), caduceus_bytes_len(gate_text));
   }
 
 done:
   /* Free everything, in any order; NULL is a no-op. Buffers holding
-   * plaintext or keys are zeroized by caduceus_bytes_free. */
+   * plaintext or personal data are zeroized by caduceus_bytes_free. */
   for (size_t i = 0; i < n_entries; i++) {
     caduceus_bytes_free(entries[i]);
   }
+  for (size_t i = 0; i < n_seen; i++) {
+    caduceus_bytes_free(seen[i]);
+  }
+  caduceus_bytes_free(gate_text);
+  caduceus_bytes_free(identities_text);
   caduceus_bytes_free(checkpoint);
   caduceus_bytes_free(verifier_key);
   caduceus_bytes_free(signer_key);
-  caduceus_bytes_free(patient_ref);
-  caduceus_bytes_free(finance_actor);
-  caduceus_bytes_free(doctor_actor);
-  caduceus_bytes_free(webhook_actor);
-  caduceus_audit_log_free(audit_log);
-  caduceus_audit_key_free(audit_key);
+  caduceus_decision_free(answer);
+  caduceus_bytes_free(send);
   caduceus_bytes_free(refused);
-  caduceus_private_key_free(refused_key);
-  free(streamed_plain.data);
-  caduceus_opener_free(opener);
-  caduceus_private_key_free(photos_key);
-  caduceus_bytes_free(opened_image);
-  caduceus_bytes_free(opened_text);
-  caduceus_bytes_free(decision);
+  caduceus_bytes_free(opened);
+  caduceus_keyring_record_free(chat_record);
+  caduceus_bytes_free(stored_record_id);
+  caduceus_bytes_free(stored_envelope);
+  caduceus_bytes_free(patient);
+  caduceus_audit_log_free(audit_log);
+  caduceus_outbound_state_free(gate);
+  caduceus_keyring_set_free(keyrings);
+  caduceus_whatsapp_identities_free(identities);
+  caduceus_intake_free(intake);
   caduceus_bytes_free(notice);
   caduceus_consent_ledger_free(ledger);
-  free(image);
-  free(image_envelope.data);
-  caduceus_bytes_free(image_header);
-  caduceus_sealer_free(sealer);
-  caduceus_bytes_free(text_header);
-  caduceus_bytes_free(text_envelope);
-  caduceus_bytes_free(photos_stored);
-  caduceus_keyring_record_free(photos_loaded);
-  caduceus_keyring_record_free(photos_record);
-  caduceus_keyring_record_free(chat_record);
-  caduceus_public_key_free(photos_pub);
-  caduceus_public_key_free(chat_pub);
-  caduceus_bytes_free(finance_id);
-  caduceus_bytes_free(doctor_id);
-  caduceus_bytes_free(practice_text);
+  caduceus_policy_free(policy);
+  caduceus_audit_key_free(pseudonym_key);
+  caduceus_public_key_free(finance_pub);
   caduceus_public_key_free(doctor_pub);
   caduceus_public_key_free(practice_pub);
   caduceus_private_key_free(finance);
   caduceus_private_key_free(doctor);
   caduceus_private_key_free(practice);
+  free(app_secret.data);
 
   printf("webhook_worker: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -50,7 +50,7 @@ pub const CADUCEUS_PSEUDONYM_STAFF: u32 = 1;
 /// Thread safety: immutable; every call takes a `const` pointer and may run
 /// concurrently from any number of threads.
 #[allow(non_camel_case_types)]
-pub struct caduceus_audit_key(AuditKey);
+pub struct caduceus_audit_key(pub(crate) AuditKey);
 
 /// The writer's state of an audit log (opaque): origin, compact right edge
 /// of the Merkle tree and last leaf hash (O(log n) memory).
@@ -59,7 +59,7 @@ pub struct caduceus_audit_key(AuditKey);
 /// calls taking a `const caduceus_audit_log *` (size, root, checkpoints)
 /// may run concurrently with each other. Keep one writer per log.
 #[allow(non_camel_case_types)]
-pub struct caduceus_audit_log(AuditLog);
+pub struct caduceus_audit_log(pub(crate) AuditLog);
 
 fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)

@@ -39,7 +39,7 @@ use crate::result::caduceus_result::{self, *};
 /// opt-out) need exclusive access: no other call on the same ledger at the
 /// same time. The handle may be moved between threads.
 #[allow(non_camel_case_types)]
-pub struct caduceus_consent_ledger(Ledger);
+pub struct caduceus_consent_ledger(pub(crate) Ledger);
 
 impl caduceus_consent_ledger {
     /// The ledger.

@@ -41,6 +41,8 @@ mod policy;
 mod pseudonym;
 mod result;
 mod whatsapp;
+mod whatsapp_intake;
+mod whatsapp_media;
 
 pub use audit::*;
 pub use boundary::{caduceus_last_error, caduceus_version};
@@ -51,3 +53,5 @@ pub use keys::*;
 pub use policy::*;
 pub use result::{caduceus_result, caduceus_result_message};
 pub use whatsapp::*;
+pub use whatsapp_intake::*;
+pub use whatsapp_media::*;

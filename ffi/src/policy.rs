@@ -54,7 +54,7 @@ use crate::result::caduceus_result;
 /// takes a `const caduceus_policy *` and may run concurrently from any
 /// number of threads.
 #[allow(non_camel_case_types)]
-pub struct caduceus_policy(Policy);
+pub struct caduceus_policy(pub(crate) Policy);
 
 /// [`caduceus_policy_access_check`]: open and read a category.
 pub const CADUCEUS_ACCESS_READ: u32 = 0;

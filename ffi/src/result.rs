@@ -6,7 +6,9 @@ use caduceus_core::consent::ConsentError;
 use caduceus_core::envelope::EnvelopeError;
 use caduceus_core::keys::KeyError;
 use caduceus_core::retention::{PlanError, PolicyError, RecordsError};
-use caduceus_core::whatsapp::{SignatureError, SubscriptionError};
+use caduceus_core::whatsapp::{
+    IdentityError, IntakeError, OutboundStateError, ParseError, SignatureError, SubscriptionError,
+};
 
 use crate::boundary::write_text;
 
@@ -168,6 +170,34 @@ pub enum caduceus_result {
     CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN = 607,
     /// The subscription handshake's `hub.challenge` is not a short printable token.
     CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE = 608,
+    /// The webhook body is not valid JSON, not a WhatsApp Business Account
+    /// webhook, or its envelope is not as Meta documents it.
+    CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED = 609,
+    /// The webhook body nests arrays and objects too deeply.
+    CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP = 610,
+    /// The webhook body holds more updates than the limit.
+    CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS = 611,
+    /// An event index (of a webhook, or of a decision's audit events or
+    /// replies) is past the end.
+    CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE = 612,
+    /// The intake's privacy notice is not registered in the consent ledger.
+    CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED = 613,
+    /// The intake configuration does not fit (routes, ages, button texts,
+    /// notice id length, a keyring record of another subject).
+    CADUCEUS_WHATSAPP_INTAKE_CONFIG = 614,
+    /// An identity map text has a malformed line or links an alias to two subjects.
+    CADUCEUS_WHATSAPP_IDENTITIES_MALFORMED = 615,
+    /// The identity map text ends inside a line (an interrupted append).
+    CADUCEUS_WHATSAPP_IDENTITIES_TORN = 616,
+    /// An outbound state text has a malformed line.
+    CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED = 617,
+    /// The decision has no such part (no envelope, keyring record, media
+    /// plan, subject, record id or dedupe key).
+    CADUCEUS_WHATSAPP_NOT_IN_DECISION = 618,
+    /// The downloaded media does not have the SHA-256 the webhook announced.
+    CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH = 619,
+    /// The downloaded media is larger than the limit for its kind.
+    CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE = 620,
 }
 
 use caduceus_result::*;
@@ -246,6 +276,18 @@ impl caduceus_result {
         CADUCEUS_WHATSAPP_SUBSCRIPTION_MODE,
         CADUCEUS_WHATSAPP_SUBSCRIPTION_TOKEN,
         CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE,
+        CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED,
+        CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP,
+        CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS,
+        CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE,
+        CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED,
+        CADUCEUS_WHATSAPP_INTAKE_CONFIG,
+        CADUCEUS_WHATSAPP_IDENTITIES_MALFORMED,
+        CADUCEUS_WHATSAPP_IDENTITIES_TORN,
+        CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED,
+        CADUCEUS_WHATSAPP_NOT_IN_DECISION,
+        CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH,
+        CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE,
     ];
 
     /// The fixed message of a code.
@@ -400,6 +442,45 @@ impl caduceus_result {
             }
             CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE => {
                 "hub.challenge is not 1 to 256 characters of A-Z a-z 0-9 . _ -; refuse the request (HTTP 400)"
+            }
+            CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED => {
+                "the webhook body is not a WhatsApp Business Account webhook of the documented shape; \
+                 refuse it (HTTP 400) and keep the raw bytes for review"
+            }
+            CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP => {
+                "the webhook body nests arrays and objects too deeply; refuse it (HTTP 400)"
+            }
+            CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS => {
+                "the webhook body holds more updates than the limit; refuse it (HTTP 400) or raise max_events"
+            }
+            CADUCEUS_WHATSAPP_INDEX_OUT_OF_RANGE => {
+                "the index is past the end; use an index below the count"
+            }
+            CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED => {
+                "the intake's privacy notice is not registered in the consent ledger; register it first"
+            }
+            CADUCEUS_WHATSAPP_INTAKE_CONFIG => {
+                "the intake configuration does not fit; see caduceus_last_error"
+            }
+            CADUCEUS_WHATSAPP_IDENTITIES_MALFORMED => {
+                "the identity map text is damaged (a malformed line, or an alias linked to two \
+                 subjects); restore it from a backup"
+            }
+            CADUCEUS_WHATSAPP_IDENTITIES_TORN => {
+                "the identity map text ends inside a line (an interrupted append); remove that last line"
+            }
+            CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED => {
+                "the outbound state text has a malformed line; see caduceus_last_error for its number"
+            }
+            CADUCEUS_WHATSAPP_NOT_IN_DECISION => {
+                "the decision has no such part; check the decision's kind first"
+            }
+            CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH => {
+                "the downloaded media does not match the SHA-256 the webhook announced; discard \
+                 what was written and fetch the media again"
+            }
+            CADUCEUS_WHATSAPP_MEDIA_TOO_LARGE => {
+                "the media is larger than its kind allows; stop the download and discard what was written"
             }
         }
     }
@@ -636,6 +717,56 @@ impl From<SubscriptionError> for caduceus_result {
     }
 }
 
+impl From<ParseError> for caduceus_result {
+    fn from(e: ParseError) -> Self {
+        match e {
+            ParseError::BodyTooLarge { .. } => CADUCEUS_WHATSAPP_BODY_TOO_LARGE,
+            ParseError::TooDeep { .. } => CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP,
+            ParseError::TooManyEvents { .. } => CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS,
+            ParseError::Json { .. } | ParseError::NotWhatsApp | ParseError::Shape(_) => {
+                CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED
+            }
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<IntakeError> for caduceus_result {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Config(_) => CADUCEUS_WHATSAPP_INTAKE_CONFIG,
+            IntakeError::NoticeNotRegistered => CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED,
+            IntakeError::Access(e) => e.into(),
+            IntakeError::Envelope(e) => e.into(),
+            IntakeError::Keyring(e) => e.into(),
+            IntakeError::Consent(e) => e.into(),
+            IntakeError::Audit(e) => e.into(),
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<IdentityError> for caduceus_result {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::TornLine => CADUCEUS_WHATSAPP_IDENTITIES_TORN,
+            IdentityError::MalformedLine { .. }
+            | IdentityError::Conflict { .. }
+            | IdentityError::AliasTaken => CADUCEUS_WHATSAPP_IDENTITIES_MALFORMED,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
+impl From<OutboundStateError> for caduceus_result {
+    fn from(e: OutboundStateError) -> Self {
+        match e {
+            OutboundStateError::MalformedLine { .. } => CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED,
+            _ => CADUCEUS_INTERNAL,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -656,5 +787,57 @@ mod tests {
         assert_eq!(CADUCEUS_WHATSAPP_NO_SECRETS as u32, 600);
         assert_eq!(CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH as u32, 604);
         assert_eq!(CADUCEUS_WHATSAPP_SUBSCRIPTION_CHALLENGE as u32, 608);
+        assert_eq!(CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED as u32, 609);
+        assert_eq!(CADUCEUS_WHATSAPP_NOT_IN_DECISION as u32, 618);
+    }
+
+    #[test]
+    fn whatsapp_core_errors_map_to_their_codes() {
+        assert_eq!(
+            caduceus_result::from(ParseError::BodyTooLarge { limit: 1 }),
+            CADUCEUS_WHATSAPP_BODY_TOO_LARGE
+        );
+        assert_eq!(
+            caduceus_result::from(ParseError::TooDeep { limit: 1 }),
+            CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP
+        );
+        assert_eq!(
+            caduceus_result::from(ParseError::TooManyEvents { limit: 1 }),
+            CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS
+        );
+        for e in [
+            ParseError::Json { line: 1, column: 1 },
+            ParseError::NotWhatsApp,
+            ParseError::Shape("x"),
+        ] {
+            assert_eq!(
+                caduceus_result::from(e),
+                CADUCEUS_WHATSAPP_WEBHOOK_MALFORMED
+            );
+        }
+        assert_eq!(
+            caduceus_result::from(IntakeError::NoticeNotRegistered),
+            CADUCEUS_WHATSAPP_NOTICE_NOT_REGISTERED
+        );
+        assert_eq!(
+            caduceus_result::from(IntakeError::Config("x".into())),
+            CADUCEUS_WHATSAPP_INTAKE_CONFIG
+        );
+        assert_eq!(
+            caduceus_result::from(IntakeError::Access(AccessError::UnknownRole("x".into()))),
+            CADUCEUS_POLICY_UNKNOWN_ROLE
+        );
+        assert_eq!(
+            caduceus_result::from(IdentityError::TornLine),
+            CADUCEUS_WHATSAPP_IDENTITIES_TORN
+        );
+        assert_eq!(
+            caduceus_result::from(IdentityError::Conflict { line: 2 }),
+            CADUCEUS_WHATSAPP_IDENTITIES_MALFORMED
+        );
+        assert_eq!(
+            caduceus_result::from(OutboundStateError::MalformedLine { line: 1 }),
+            CADUCEUS_WHATSAPP_OUTBOUND_STATE_MALFORMED
+        );
     }
 }

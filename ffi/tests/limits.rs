@@ -362,3 +362,100 @@ fn records_json_nesting_is_refused_through_the_sweep() {
     // SAFETY: a policy from this library, freed once.
     unsafe { caduceus_policy_free(policy) };
 }
+
+/// `caduceus_whatsapp_webhook_parse` of `body` (the limits 0: defaults).
+fn parse_webhook(body: &[u8], limits: (usize, usize, usize)) -> caduceus_result {
+    let mut hook: *mut caduceus_webhook = sentinel();
+    // SAFETY: `body` is valid for its length, `hook` for a write.
+    let r = unsafe {
+        caduceus_whatsapp_webhook_parse_with_limits(
+            body.as_ptr(),
+            body.len(),
+            limits.0,
+            limits.1,
+            limits.2,
+            &mut hook,
+        )
+    };
+    if r == caduceus_result::CADUCEUS_OK {
+        // SAFETY: a webhook from this library, freed once.
+        unsafe { caduceus_whatsapp_webhook_free(hook) };
+    } else {
+        assert_eq!(hook, sentinel(), "out-parameter written on failure");
+    }
+    r
+}
+
+/// A WhatsApp body whose one change holds `n` statuses, padded with spaces
+/// to `len` bytes (when longer).
+fn statuses_body(n: usize, len: usize) -> Vec<u8> {
+    let status = r#"{"id":"wamid.S","status":"sent","timestamp":"1790000000","recipient_id":"4915100000001"}"#;
+    let statuses = vec![status; n].join(",");
+    let mut body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"statuses":[{statuses}]}}}}]}}]}}"#
+    )
+    .into_bytes();
+    if body.len() < len {
+        body.resize(len, b' ');
+    }
+    body
+}
+
+/// A body nesting `depth` levels (the body's object is level 1).
+fn nested_body(depth: usize) -> Vec<u8> {
+    let inner = depth - 1;
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[],"x":{}{}}}"#,
+        "[".repeat(inner),
+        "]".repeat(inner)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn webhook_bodies_at_and_past_the_c_abi_limits() {
+    use caduceus_core::whatsapp::{MAX_EVENTS, MAX_JSON_DEPTH, MAX_WEBHOOK_BODY};
+    let ok = caduceus_result::CADUCEUS_OK;
+    let defaults = (0, 0, 0);
+    // Size: exactly 3 MiB (trailing whitespace) is read; one byte more is
+    // refused before parsing. A length past isize::MAX is refused before
+    // the pointer is read.
+    assert_eq!(
+        parse_webhook(&statuses_body(1, MAX_WEBHOOK_BODY), defaults),
+        ok
+    );
+    assert_eq!(
+        parse_webhook(&statuses_body(1, MAX_WEBHOOK_BODY + 1), defaults),
+        caduceus_result::CADUCEUS_WHATSAPP_BODY_TOO_LARGE
+    );
+    assert!(last_error().contains("larger than 3145728 bytes"));
+    let mut hook: *mut caduceus_webhook = sentinel();
+    // SAFETY: the length is refused before the pointer is read.
+    let r =
+        unsafe { caduceus_whatsapp_webhook_parse(dangling(), isize::MAX as usize + 1, &mut hook) };
+    assert_eq!(r, caduceus_result::CADUCEUS_INVALID_ARGUMENT);
+    assert_eq!(hook, sentinel());
+    // Depth: 32 levels are read, 33 refused (a depth limit given: the same
+    // at that limit).
+    assert_eq!(parse_webhook(&nested_body(MAX_JSON_DEPTH), defaults), ok);
+    assert_eq!(
+        parse_webhook(&nested_body(MAX_JSON_DEPTH + 1), defaults),
+        caduceus_result::CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP
+    );
+    assert_eq!(parse_webhook(&nested_body(8), (0, 8, 0)), ok);
+    assert_eq!(
+        parse_webhook(&nested_body(9), (0, 8, 0)),
+        caduceus_result::CADUCEUS_WHATSAPP_WEBHOOK_TOO_DEEP
+    );
+    // Events: 5,000 are read, 5,001 refused; and at a given limit.
+    assert_eq!(parse_webhook(&statuses_body(MAX_EVENTS, 0), defaults), ok);
+    assert_eq!(
+        parse_webhook(&statuses_body(MAX_EVENTS + 1, 0), defaults),
+        caduceus_result::CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS
+    );
+    assert_eq!(parse_webhook(&statuses_body(3, 0), (0, 0, 3)), ok);
+    assert_eq!(
+        parse_webhook(&statuses_body(4, 0), (0, 0, 3)),
+        caduceus_result::CADUCEUS_WHATSAPP_WEBHOOK_TOO_MANY_EVENTS
+    );
+}
