@@ -573,8 +573,9 @@ impl Decision {
     /// Apply the decision to the host's in-memory state after it was
     /// persisted: append its consent events to the ledger, link its
     /// identities, add its new keyring record. (Audit events go to the
-    /// host's [`crate::audit::AuditLog`].) On a consent error nothing after
-    /// the failing event is applied.
+    /// host's [`crate::audit::AuditLog`].) All or nothing: every consent
+    /// event is checked against the ledger first, and on an error nothing
+    /// is changed.
     pub fn apply(
         &self,
         ledger: &mut Ledger,
@@ -582,14 +583,17 @@ impl Decision {
         keyrings: &mut KeyringSet,
         now: i64,
     ) -> Result<(), ConsentError> {
+        for e in &self.consent_events {
+            ledger.check_append(e, now)?;
+        }
+        for e in &self.consent_events {
+            ledger.append(e.clone(), now)?;
+        }
         for l in &self.identity_links {
             identities.insert(l.clone());
         }
         if let Some(r) = &self.keyring_record {
             keyrings.insert(r.clone());
-        }
-        for e in &self.consent_events {
-            ledger.append(e.clone(), now)?;
         }
         Ok(())
     }
