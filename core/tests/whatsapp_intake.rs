@@ -1006,3 +1006,24 @@ fn intake_configurations_that_break_whatsapps_limits_are_refused() {
         Err(IntakeError::Access(_))
     ));
 }
+
+#[test]
+fn apply_is_all_or_nothing() {
+    let mut w = world();
+    let d1 = w.decide(text("wamid.M1", T0, "Hallo"), T0);
+    let yes = payload_of(&d1, ReplyKind::ConsentRequest, "yes");
+    let d = w.decide(button("wamid.M2", T0 + 1, &yes), T0 + 1);
+    assert_eq!(d.identity_links.len(), 1);
+    // The event got into the ledger some other way: apply fails and links
+    // no identity.
+    w.ledger
+        .append(d.consent_events[0].clone(), T0 + 1)
+        .unwrap();
+    let before = w.ledger.len();
+    assert!(
+        d.apply(&mut w.ledger, &mut w.ids, &mut w.keys, T0 + 1)
+            .is_err()
+    );
+    assert!(w.ids.is_empty());
+    assert_eq!(w.ledger.len(), before);
+}
