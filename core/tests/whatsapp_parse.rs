@@ -1808,6 +1808,41 @@ fn json_depth_at_max_json_depth_is_parsed_and_one_past_refused() {
 }
 
 #[test]
+fn the_deepest_accepted_body_parses_within_a_256_kib_stack() {
+    // Edits nested as deep as MAX_JSON_DEPTH allows, the typed parse's
+    // deepest recursion. The message object is at level 8, its `edit` at 9;
+    // each nested edit takes two levels from 10 on; the innermost message
+    // and its text object take two more, and an empty array in that text
+    // object one more: 10 + 2 * 10 + 2 = 32.
+    let mut inner = r#"{"type":"text","text":{"body":"x","d":[]}}"#.to_owned();
+    for i in 0..10 {
+        inner = format!(
+            r#"{{"type":"edit","edit":{{"original_message_id":"wamid.E{i}","message":{inner}}}}}"#
+        );
+    }
+    let body = text_body(&format!(
+        r#","edit":{{"original_message_id":"wamid.E","message":{inner}}}"#
+    ))
+    .replacen(r#""type":"text","text""#, r#""type":"edit","text""#, 1);
+    let deeper = body.replacen(r#""d":[]"#, r#""d":[[]]"#, 1);
+    let outcome = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || (parse_bytes(body.as_bytes()), parse_bytes(deeper.as_bytes())))
+        .unwrap()
+        .join()
+        .unwrap();
+    let m = only_message(outcome.0.unwrap());
+    // The outer edit holds an edit, which is unsupported (never an edit in
+    // an edit).
+    let MessageBody::Edit { message, .. } = &m.body else {
+        panic!("{:?}", m.body)
+    };
+    assert_eq!(message.type_code(), "edit");
+    assert!(matches!(**message, MessageBody::Unsupported { .. }));
+    assert_eq!(outcome.1, Err(ParseError::TooDeep { limit: 32 }));
+}
+
+#[test]
 fn events_at_max_events_are_parsed_and_one_past_refused() {
     assert_eq!(MAX_EVENTS, 5000);
     assert_eq!(ParseLimits::default().max_events, MAX_EVENTS);

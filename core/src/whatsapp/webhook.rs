@@ -920,17 +920,17 @@ struct RawMessage<'a> {
     #[serde(borrow)]
     interactive: Obj<Box<RawInteractive<'a>>>,
     #[serde(borrow)]
-    button: Obj<RawButton<'a>>,
+    button: Obj<Box<RawButton<'a>>>,
     #[serde(borrow)]
-    reaction: Obj<RawReaction<'a>>,
+    reaction: Obj<Box<RawReaction<'a>>>,
     #[serde(borrow)]
-    revoke: Obj<RawRevoke<'a>>,
+    revoke: Obj<Box<RawRevoke<'a>>>,
     #[serde(borrow)]
     edit: Obj<Box<RawEdit<'a>>>,
     #[serde(borrow)]
     system: Obj<Box<RawSystem<'a>>>,
     #[serde(borrow)]
-    unsupported: Obj<RawUnsupported<'a>>,
+    unsupported: Obj<Box<RawUnsupported<'a>>>,
     #[serde(borrow)]
     errors: Errors<'a>,
 }
@@ -1801,8 +1801,11 @@ fn update_events(ctx: &mut Ctx, field: &str, mut value: RawChangeValue<'_>) {
         Arr::Absent => {}
         Arr::Wrong => emit(ctx, unsupported(field, "messages is not an array")),
         Arr::Items(items) => {
-            for m in items {
-                emit(ctx, message_event(field, m.0, &contacts, &value_errors));
+            for mut m in items {
+                emit(
+                    ctx,
+                    message_event(field, m.0.as_mut(), &contacts, &value_errors),
+                );
             }
         }
     }
@@ -1810,8 +1813,11 @@ fn update_events(ctx: &mut Ctx, field: &str, mut value: RawChangeValue<'_>) {
         Arr::Absent => {}
         Arr::Wrong => emit(ctx, unsupported(field, "statuses is not an array")),
         Arr::Items(items) => {
-            for s in items {
-                emit(ctx, status_event(field, s.0, &contacts, &value_errors));
+            for mut s in items {
+                emit(
+                    ctx,
+                    status_event(field, s.0.as_mut(), &contacts, &value_errors),
+                );
             }
         }
     }
@@ -1819,8 +1825,8 @@ fn update_events(ctx: &mut Ctx, field: &str, mut value: RawChangeValue<'_>) {
         Arr::Absent => {}
         Arr::Wrong => emit(ctx, unsupported(field, "user_preferences is not an array")),
         Arr::Items(items) => {
-            for p in items {
-                emit(ctx, preference_event(field, p.0, &contacts));
+            for mut p in items {
+                emit(ctx, preference_event(field, p.0.as_mut(), &contacts));
             }
         }
     }
@@ -1936,11 +1942,11 @@ fn identify(
 
 fn message_event(
     field: &str,
-    raw: Option<RawMessage<'_>>,
+    raw: Option<&mut RawMessage<'_>>,
     contacts: &Directory<'_, '_>,
     value_errors: &[PlatformError],
 ) -> EventKind {
-    let Some(mut m) = raw else {
+    let Some(m) = raw else {
         return unsupported(field, "a message is not an object");
     };
     let Some(id) = m.id.label() else {
@@ -1969,7 +1975,7 @@ fn message_event(
         .unwrap_or_default();
     let mut errors = platform_errors(&m.errors);
     errors.extend_from_slice(value_errors);
-    let body = message_body(&mut m, &errors, false);
+    let body = message_body(m, &errors, false);
     EventKind::Message(InboundMessage {
         id,
         from,
@@ -2145,11 +2151,11 @@ fn system(s: &mut RawSystem<'_>) -> Option<MessageBody> {
 
 fn status_event(
     field: &str,
-    raw: Option<RawStatus<'_>>,
+    raw: Option<&mut RawStatus<'_>>,
     contacts: &Directory<'_, '_>,
     value_errors: &[PlatformError],
 ) -> EventKind {
-    let Some(mut s) = raw else {
+    let Some(s) = raw else {
         return unsupported(field, "a status is not an object");
     };
     let Some(message_id) = s.id.label() else {
@@ -2189,10 +2195,10 @@ fn status_event(
 
 fn preference_event(
     field: &str,
-    raw: Option<RawPreference<'_>>,
+    raw: Option<&mut RawPreference<'_>>,
     contacts: &Directory<'_, '_>,
 ) -> EventKind {
-    let Some(mut p) = raw else {
+    let Some(p) = raw else {
         return unsupported(field, "a user preference is not an object");
     };
     let Some(category) = p.category.label() else {
