@@ -23,9 +23,11 @@
 //! * [`suite`]: the cipher suite's primitives exactly as the formats call them.
 //! * [`time`]: civil dates and RFC 3339 timestamps (UTC), integer arithmetic
 //!   only, shared by the exports and the command line.
-//! * [`whatsapp`]: WhatsApp Business Platform webhook intake: the
-//!   `X-Hub-Signature-256` check (with app secret rotation and a body bound)
-//!   and the subscription handshake.
+//! * [`whatsapp`]: WhatsApp Business Platform intake: the
+//!   `X-Hub-Signature-256` check and the subscription handshake, the
+//!   bounded webhook parser, the consent gate (decisions the host persists),
+//!   the media sealer that verifies the webhook's SHA-256, deduplication and
+//!   the outbound gate.
 //! * `testing`: deterministic, predictable RNGs for tests and the test
 //!   vectors, compiled only with the `test-rng` feature, which no product
 //!   may enable. Production code passes the operating system's RNG, e.g.
