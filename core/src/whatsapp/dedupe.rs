@@ -419,24 +419,27 @@ impl DedupeSet {
         if count > capacity {
             return Err(DedupeError::CountExceedsCapacity);
         }
-        let mut previous: Option<(i64, DedupeKey)> = None;
+        let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
             let time = i64::from_be_bytes(r.take::<8>().ok_or(DedupeError::LengthMismatch)?);
             let key = DedupeKey(r.take::<32>().ok_or(DedupeError::LengthMismatch)?);
             let entry = (time, key);
-            if previous.is_some_and(|p| p >= entry) {
-                return Err(if previous == Some(entry) {
-                    DedupeError::DuplicateKey
-                } else {
-                    DedupeError::OutOfOrder
-                });
+            if let Some(previous) = entries.last() {
+                if *previous == entry {
+                    return Err(DedupeError::DuplicateKey);
+                }
+                if *previous > entry {
+                    return Err(DedupeError::OutOfOrder);
+                }
             }
-            if set.by_key.insert(key, time).is_some() {
-                return Err(DedupeError::DuplicateKey);
-            }
-            set.by_time.insert(entry);
-            previous = Some(entry);
+            entries.push(entry);
         }
+        // Built in bulk from sorted input, not entry by entry.
+        set.by_key = entries.iter().map(|&(t, k)| (k, t)).collect();
+        if set.by_key.len() != entries.len() {
+            return Err(DedupeError::DuplicateKey);
+        }
+        set.by_time = entries.into_iter().collect();
         Ok(set)
     }
 }

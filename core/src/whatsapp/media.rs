@@ -3,8 +3,8 @@
 //! into an envelope, failing closed (docs/WHATSAPP.md section 5).
 //!
 //! The host downloads the file (`GET /<MEDIA_ID>`, then the media URL) and
-//! pushes the bytes as they arrive into a [`MediaSealer`]. Nothing has to
-//! be held in memory but one buffer of [`PARALLEL_HASH_THRESHOLD`] bytes:
+//! pushes the bytes as they arrive into a [`MediaSealer`]; at most 3 MiB of
+//! them are held at a time, whatever the file's size:
 //!
 //! * [`MediaSealer::push`] refuses a chunk as soon as the total would
 //!   exceed the limit ([`MediaError::TooLarge`]), so the host stops the
@@ -16,13 +16,14 @@
 //!   envelope that every opener refuses ([`EnvelopeError::Truncated`]).
 //!   The host discards them anyway.
 //!
-//! SHA-256 and AES-256-GCM each take one core. To seal at close to the
-//! speed of the envelope alone, every run of at least
-//! [`PARALLEL_HASH_THRESHOLD`] bytes is hashed on a second (scoped) thread
-//! while the calling thread seals it; shorter pushes are gathered in a
-//! buffer until they make such a run, and the remainder at the end is
-//! hashed inline. If no thread can be started, the hash is computed inline:
-//! slower, never different.
+//! SHA-256 and AES-256-GCM each take one core at about the same speed. So
+//! that verifying costs little time over sealing alone, the bytes past the
+//! first [`PARALLEL_HASH_THRESHOLD`] are hashed on a second thread while the
+//! calling thread seals them: [`MediaSealer`] copies them into a few 1 MiB
+//! buffers that one thread, started at that point and joined by
+//! [`MediaSealer::finish`] (or on drop), hashes in order; [`seal_media`]
+//! hashes its whole input on one scoped thread. If no thread can be
+//! started, the hash is computed inline: slower, never different.
 //!
 //! ```
 //! use caduceus_core::envelope::{self, Labels};
@@ -66,12 +67,14 @@ use super::event::{Media, MediaKind};
 use crate::envelope::{self, EnvelopeError, Labels, PayloadSealer};
 use crate::keys::PublicKey;
 
-/// Runs of at least this many bytes (1 MiB) are hashed on a second thread
-/// while the calling thread seals them; shorter pushes are gathered into a
-/// buffer of this size first. Measured with `cargo bench -p caduceus-core
-/// --bench media` (docs/WHATSAPP.md section 5.3): below about 256 KiB the
-/// cost of starting a thread per run is a visible share of the work.
-pub const PARALLEL_HASH_THRESHOLD: usize = 1024 * 1024;
+/// Media up to this many bytes (256 KiB) is hashed on the calling thread as
+/// it is sealed; past it, the rest is hashed on a second thread while the
+/// calling thread seals (for [`seal_media`]: inputs longer than this).
+/// Below it a thread costs about as much as it saves: starting and joining
+/// one takes 55 to 130 µs on the 2-vCPU test machine, hashing 256 KiB
+/// about 0.16 ms (docs/WHATSAPP.md section 5.3, `cargo bench -p
+/// caduceus-core --bench media`).
+pub const PARALLEL_HASH_THRESHOLD: usize = 256 * 1024;
 
 /// Length of a SHA-256 digest.
 const SHA256_LEN: usize = 32;
@@ -430,7 +433,7 @@ impl Drop for HashWorker {
 /// Seal `bytes` in one call after the same checks as [`MediaSealer`]:
 /// returns the whole envelope, or an error and nothing (no partial
 /// envelope) when the size or the SHA-256 is wrong. The size is checked
-/// before anything is sealed. From [`PARALLEL_HASH_THRESHOLD`] bytes on, the
+/// before anything is sealed. Past [`PARALLEL_HASH_THRESHOLD`] bytes, the
 /// hash is computed on a second (scoped) thread while this one seals.
 pub fn seal_media(
     recipients: &[PublicKey],
@@ -461,14 +464,14 @@ pub fn seal_media(
 }
 
 /// SHA-256 of `bytes`, computed on a scoped thread while `seal` runs here
-/// when `bytes` is at least [`PARALLEL_HASH_THRESHOLD`] long (inline if no
+/// when `bytes` is longer than [`PARALLEL_HASH_THRESHOLD`] (inline if no
 /// thread can be started).
 fn hash_while(
     bytes: &[u8],
     seal: impl FnOnce() -> Result<(), EnvelopeError>,
 ) -> Result<[u8; SHA256_LEN], MediaError> {
     let hash = || crate::suite::sha256(&[bytes]);
-    if bytes.len() < PARALLEL_HASH_THRESHOLD {
+    if bytes.len() <= PARALLEL_HASH_THRESHOLD {
         seal()?;
         return Ok(hash());
     }
