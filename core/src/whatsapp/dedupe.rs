@@ -235,7 +235,7 @@ pub enum Seen {
 
 /// A bounded set of [`DedupeKey`]s, each remembered for a window of
 /// seconds from its first insert. Memory is O(capacity). See the
-/// [module documentation](self).
+/// module documentation (docs/WHATSAPP.md section 6).
 #[derive(Clone, PartialEq, Eq)]
 pub struct DedupeSet {
     capacity: usize,

@@ -169,7 +169,7 @@ pub struct SealedMedia {
 }
 
 /// A streaming envelope sealer that verifies the media's size and SHA-256
-/// as it seals; see the [module documentation](self).
+/// as it seals; see the module documentation (docs/WHATSAPP.md section 5).
 ///
 /// After an error from [`MediaSealer::push`] every later call returns the
 /// same error: discard the header and everything written.
