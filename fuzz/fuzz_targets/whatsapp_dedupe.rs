@@ -41,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
         bytes
     };
     if let Ok(mut set) = DedupeSet::from_bytes(&bytes) {
-        assert!(set.to_bytes() == bytes, "dedupe set encoding is not canonical");
+        assert!(
+            set.to_bytes() == bytes,
+            "dedupe set encoding is not canonical"
+        );
         assert!(set.len() <= set.capacity());
         let key = DedupeKey::message("wamid.fuzz");
         let now = T0 + 500;

@@ -62,9 +62,13 @@ fuzz_target!(|data: &[u8]| {
 
     let me = identity();
     let recipients = [me.public_key()];
-    let (mut out, mut sealer) =
-        MediaSealer::new(&recipients, &labels(), expected, &mut DeterministicRng::new(seed))
-            .expect("fixed recipients and labels");
+    let (mut out, mut sealer) = MediaSealer::new(
+        &recipients,
+        &labels(),
+        expected,
+        &mut DeterministicRng::new(seed),
+    )
+    .expect("fixed recipients and labels");
     let mut rest = &content[..];
     let mut i = 0;
     let mut pushed = Ok(());
@@ -90,11 +94,17 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(sealed.size, content.len() as u64);
             assert_eq!(sealed.sha256, expected.sha256);
             let opened = envelope::open(&out, &me).expect("sealed media opens");
-            assert!(opened.plaintext == content, "sealed media opens to other bytes");
+            assert!(
+                opened.plaintext == content,
+                "sealed media opens to other bytes"
+            );
         }
         (Err(MediaError::TooLarge { limit: l }), false, _) => assert_eq!(*l, limit),
         (Err(MediaError::HashMismatch), true, false) => {}
-        other => panic!("finish gave {:?} for fits={fits} matches={matches}", other.0),
+        other => panic!(
+            "finish gave {:?} for fits={fits} matches={matches}",
+            other.0
+        ),
     }
     if done.is_err() {
         assert!(envelope::open(&out, &me).is_err(), "refused media opens");
