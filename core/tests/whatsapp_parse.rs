@@ -38,6 +38,7 @@ const FIXTURES: &[(&str, Result<usize, &str>)] = &[
     ("batch.json", Ok(7)),
     ("button-reply.json", Ok(1)),
     ("consent-yes-button.json", Ok(1)),
+    ("consent-yes-photos-button.json", Ok(1)),
     ("contacts.json", Ok(1)),
     ("document.json", Ok(1)),
     ("edit.json", Ok(1)),
@@ -575,6 +576,18 @@ fn the_consent_button_payload_arrives_verbatim() {
     };
     assert_eq!(id, "caduceus.consent.v1:yes:privacy-chat:1:de");
     assert_eq!(title.expose(), "Ja, ich willige ein");
+}
+
+#[test]
+fn the_photo_consent_button_payload_arrives_verbatim() {
+    let m = message("consent-yes-photos-button.json");
+    assert_erika(&m.from);
+    assert_eq!(m.id, wamid(41));
+    let MessageBody::ButtonReply { id, title } = &m.body else {
+        panic!("{:?}", m.body)
+    };
+    assert_eq!(id, "caduceus.consent.v1:yes-photos:privacy-chat:1:de");
+    assert_eq!(title.expose(), "Ja, auch Fotos");
 }
 
 #[test]
