@@ -502,7 +502,16 @@ fn every_kind_has_a_limit_and_a_code() {
 fn media_len() -> impl Strategy<Value = usize> {
     prop_oneof![
         3 => 0usize..200_000,
-        1 => (PARALLEL_HASH_THRESHOLD - 70_000)..(PARALLEL_HASH_THRESHOLD + 200_000),
+        1 => (PARALLEL_HASH_THRESHOLD - 70_000)..(4 * PARALLEL_HASH_THRESHOLD),
+    ]
+}
+
+/// Push lengths: short ones (fed to the worker thread past the threshold)
+/// and long ones (hashed on a scoped thread).
+fn chunk_len() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        3 => 1usize..70_000,
+        1 => (PARALLEL_HASH_THRESHOLD - 10)..(2 * PARALLEL_HASH_THRESHOLD),
     ]
 }
 
@@ -516,7 +525,7 @@ proptest! {
     fn chunking_does_not_change_the_envelope(
         len in media_len(),
         seed in any::<u64>(),
-        chunks in prop::collection::vec(1usize..150_000, 1..12),
+        chunks in prop::collection::vec(chunk_len(), 1..12),
     ) {
         let data = pattern(len, seed as u8);
         let expected = MediaExpectation::new(MediaKind::Video, sha256(&data));
@@ -542,7 +551,7 @@ proptest! {
         len in media_len(),
         seed in any::<u64>(),
         flip in any::<prop::sample::Index>(),
-        chunks in prop::collection::vec(1usize..150_000, 1..12),
+        chunks in prop::collection::vec(chunk_len(), 1..12),
     ) {
         prop_assume!(len > 0);
         let data = pattern(len, seed as u8);

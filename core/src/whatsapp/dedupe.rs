@@ -11,24 +11,6 @@
 //! The set fails closed: when it is full of keys still inside the window,
 //! [`DedupeSet::insert`] returns [`DedupeError::Full`] rather than forget
 //! one; the host answers 503 and Meta retries later.
-//!
-//! ```
-//! use caduceus_core::whatsapp::{DEDUPE_WINDOW, DedupeKey, DedupeSet, Seen};
-//! let mut set = DedupeSet::new(10_000, DEDUPE_WINDOW).unwrap();
-//! let now = 1_767_225_600;
-//! let key = DedupeKey::message("wamid.HBgLNDkxNTEyMzQ1Njc4FQIAEhgUM0E");
-//! assert_eq!(set.insert(key, now).unwrap(), Seen::New);
-//! assert_eq!(set.insert(key, now + 60).unwrap(), Seen::Duplicate);
-//! // A status repeats for one message with other values:
-//! let sent = DedupeKey::status("wamid.HBgLNDkxNTEyMzQ1Njc4FQIAEhgUM0E", "sent");
-//! let read = DedupeKey::status("wamid.HBgLNDkxNTEyMzQ1Njc4FQIAEhgUM0E", "read");
-//! assert_ne!(sent, read);
-//! // Persist across restarts:
-//! let restored = DedupeSet::from_bytes(&set.to_bytes()).unwrap();
-//! assert!(restored.contains(&key, now + 60));
-//! // After the window the key is forgotten:
-//! assert_eq!(set.insert(key, now + DEDUPE_WINDOW).unwrap(), Seen::New);
-//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -234,8 +216,27 @@ pub enum Seen {
 }
 
 /// A bounded set of [`DedupeKey`]s, each remembered for a window of
-/// seconds from its first insert. Memory is O(capacity). See the
-/// module documentation (docs/WHATSAPP.md section 6).
+/// seconds from its first insert (docs/WHATSAPP.md section 6). Memory is
+/// O(capacity): about 130 bytes per key. When full of keys inside the
+/// window it refuses ([`DedupeError::Full`]) rather than forget one.
+///
+/// ```
+/// use caduceus_core::whatsapp::{DEDUPE_WINDOW, DedupeKey, DedupeSet, Seen};
+/// let mut set = DedupeSet::new(10_000, DEDUPE_WINDOW).unwrap();
+/// let now = 1_767_225_600;
+/// let key = DedupeKey::message("wamid.HBgLNDkxNTEyMzQ1Njc4FQIAEhgUM0E");
+/// assert_eq!(set.insert(key, now).unwrap(), Seen::New);
+/// assert_eq!(set.insert(key, now + 60).unwrap(), Seen::Duplicate);
+/// // A status repeats for one message with other values:
+/// let sent = DedupeKey::status("wamid.HBgLNDkxNTEyMzQ1Njc4FQIAEhgUM0E", "sent");
+/// let read = DedupeKey::status("wamid.HBgLNDkxNTEyMzQ1Njc4FQIAEhgUM0E", "read");
+/// assert_ne!(sent, read);
+/// // Persist across restarts:
+/// let restored = DedupeSet::from_bytes(&set.to_bytes()).unwrap();
+/// assert!(restored.contains(&key, now + 60));
+/// // After the window the key is forgotten:
+/// assert_eq!(set.insert(key, now + DEDUPE_WINDOW).unwrap(), Seen::New);
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct DedupeSet {
     capacity: usize,

@@ -17,41 +17,15 @@
 //!   The host discards them anyway.
 //!
 //! SHA-256 and AES-256-GCM each take one core at about the same speed. So
-//! that verifying costs little time over sealing alone, the bytes past the
-//! first [`PARALLEL_HASH_THRESHOLD`] are hashed on a second thread while the
-//! calling thread seals them: [`MediaSealer`] copies them into a few 1 MiB
-//! buffers that one thread, started at that point and joined by
-//! [`MediaSealer::finish`] (or on drop), hashes in order; [`seal_media`]
-//! hashes its whole input on one scoped thread. If no thread can be
-//! started, the hash is computed inline: slower, never different.
-//!
-//! ```
-//! use caduceus_core::envelope::{self, Labels};
-//! use caduceus_core::keys::{KeyKind, PrivateKey};
-//! use caduceus_core::whatsapp::{decode_sha256, MediaError, MediaExpectation, MediaKind, MediaSealer};
-//! // The operating system RNG (never a seeded or test RNG).
-//! let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
-//! let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-//! let labels = Labels::new("p-3f9a", "clinical-photos", "treatment-communication",
-//!                          "image/jpeg", 1_700_000_000).unwrap();
-//! // The webhook's "sha256" of the three bytes b"abc" (base64), as
-//! // `printf abc | sha256sum` and base64 give it:
-//! let sha256 = decode_sha256("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=").unwrap();
-//! let expected = MediaExpectation::new(MediaKind::Image, sha256);
-//!
-//! let (mut sealed, mut sealer) = MediaSealer::new(&[key.public_key()], &labels, expected, &mut rng).unwrap();
-//! sealer.push(b"ab", &mut sealed).unwrap();
-//! sealer.push(b"c", &mut sealed).unwrap();
-//! let done = sealer.finish(&mut sealed).unwrap();
-//! assert_eq!(done.size, 3);
-//! assert_eq!(envelope::open(&sealed, &key).unwrap().plaintext, b"abc");
-//!
-//! // Other bytes: no final segment, nothing that opens.
-//! let (mut partial, mut sealer) = MediaSealer::new(&[key.public_key()], &labels, expected, &mut rng).unwrap();
-//! sealer.push(b"abd", &mut partial).unwrap();
-//! assert_eq!(sealer.finish(&mut partial).unwrap_err(), MediaError::HashMismatch);
-//! assert!(envelope::open(&partial, &key).is_err());
-//! ```
+//! that verifying costs little time over sealing alone, media past
+//! [`PARALLEL_HASH_THRESHOLD`] is hashed on a second thread while the
+//! calling thread seals it: a push longer than the threshold on a scoped
+//! thread, in place; shorter pushes are copied into a few 1 MiB buffers
+//! that one worker thread hashes in order (started when the media passes
+//! the threshold, joined by [`MediaSealer::finish`] or on drop, so no thread
+//! outlives the sealer). [`seal_media`] hashes its whole input on one
+//! scoped thread. If no thread can be started, the hash is computed inline:
+//! slower, never different.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
@@ -67,12 +41,14 @@ use super::event::{Media, MediaKind};
 use crate::envelope::{self, EnvelopeError, Labels, PayloadSealer};
 use crate::keys::PublicKey;
 
-/// Media up to this many bytes (256 KiB) is hashed on the calling thread as
-/// it is sealed; past it, the rest is hashed on a second thread while the
-/// calling thread seals (for [`seal_media`]: inputs longer than this).
+/// Media of at most this many bytes (256 KiB) is hashed on the calling
+/// thread as it is sealed. Past it, the hash runs on a second thread while
+/// the calling thread seals: a push longer than this on a scoped thread of
+/// its own (without a copy), shorter pushes on one worker thread fed with
+/// copies. [`seal_media`] uses a scoped thread for inputs longer than this.
 /// Below it a thread costs about as much as it saves: starting and joining
-/// one takes 55 to 130 µs on the 2-vCPU test machine, hashing 256 KiB
-/// about 0.16 ms (docs/WHATSAPP.md section 5.3, `cargo bench -p
+/// one takes 55 to 155 µs on the 2-vCPU test machine, hashing 256 KiB
+/// about 0.17 ms (docs/WHATSAPP.md section 5.3, `cargo bench -p
 /// caduceus-core --bench media`).
 pub const PARALLEL_HASH_THRESHOLD: usize = 256 * 1024;
 
@@ -169,17 +145,47 @@ pub struct SealedMedia {
 }
 
 /// A streaming envelope sealer that verifies the media's size and SHA-256
-/// as it seals; see the module documentation (docs/WHATSAPP.md section 5).
+/// as it seals (docs/WHATSAPP.md section 5): media past
+/// [`PARALLEL_HASH_THRESHOLD`] is hashed on a second thread, and nothing is
+/// sealed as the final segment unless size and hash are right.
+///
+/// ```
+/// use caduceus_core::envelope::{self, Labels};
+/// use caduceus_core::keys::{KeyKind, PrivateKey};
+/// use caduceus_core::whatsapp::{decode_sha256, MediaError, MediaExpectation, MediaKind, MediaSealer};
+/// // The operating system RNG (never a seeded or test RNG).
+/// let mut rng = caduceus_core::rand_core::UnwrapErr(getrandom::SysRng);
+/// let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+/// let labels = Labels::new("p-3f9a", "clinical-photos", "treatment-communication",
+///                          "image/jpeg", 1_700_000_000).unwrap();
+/// // The webhook's "sha256" of the three bytes b"abc" (base64), as
+/// // `printf abc | sha256sum` and base64 give it:
+/// let sha256 = decode_sha256("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=").unwrap();
+/// let expected = MediaExpectation::new(MediaKind::Image, sha256);
+///
+/// let (mut sealed, mut sealer) = MediaSealer::new(&[key.public_key()], &labels, expected, &mut rng).unwrap();
+/// sealer.push(b"ab", &mut sealed).unwrap();
+/// sealer.push(b"c", &mut sealed).unwrap();
+/// let done = sealer.finish(&mut sealed).unwrap();
+/// assert_eq!(done.size, 3);
+/// assert_eq!(envelope::open(&sealed, &key).unwrap().plaintext, b"abc");
+///
+/// // Other bytes: no final segment, nothing that opens.
+/// let (mut partial, mut sealer) = MediaSealer::new(&[key.public_key()], &labels, expected, &mut rng).unwrap();
+/// sealer.push(b"abd", &mut partial).unwrap();
+/// assert_eq!(sealer.finish(&mut partial).unwrap_err(), MediaError::HashMismatch);
+/// assert!(envelope::open(&partial, &key).is_err());
+/// ```
 ///
 /// After an error from [`MediaSealer::push`] every later call returns the
 /// same error: discard the header and everything written.
 pub struct MediaSealer {
     sealer: PayloadSealer,
-    /// The hash of the bytes hashed on this thread (all of them until the
-    /// worker starts; then the worker holds it).
+    /// The hash state, unless `worker` holds it.
     hasher: Sha256,
-    /// The second thread, once more than [`PARALLEL_HASH_THRESHOLD`] bytes
-    /// were pushed.
+    /// The worker thread for short pushes, once more than
+    /// [`PARALLEL_HASH_THRESHOLD`] bytes were pushed (a long push takes its
+    /// state back into `hasher`).
     worker: Option<HashWorker>,
     /// No thread could be started: hash everything here.
     inline_only: bool,
@@ -252,35 +258,40 @@ impl MediaSealer {
     }
 
     fn push_inner(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), MediaError> {
-        let before = self.total;
         self.total = u64::try_from(chunk.len())
             .ok()
             .and_then(|n| self.total.checked_add(n))
             .filter(|t| *t <= self.limit)
             .ok_or(MediaError::TooLarge { limit: self.limit })?;
-        let mut rest = chunk;
-        if self.worker.is_none() && !self.inline_only {
-            // The first PARALLEL_HASH_THRESHOLD bytes are hashed here.
-            let room = usize::try_from((PARALLEL_HASH_THRESHOLD as u64).saturating_sub(before))
-                .unwrap_or(0);
-            let (head, tail) = rest
-                .split_at_checked(room.min(rest.len()))
-                .unwrap_or((rest, &[]));
-            self.hasher.update(head);
-            self.sealer.push(head, out)?;
-            rest = tail;
-            if rest.is_empty() {
-                return Ok(());
+        if self.inline_only || chunk.is_empty() {
+            self.hasher.update(chunk);
+            return self.sealer.push(chunk, out).map_err(MediaError::from);
+        }
+        if chunk.len() > PARALLEL_HASH_THRESHOLD {
+            // A long push: hash it in place on a scoped thread, no copy.
+            // The worker, if short pushes started one, hands over its state.
+            if let Some(worker) = self.worker.take() {
+                self.hasher = worker.finish()?;
+            }
+            let sealer = &mut self.sealer;
+            return hash_while(&mut self.hasher, chunk, || sealer.push(chunk, out));
+        }
+        if self.worker.is_none() {
+            if self.total <= PARALLEL_HASH_THRESHOLD as u64 {
+                // Short media: a thread would cost more than it saves.
+                self.hasher.update(chunk);
+                return self.sealer.push(chunk, out).map_err(MediaError::from);
             }
             self.worker = HashWorker::start(&self.hasher);
-            self.inline_only = self.worker.is_none();
+            if self.worker.is_none() {
+                self.inline_only = true;
+                self.hasher.update(chunk);
+                return self.sealer.push(chunk, out).map_err(MediaError::from);
+            }
         }
         match &mut self.worker {
-            Some(worker) => worker.feed(rest, &mut self.sealer, out),
-            None => {
-                self.hasher.update(rest);
-                self.sealer.push(rest, out).map_err(MediaError::from)
-            }
+            Some(worker) => worker.feed(chunk, &mut self.sealer, out),
+            None => Err(MediaError::Internal),
         }
     }
 
@@ -453,7 +464,9 @@ pub fn seal_media(
             .len()
             .saturating_add(segments.saturating_mul(envelope::TAG_LEN)),
     );
-    let digest = hash_while(bytes, || sealer.push(bytes, &mut out))?;
+    let mut hasher = Sha256::new();
+    hash_while(&mut hasher, bytes, || sealer.push(bytes, &mut out))?;
+    let digest: [u8; SHA256_LEN] = hasher.finalize().into();
     if !bool::from(digest.ct_eq(&expected.sha256)) {
         // `out` (header and non-final segments) is dropped: nothing is
         // returned.
@@ -463,31 +476,34 @@ pub fn seal_media(
     Ok(out)
 }
 
-/// SHA-256 of `bytes`, computed on a scoped thread while `seal` runs here
-/// when `bytes` is longer than [`PARALLEL_HASH_THRESHOLD`] (inline if no
-/// thread can be started).
+/// Add `bytes` to `hasher` on a scoped thread while `seal` runs here, when
+/// `bytes` is longer than [`PARALLEL_HASH_THRESHOLD`] (else, or if no
+/// thread can be started, here after `seal`).
 fn hash_while(
+    hasher: &mut Sha256,
     bytes: &[u8],
     seal: impl FnOnce() -> Result<(), EnvelopeError>,
-) -> Result<[u8; SHA256_LEN], MediaError> {
-    let hash = || crate::suite::sha256(&[bytes]);
+) -> Result<(), MediaError> {
     if bytes.len() <= PARALLEL_HASH_THRESHOLD {
         seal()?;
-        return Ok(hash());
+        hasher.update(bytes);
+        return Ok(());
     }
     let (hashed, sealed) = thread::scope(|scope| {
         let handle = thread::Builder::new()
             .name("caduceus-media-sha256".into())
-            .spawn_scoped(scope, hash)
+            .spawn_scoped(scope, || hasher.update(bytes))
             .ok();
         let sealed = seal();
         (handle.map(|h| h.join()), sealed)
     });
-    sealed?;
     match hashed {
-        Some(joined) => joined.map_err(|_| MediaError::Internal),
-        None => Ok(hash()),
+        Some(Ok(())) => {}
+        // The thread panicked: the hash state is unknown.
+        Some(Err(_)) => return Err(MediaError::Internal),
+        None => hasher.update(bytes),
     }
+    sealed.map_err(MediaError::from)
 }
 
 /// Decode a SHA-256 as the webhook (`sha256`, base64) or the Graph API
@@ -577,29 +593,47 @@ mod tests {
     }
 
     #[test]
-    fn bytes_past_the_threshold_are_hashed_on_the_thread_in_order() {
+    fn short_and_long_pushes_hash_in_order_across_the_threads() {
         let mut rng = DeterministicRng::new(5);
         let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-        let data: Vec<u8> = (0..3 * WORKER_BUFFER * WORKER_BUFFERS + 777)
-            .map(|i| (i % 251) as u8)
-            .collect();
+        let t = PARALLEL_HASH_THRESHOLD;
+        let data: Vec<u8> = (0..20 * t + 777).map(|i| (i % 251) as u8).collect();
         let expected = MediaExpectation::new(MediaKind::Video, sha(&data));
         let (mut out, mut sealer) =
             MediaSealer::new(&[key.public_key()], &labels(), expected, &mut rng).unwrap();
-        // Short pushes, one that crosses the threshold, one of several
-        // buffers, then odd sizes.
-        let mut cuts = vec![1000, 5000, PARALLEL_HASH_THRESHOLD + 3];
-        cuts.push(cuts[2] + WORKER_BUFFER * WORKER_BUFFERS + 1);
+        // (push length, whether the worker thread runs afterwards): short
+        // pushes within the threshold stay inline; a short push past it
+        // starts the worker, more short pushes feed it (several buffers'
+        // worth); a long push takes the state back on a scoped thread; a
+        // short push starts a worker again.
+        let steps = [
+            (1000, false),
+            (t - 1000, false),
+            (1, true),
+            (5000, true),
+            (WORKER_BUFFER * WORKER_BUFFERS + 1, false),
+            (t + 1, false),
+            (t, true),
+            (65_537, true),
+            (3 * t, false),
+            (17, true),
+        ];
         let mut start = 0;
-        for (i, end) in cuts.into_iter().enumerate() {
-            sealer.push(&data[start..end], &mut out).unwrap();
-            assert_eq!(sealer.worker.is_some(), i >= 2);
+        for (len, worker) in steps {
+            let end = start + len;
+            if len > t || worker {
+                sealer.push(&data[start..end], &mut out).unwrap();
+            } else {
+                // Short pushes in pieces.
+                for piece in data[start..end].chunks(4096) {
+                    sealer.push(piece, &mut out).unwrap();
+                }
+            }
+            assert_eq!(sealer.worker.is_some(), worker, "after {len}");
             start = end;
         }
-        while start < data.len() {
-            let end = (start + 65_537).min(data.len());
-            sealer.push(&data[start..end], &mut out).unwrap();
-            start = end;
+        for piece in data[start..].chunks(65_537) {
+            sealer.push(piece, &mut out).unwrap();
         }
         assert_eq!(sealer.pushed(), data.len() as u64);
         let done = sealer.finish(&mut out).unwrap();
@@ -608,21 +642,25 @@ mod tests {
     }
 
     #[test]
-    fn a_mismatch_past_the_threshold_writes_no_final_segment() {
+    fn a_mismatch_on_either_thread_writes_no_final_segment() {
         let mut rng = DeterministicRng::new(7);
         let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
-        let mut data = vec![0x5A; 2 * PARALLEL_HASH_THRESHOLD + 10];
+        let mut data = vec![0x5A; 4 * PARALLEL_HASH_THRESHOLD + 10];
         let expected = MediaExpectation::new(MediaKind::Video, sha(&data));
-        data[PARALLEL_HASH_THRESHOLD + 1] ^= 1;
-        let (mut out, mut sealer) =
-            MediaSealer::new(&[key.public_key()], &labels(), expected, &mut rng).unwrap();
-        sealer.push(&data, &mut out).unwrap();
-        assert!(sealer.worker.is_some());
-        assert_eq!(sealer.finish(&mut out), Err(MediaError::HashMismatch));
-        assert_eq!(
-            crate::envelope::open(&out, &key),
-            Err(EnvelopeError::Truncated)
-        );
+        data[2 * PARALLEL_HASH_THRESHOLD + 1] ^= 1;
+        for piece_len in [data.len(), 10_000] {
+            let (mut out, mut sealer) =
+                MediaSealer::new(&[key.public_key()], &labels(), expected, &mut rng).unwrap();
+            for piece in data.chunks(piece_len) {
+                sealer.push(piece, &mut out).unwrap();
+            }
+            assert_eq!(sealer.worker.is_some(), piece_len == 10_000);
+            assert_eq!(sealer.finish(&mut out), Err(MediaError::HashMismatch));
+            assert_eq!(
+                crate::envelope::open(&out, &key),
+                Err(EnvelopeError::Truncated)
+            );
+        }
     }
 
     #[test]
