@@ -593,6 +593,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "megabytes of SHA-256 and AES-GCM and threads: minutes under Miri; runs natively in make unit"
+    )]
     fn short_and_long_pushes_hash_in_order_across_the_threads() {
         let mut rng = DeterministicRng::new(5);
         let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
@@ -642,6 +646,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "megabytes of SHA-256 and AES-GCM and threads: minutes under Miri; runs natively in make unit"
+    )]
     fn a_mismatch_on_either_thread_writes_no_final_segment() {
         let mut rng = DeterministicRng::new(7);
         let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
