@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use caduceus_core::time::format_rfc3339;
 
-use crate::error::{Result, fail};
+use crate::error::{Result, fail, usage};
 
 /// The current time in Unix seconds.
 pub fn now() -> Result<i64> {
@@ -22,6 +22,20 @@ pub fn parse_time(s: &str) -> Option<i64> {
         return s.parse().ok();
     }
     caduceus_core::time::parse_rfc3339(s)
+}
+
+/// The time given with `option` (Unix seconds or RFC 3339), or the clock
+/// when the option is absent. A time that does not parse is a usage error
+/// that names the option but not the value.
+pub fn given_or_now(arg: Option<&str>, option: &str) -> Result<i64> {
+    match arg {
+        None => now(),
+        Some(s) => parse_time(s).ok_or_else(|| {
+            usage(format!(
+                "{option}: not a time; use Unix seconds or RFC 3339 like 2025-01-31T12:00:00Z"
+            ))
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -693,3 +693,68 @@ fn debug_output_holds_no_pseudonyms() {
         .unwrap();
     assert!(!format!("{:?}", f.ledger).contains("p-secret"));
 }
+
+#[test]
+fn a_batch_lands_whole_or_not_at_all() {
+    let mut f = fixture(ConsentPolicy::default());
+    f.give("e0", &["marketing"], T0 + 10);
+    let before = f.ledger.to_bytes();
+    let now = T0 + DAY;
+    let grant = given("b1", "p-2", &["recall"], &f.v1, T0 + 20);
+    let bad_batches: Vec<(Vec<ConsentEvent>, &str)> = vec![
+        (
+            vec![
+                grant.clone(),
+                given("e0", "p-2", &["recall"], &f.v1, T0 + 21),
+            ],
+            "an id already in the ledger",
+        ),
+        (
+            vec![grant.clone(), grant.clone()],
+            "an id repeated within the batch",
+        ),
+        (
+            vec![
+                grant.clone(),
+                given("b2", "p-2", &["marketing"], &f.v1, T0 + 19),
+            ],
+            "a subject going back in time within the batch",
+        ),
+        (
+            vec![
+                withdrawn("b3", "p-1", &["marketing"], T0 + 30),
+                withdrawn("b4", "p-1", &["marketing"], T0 + 31),
+            ],
+            "a second withdrawal of what the first already withdrew",
+        ),
+        (
+            vec![
+                grant.clone(),
+                withdrawn("b5", "p-2", &["marketing"], T0 + 30),
+            ],
+            "a withdrawal of what the batch never granted",
+        ),
+    ];
+    for (batch, why) in &bad_batches {
+        assert!(f.ledger.check_append_all(batch, now).is_err(), "{why}");
+        assert!(f.ledger.append_all(batch, now).is_err(), "{why}");
+        assert_eq!(f.ledger.to_bytes(), before, "{why}: the ledger changed");
+    }
+
+    // Grant then withdraw in one batch, for a subject new to the ledger:
+    // the same bytes and decisions as appending the events one by one.
+    let good = vec![
+        grant,
+        given("b6", "p-2", &["marketing"], &f.v1, T0 + 25),
+        withdrawn("b7", "p-2", &["recall", "marketing"], T0 + 30),
+        withdrawn("b8", "p-1", &["marketing"], T0 + 30),
+    ];
+    let mut one_by_one = f.ledger.clone();
+    for e in &good {
+        one_by_one.append(e.clone(), now).unwrap();
+    }
+    let refs = f.ledger.append_all(&good, now).unwrap();
+    assert_eq!(refs.len(), good.len());
+    assert_eq!(f.ledger.to_bytes(), one_by_one.to_bytes());
+    assert!(f.ledger.check_append_all(&[], now).is_ok());
+}

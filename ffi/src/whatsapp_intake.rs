@@ -974,17 +974,8 @@ pub unsafe extern "C" fn caduceus_decision_apply(
                 handle_mut(keyrings)?,
             )
         };
-        let d = &d.0;
-        // Decision::apply links identities and keyring records before the
-        // consent events and stops at the first failing one: try the
-        // consent events on a copy first, so that a failure changes nothing.
-        if !d.consent_events.is_empty() {
-            let mut probe = ledger.0.clone();
-            for e in &d.consent_events {
-                probe.append(e.clone(), now).map_err(fail)?;
-            }
-        }
-        d.apply(&mut ledger.0, &mut identities.0, &mut keyrings.0, now)
+        // All or nothing: on an error nothing has changed.
+        d.0.apply(&mut ledger.0, &mut identities.0, &mut keyrings.0, now)
             .map_err(fail)?;
         Ok(())
     })

@@ -425,20 +425,9 @@ fn print(text: &str) -> Result<()> {
     out.commit()
 }
 
-fn when(arg: Option<&str>, option: &str) -> Result<i64> {
-    match arg {
-        None => time::now(),
-        Some(s) => time::parse_time(s).ok_or_else(|| {
-            usage(format!(
-                "{option}: not a time; use Unix seconds or RFC 3339 like 2025-01-31T12:00:00Z"
-            ))
-        }),
-    }
-}
-
 /// The time of `--at` (the clock when it is not given) and the clock.
 fn at_and_now(at: Option<&str>) -> Result<(i64, i64)> {
-    Ok((when(at, "--at")?, time::now()?))
+    Ok((time::given_or_now(at, "--at")?, time::now()?))
 }
 
 fn init(a: InitArgs) -> Result<()> {
@@ -494,7 +483,8 @@ fn retire(a: RetireArgs) -> Result<()> {
     ))
 }
 
-fn parse_notice(ledger: &Ledger, spec: &str, sha: Option<&str>) -> Result<NoticeRef> {
+/// Split a `--notice ID:VERSION:LANGUAGE` argument.
+pub(crate) fn notice_spec(spec: &str) -> Result<(&str, u32, &str)> {
     let mut parts = spec.splitn(3, ':');
     let (Some(id), Some(version), Some(language)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -505,6 +495,11 @@ fn parse_notice(ledger: &Ledger, spec: &str, sha: Option<&str>) -> Result<Notice
     let version: u32 = version
         .parse()
         .map_err(|_| usage("--notice: the version must be a number, e.g. privacy-chat:1:de"))?;
+    Ok((id, version, language))
+}
+
+fn parse_notice(ledger: &Ledger, spec: &str, sha: Option<&str>) -> Result<NoticeRef> {
+    let (id, version, language) = notice_spec(spec)?;
     let sha256 = match sha {
         Some(h) => hex::decode(h.trim())
             .ok()
@@ -538,10 +533,10 @@ fn check_subject(subject: &str) -> Result<()> {
 
 fn record(a: RecordArgs) -> Result<()> {
     check_subject(&a.subject)?;
-    let at = when(a.at.as_deref(), "--at")?;
+    let at = time::given_or_now(a.at.as_deref(), "--at")?;
     let expires = match a.expires.as_deref() {
         None => None,
-        Some(s) => Some(when(Some(s), "--expires")?),
+        Some(s) => Some(time::given_or_now(Some(s), "--expires")?),
     };
     let now = time::now()?;
     let (mut lock, mut ledger) = load_locked(&a.ledger)?;
@@ -684,7 +679,7 @@ fn describe(subject: &str, purpose: &str, d: &Decision, json: bool) -> String {
 }
 
 fn decide(a: DecideArgs) -> Result<()> {
-    let at = when(a.at.as_deref(), "--at")?;
+    let at = time::given_or_now(a.at.as_deref(), "--at")?;
     let mut subjects = a.subject;
     if let Some(path) = &a.subjects_file {
         let text = read_text(path, "subjects file")?;

@@ -262,7 +262,7 @@ fn create(a: CreateArgs) -> Result<()> {
         caduceus_core::pseudonym::check_identifier(value)
             .map_err(|e| usage(format!("{option}: {e}")))?;
     }
-    let created_at = when(a.at.as_deref(), "--at")?;
+    let created_at = time::given_or_now(a.at.as_deref(), "--at")?;
     for path in &a.to_file {
         recipients.extend(load_recipients_file(path)?);
     }
@@ -385,7 +385,7 @@ fn shred(a: ShredArgs) -> Result<()> {
             "shredding destroys the key for good: envelopes sealed to it can never be opened again; add --yes to confirm",
         ));
     }
-    let at = when(a.at.as_deref(), "--at")?;
+    let at = time::given_or_now(a.at.as_deref(), "--at")?;
     let (mut lock, record) = load_locked(&a.keyring)?;
     let key_id = record.public_key().key_id();
     if let KeyringState::Shredded { at: then } = record.state() {
@@ -501,17 +501,6 @@ fn pick<'a>(
         .iter()
         .find(|k| ids.contains(&k.key_id()))
         .ok_or_else(|| key_failure(path, &KeyError::NoAccess))
-}
-
-fn when(arg: Option<&str>, option: &str) -> Result<i64> {
-    match arg {
-        None => time::now(),
-        Some(s) => time::parse_time(s).ok_or_else(|| {
-            usage(format!(
-                "{option}: not a time; use Unix seconds or RFC 3339 like 2025-01-31T12:00:00Z"
-            ))
-        }),
-    }
 }
 
 fn print(text: &str) -> Result<()> {

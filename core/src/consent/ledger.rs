@@ -283,6 +283,19 @@ pub(super) struct Prepared {
     subject: Option<u32>,
 }
 
+/// What the earlier events of a batch ([`Ledger::append_all`]) change, seen
+/// by the checks of the later ones before anything is appended.
+#[derive(Default)]
+struct Overlay<'a> {
+    ids: std::collections::BTreeSet<&'a str>,
+    /// The latest time per subject within the batch.
+    last: std::collections::BTreeMap<&'a str, i64>,
+    /// Whether (subject, purpose) grants after the batch's earlier events.
+    grants: std::collections::BTreeMap<(&'a str, usize), bool>,
+    events: usize,
+    new_subjects: usize,
+}
+
 /// The consent ledger. Events are validated and appended, never changed;
 /// the state per (subject, purpose) is folded as they arrive, so
 /// [`Ledger::decide`] is O(1) (plus a walk back through the subject's own
@@ -569,6 +582,63 @@ impl Ledger {
         self.prepare(event, Some(now)).map(|_| ())
     }
 
+    /// Append several events as one, in order: either every one is
+    /// appended, or none is and the ledger is unchanged. Each event is
+    /// checked as [`Ledger::append`] would check it after the ones before
+    /// it in `events` (so a batch may grant a purpose and withdraw it
+    /// again, but may not repeat an event id or go back in time for a
+    /// subject), all before the first is appended.
+    ///
+    /// ```
+    /// # use caduceus_core::consent::*;
+    /// let mut ledger = Ledger::new(ConsentPolicy::default()).unwrap();
+    /// let n = ledger.register_notice("privacy-chat", 1, "de", "Hinweistext", 100, 100).unwrap();
+    /// let grant = ConsentEvent::new("e1", "p-1", &["marketing"], ConsentStatus::Given,
+    ///     ConsentMethod::ChatReply, Some(n), "whatsapp", "system-ingest", 200).unwrap();
+    /// let withdraw = ConsentEvent::new("e2", "p-1", &["marketing"], ConsentStatus::Withdrawn,
+    ///     ConsentMethod::ChatReply, None, "whatsapp", "system-ingest", 300).unwrap();
+    /// // A repeated id refuses the whole batch: nothing was appended.
+    /// assert!(ledger.append_all(&[grant.clone(), grant.clone()], 400).is_err());
+    /// assert_eq!(ledger.len(), 0);
+    /// assert_eq!(ledger.append_all(&[grant, withdraw], 400).unwrap().len(), 2);
+    /// ```
+    pub fn append_all(
+        &mut self,
+        events: &[ConsentEvent],
+        now: i64,
+    ) -> Result<Vec<EventRef>, ConsentError> {
+        self.check_append_all(events, now)?;
+        let mut refs = Vec::with_capacity(events.len());
+        for e in events {
+            // Checked above against the state these appends produce.
+            let prepared = self.prepare(e, Some(now))?;
+            refs.push(self.commit(e, prepared));
+        }
+        Ok(refs)
+    }
+
+    /// Whether [`Ledger::append_all`] would append `events` at `now`,
+    /// without appending anything: the same checks and errors.
+    pub fn check_append_all(&self, events: &[ConsentEvent], now: i64) -> Result<(), ConsentError> {
+        let mut overlay = Overlay::default();
+        for e in events {
+            let p = self.prepare_in(e, Some(now), &overlay)?;
+            let subject = e.subject.as_str();
+            if p.subject.is_none() && !overlay.last.contains_key(subject) {
+                overlay.new_subjects += 1;
+            }
+            overlay.events += 1;
+            overlay.ids.insert(e.id.as_str());
+            overlay.last.insert(subject, e.time);
+            for purpose in 0..self.n_purposes {
+                if p.mask & (1u64 << purpose) != 0 {
+                    overlay.grants.insert((subject, purpose), e.status.grants());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The reference (with its hash) of a registered notice version.
     pub fn notice_ref(&self, id: &str, version: u32, language: &str) -> Option<NoticeRef> {
         self.notices
@@ -584,6 +654,16 @@ impl Ledger {
         e: &ConsentEvent,
         now: Option<i64>,
     ) -> Result<Prepared, ConsentError> {
+        self.prepare_in(e, now, &Overlay::default())
+    }
+
+    /// [`Ledger::prepare`] as if the events of `overlay` were appended.
+    fn prepare_in(
+        &self,
+        e: &ConsentEvent,
+        now: Option<i64>,
+        overlay: &Overlay<'_>,
+    ) -> Result<Prepared, ConsentError> {
         e.check()?;
         if now.is_some() {
             crate::pseudonym::check_identifier(&e.subject).map_err(ConsentError::InvalidSubject)?;
@@ -596,7 +676,7 @@ impl Ledger {
                 .ok_or_else(|| ConsentError::UnknownPurpose(p.clone()))?;
             mask |= 1u64 << i;
         }
-        if self.ids.contains_key(e.id.as_str()) {
+        if self.ids.contains_key(e.id.as_str()) || overlay.ids.contains(e.id.as_str()) {
             return Err(ConsentError::DuplicateEventId(e.id.clone()));
         }
         let notice = match &e.notice {
@@ -611,15 +691,15 @@ impl Ledger {
         };
         self.check_time(&e.id, e.time, now)?;
         let subject = self.subjects.get(e.subject.as_str()).copied();
-        if let Some(s) = subject {
-            let last = self.subject_last_time(s);
-            if e.time < last {
-                return Err(ConsentError::OutOfOrder {
-                    event: e.id.clone(),
-                    time: e.time,
-                    latest: last,
-                });
-            }
+        let in_batch = overlay.last.get(e.subject.as_str()).copied();
+        if let Some(last) = in_batch.or_else(|| subject.map(|s| self.subject_last_time(s)))
+            && e.time < last
+        {
+            return Err(ConsentError::OutOfOrder {
+                event: e.id.clone(),
+                time: e.time,
+                latest: last,
+            });
         }
         if matches!(e.status, ConsentStatus::Withdrawn | ConsentStatus::Expired) {
             for (p, cfg) in self.policy.purposes.iter().enumerate() {
@@ -627,10 +707,15 @@ impl Ledger {
                     continue;
                 }
                 let latest = subject.map_or(NONE, |s| self.slot(s, p));
-                let grants = self
-                    .meta
-                    .get(latest as usize)
-                    .is_some_and(|m| m.status.grants());
+                let grants = overlay
+                    .grants
+                    .get(&(e.subject.as_str(), p))
+                    .copied()
+                    .unwrap_or_else(|| {
+                        self.meta
+                            .get(latest as usize)
+                            .is_some_and(|m| m.status.grants())
+                    });
                 if !grants {
                     return Err(ConsentError::WithoutPriorConsent {
                         event: e.id.clone(),
@@ -639,8 +724,9 @@ impl Ledger {
                 }
             }
         }
-        if self.meta.len() >= MAX_ITEMS
-            || (subject.is_none() && self.subject_last.len() >= MAX_ITEMS)
+        let new_subject = subject.is_none() && in_batch.is_none();
+        if self.meta.len() + overlay.events >= MAX_ITEMS
+            || (new_subject && self.subject_last.len() + overlay.new_subjects >= MAX_ITEMS)
         {
             return Err(ConsentError::LedgerFull);
         }

@@ -575,7 +575,7 @@ impl Decision {
     /// identities, add its new keyring record. (Audit events go to the
     /// host's [`crate::audit::AuditLog`].) All or nothing: every consent
     /// event is checked against the ledger first, and on an error nothing
-    /// is changed.
+    /// is changed ([`Ledger::append_all`]).
     pub fn apply(
         &self,
         ledger: &mut Ledger,
@@ -583,12 +583,7 @@ impl Decision {
         keyrings: &mut KeyringSet,
         now: i64,
     ) -> Result<(), ConsentError> {
-        for e in &self.consent_events {
-            ledger.check_append(e, now)?;
-        }
-        for e in &self.consent_events {
-            ledger.append(e.clone(), now)?;
-        }
+        ledger.append_all(&self.consent_events, now)?;
         for l in &self.identity_links {
             identities.insert(l.clone());
         }

@@ -168,17 +168,6 @@ pub struct MaySendArgs {
     pub json: bool,
 }
 
-fn when(arg: Option<&str>, option: &str) -> Result<i64> {
-    match arg {
-        None => time::now(),
-        Some(s) => time::parse_time(s).ok_or_else(|| {
-            usage(format!(
-                "{option}: give Unix seconds or an RFC 3339 time, e.g. 2026-03-01T09:00:00Z"
-            ))
-        }),
-    }
-}
-
 fn parse_body(body: &[u8]) -> Result<Webhook> {
     parse_webhook(body, &ParseLimits::default()).map_err(|e| refused(e.to_string()))
 }
@@ -255,27 +244,12 @@ fn staff_keys(specs: &[String]) -> Result<Vec<StaffKey>> {
         .collect()
 }
 
-fn notice_spec(spec: &str) -> Result<(String, u32, String)> {
-    let mut parts = spec.splitn(3, ':');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(id), Some(v), Some(lang)) => {
-            let v = v.parse().map_err(|_| {
-                usage("--notice: the version must be a number, e.g. privacy-chat:1:de")
-            })?;
-            Ok((id.to_owned(), v, lang.to_owned()))
-        }
-        _ => Err(usage(
-            "--notice: use ID:VERSION:LANGUAGE, e.g. privacy-chat:1:de",
-        )),
-    }
-}
-
 /// Run `caduceus whatsapp decide`.
 pub fn decide(a: &DecideArgs) -> Result<()> {
-    let now = when(a.now.as_deref(), "--now")?;
+    let now = time::given_or_now(a.now.as_deref(), "--now")?;
     let practice = parse_public_key(&a.practice, "--practice")?;
     let staff = staff_keys(&a.staff)?;
-    let (notice_id, version, language) = notice_spec(&a.notice)?;
+    let (notice_id, version, language) = consent::notice_spec(&a.notice)?;
     let body = read_body(&a.body)?;
     check_signature(&body, Some(&a.signature), &a.app_secret_file)?;
     let hook = parse_body(&body)?;
@@ -290,7 +264,7 @@ pub fn decide(a: &DecideArgs) -> Result<()> {
     let (_, access_policy) = policy::load_policy(a.policy.as_deref())?;
     let mut ledger = consent::load(&a.ledger)?;
     let notice = ledger
-        .notice_ref(&notice_id, version, &language)
+        .notice_ref(notice_id, version, language)
         .ok_or_else(|| {
             fail(format!(
                 "notice '{notice_id}' version {version} ({language}) is not registered in {}; register it with 'caduceus consent notice' first",
@@ -321,7 +295,7 @@ pub fn decide(a: &DecideArgs) -> Result<()> {
 
 /// Run `caduceus whatsapp may-send`.
 pub fn may_send(a: &MaySendArgs) -> Result<()> {
-    let now = when(a.now.as_deref(), "--now")?;
+    let now = time::given_or_now(a.now.as_deref(), "--now")?;
     caduceus_core::pseudonym::check_identifier(&a.subject)
         .map_err(|e| usage(format!("--subject: {e}")))?;
     let ledger = consent::load(&a.ledger)?;
@@ -331,7 +305,7 @@ pub fn may_send(a: &MaySendArgs) -> Result<()> {
     )?)
     .map_err(|e| fail(format!("outbound state file: {e}")))?;
     if let Some(t) = &a.last_inbound {
-        state.record_inbound(&a.subject, when(Some(t), "--last-inbound")?);
+        state.record_inbound(&a.subject, time::given_or_now(Some(t), "--last-inbound")?);
     }
     let kind = match (&a.template, &a.language, &a.category) {
         (Some(name), Some(language), Some(category)) => MessageKind::Template {
