@@ -706,6 +706,54 @@ fn unsupported_messages_are_audited_not_stored() {
     assert!(matches!(e.kind, DecisionKind::Ignored { .. }));
 }
 
+#[test]
+fn value_errors_and_unsupported_changes_are_audited_without_personal_data() {
+    let mut w = world();
+    let e = w.decide(
+        EventKind::Errors(vec![PlatformError {
+            code: 131_000,
+            title: "Something went wrong".into(),
+        }]),
+        T0,
+    );
+    assert_eq!(
+        e.kind,
+        DecisionKind::Ignored {
+            reason: "platform-errors"
+        }
+    );
+    assert_eq!(e.audit_events.len(), 1);
+    let a = &e.audit_events[0];
+    assert_eq!(a.result(), &Outcome::Failed("whatsapp-error-131000".into()));
+    assert_eq!(a.correlation_id(), Some("whatsapp-platform-errors"));
+    assert_eq!(a.action(), Action::Create);
+    assert!(a.subject_pseudonym().is_none() && a.record_id().is_none());
+    assert!(e.dedupe_key.is_none() && e.replies.is_empty() && e.record.is_none());
+
+    let u = w.decide(
+        EventKind::Unsupported {
+            field: "Account_Review_Update".into(),
+            reason: "this field is not handled",
+        },
+        T0,
+    );
+    assert_eq!(
+        u.kind,
+        DecisionKind::Ignored {
+            reason: "unsupported-event"
+        }
+    );
+    assert_eq!(u.audit_events.len(), 1);
+    let a = &u.audit_events[0];
+    assert_eq!(a.result(), &Outcome::Denied("unsupported-event".into()));
+    assert_eq!(
+        a.correlation_id(),
+        Some("whatsapp-unsupported-account-review-update")
+    );
+    assert!(a.subject_pseudonym().is_none() && a.record_id().is_none());
+    assert!(u.dedupe_key.is_none() && u.consent_events.is_empty());
+}
+
 fn consented_world() -> (World, String) {
     let mut w = world();
     let d1 = w.run(text("wamid.K1", T0, "Hallo"), T0);

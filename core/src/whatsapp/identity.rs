@@ -295,16 +295,25 @@ impl IdentityMap {
     /// `user_changed_user_id`: [`AliasKind::UserId`]). `Err(())` when the
     /// new identifier is already linked to another subject
     /// ([`IdentityError::AliasTaken`]; nothing is linked then); `Ok(None)`
-    /// when it is already linked to this one.
+    /// when it is already linked to this one. `pending` are links decided
+    /// but not yet inserted (those of the same decision): they count as if
+    /// inserted after the map's own, without copying the map.
     pub fn link_new(
         &self,
         key: &AuditKey,
         subject: &Pseudonym,
         kind: AliasKind,
         value: &str,
+        pending: &[IdentityLink],
     ) -> Result<Option<IdentityLink>, IdentityError> {
         let alias = Alias::of(key, kind, value);
-        match self.get(&alias) {
+        let known = self.get(&alias).or_else(|| {
+            pending
+                .iter()
+                .find(|l| l.alias == alias)
+                .map(|l| &l.subject)
+        });
+        match known {
             Some(s) if s == subject => Ok(None),
             Some(_) => Err(IdentityError::AliasTaken),
             None => Ok(Some(IdentityLink {
@@ -442,20 +451,46 @@ mod tests {
         let r = map.resolve(&k, &contact(Some("111"), None)).unwrap();
         apply(&mut map, &r);
         let link = map
-            .link_new(&k, &r.subject, AliasKind::WaId, "222")
+            .link_new(&k, &r.subject, AliasKind::WaId, "222", &[])
             .unwrap()
             .unwrap();
         assert!(map.insert(link));
         let again = map.resolve(&k, &contact(Some("222"), None)).unwrap();
         assert_eq!(again.subject, r.subject);
         assert_eq!(
-            map.link_new(&k, &r.subject, AliasKind::WaId, "222"),
+            map.link_new(&k, &r.subject, AliasKind::WaId, "222", &[]),
             Ok(None)
         );
         let other = map.resolve(&k, &contact(Some("333"), None)).unwrap();
         assert_eq!(
-            map.link_new(&k, &other.subject, AliasKind::WaId, "222"),
+            map.link_new(&k, &other.subject, AliasKind::WaId, "222", &[]),
             Err(IdentityError::AliasTaken)
+        );
+    }
+
+    #[test]
+    fn a_new_number_is_checked_against_pending_links_too() {
+        let k = key();
+        let map = IdentityMap::new();
+        let a = map.resolve(&k, &contact(Some("111"), None)).unwrap();
+        let b = map.resolve(&k, &contact(Some("333"), None)).unwrap();
+        // "222" is linked to `b` by a link not yet in the map.
+        let pending = [map
+            .link_new(&k, &b.subject, AliasKind::WaId, "222", &[])
+            .unwrap()
+            .unwrap()];
+        assert_eq!(
+            map.link_new(&k, &a.subject, AliasKind::WaId, "222", &pending),
+            Err(IdentityError::AliasTaken)
+        );
+        assert_eq!(
+            map.link_new(&k, &b.subject, AliasKind::WaId, "222", &pending),
+            Ok(None)
+        );
+        assert!(
+            map.link_new(&k, &a.subject, AliasKind::WaId, "444", &pending)
+                .unwrap()
+                .is_some()
         );
     }
 }

@@ -774,13 +774,47 @@ impl Intake {
             EventKind::UserPreference(p) => self.preference(p, &ctx),
             EventKind::TemplateStatus(t) => self.template_status(t, now),
             EventKind::TemplateCategory(t) => self.template_category(t, now),
-            EventKind::Errors(_) => Ok(Decision::new(DecisionKind::Ignored {
-                reason: "platform-errors",
-            })),
-            EventKind::Unsupported { .. } => Ok(Decision::new(DecisionKind::Ignored {
-                reason: "unsupported-event",
-            })),
+            EventKind::Errors(errors) => {
+                let outcome = errors.first().map_or_else(
+                    || "whatsapp-platform-errors".to_owned(),
+                    |e| format!("whatsapp-error-{}", e.code),
+                );
+                self.unhandled(
+                    "platform-errors",
+                    "whatsapp-platform-errors",
+                    Outcome::Failed(outcome),
+                    now,
+                )
+            }
+            EventKind::Unsupported { field, .. } => self.unhandled(
+                "unsupported-event",
+                &format!("whatsapp-unsupported-{}", label_part(field)),
+                Outcome::Denied("unsupported-event".into()),
+                now,
+            ),
         }
+    }
+
+    /// An update the intake does not act on (value-level `errors`, a
+    /// change the parser made `Unsupported`): `ignored`, with one audit
+    /// entry "received, not acted on". It names no subject and holds no
+    /// personal data: the field name and error code are labels, the
+    /// reason a fixed text. No dedupe key (docs/WHATSAPP.md, section 4):
+    /// a redelivery adds a second such entry.
+    fn unhandled(
+        &self,
+        reason: &'static str,
+        correlation: &str,
+        outcome: Outcome,
+        now: i64,
+    ) -> Result<Decision, IntakeError> {
+        let mut d = Decision::new(DecisionKind::Ignored { reason });
+        d.audit_events.push(
+            self.audit(now, Action::Create)?
+                .correlation(correlation)?
+                .outcome(outcome)?,
+        );
+        Ok(d)
     }
 
     fn message(
@@ -1385,12 +1419,13 @@ impl Intake {
             .category("contact-data")?
             .correlation("whatsapp-identity-change")?;
         if let Some((kind, value)) = link.filter(|(_, v)| !v.is_empty()) {
-            // Links the resolution found plus the new identifier.
-            let mut map = ctx.identities.clone();
-            for l in &d.identity_links {
-                map.insert(l.clone());
-            }
-            match map.link_new(&self.key, subject, kind, value.expose()) {
+            // Checked against the map and the links the resolution found,
+            // which are not in the map yet.
+            let pending = &d.identity_links;
+            match ctx
+                .identities
+                .link_new(&self.key, subject, kind, value.expose(), pending)
+            {
                 Ok(Some(l)) => d.identity_links.push(l),
                 Ok(None) => {}
                 Err(_) => audit = audit.outcome(Outcome::Failed("identity-alias-taken".into()))?,

@@ -28,18 +28,16 @@ use core::marker::PhantomData;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use super::event::{
+    Contact, DeliveryStatus, Event, EventKind, InboundMessage, Media, MediaKind, MessageBody,
+    MessageContext, PlatformError, PreferenceValue, Sensitive, StatusUpdate, SystemChange,
+    TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook, wipe,
+};
+use super::signature::MAX_WEBHOOK_BODY;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use zeroize::Zeroize;
-
-use super::event::{
-    Contact, DeliveryStatus, Event, EventKind, InboundMessage, Media, MediaKind, MessageBody,
-    MessageContext, PlatformError, PreferenceValue, Sensitive, StatusUpdate, SystemChange,
-    TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
-};
-use super::signature::MAX_WEBHOOK_BODY;
 
 /// Deepest nesting of JSON arrays and objects [`parse_webhook`] reads by
 /// default: 32 levels (the body's own object is level 1). Meta's webhooks
@@ -397,7 +395,7 @@ struct Pii<'a>(Option<Cow<'a, str>>);
 impl Drop for Pii<'_> {
     fn drop(&mut self) {
         if let Some(Cow::Owned(s)) = &mut self.0 {
-            s.zeroize();
+            wipe(s);
         }
     }
 }
@@ -1132,6 +1130,19 @@ fn once<E: de::Error>(seen: &mut u32, bit: u32) -> Result<(), E> {
 /// and `$shape` is recorded as the error.
 macro_rules! non_objects_fail {
     ($shape:expr) => {
+        scalars_fail!($shape);
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            self.ctx.fail(ParseError::Shape($shape));
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Default::default())
+        }
+    };
+}
+
+/// Visitor methods for the scalar JSON values, each recording `$shape` as
+/// the error and yielding the default value.
+macro_rules! scalars_fail {
+    ($shape:expr) => {
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
             self.ctx.fail(ParseError::Shape($shape));
             Ok(Default::default())
@@ -1156,11 +1167,38 @@ macro_rules! non_objects_fail {
             self.ctx.fail(ParseError::Shape($shape));
             Ok(Default::default())
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            self.ctx.fail(ParseError::Shape($shape));
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(Default::default())
+    };
+}
+
+/// A visitor of a value that must be an array of `$seed` elements, read
+/// one by one until the first error (then only skipped); any other value
+/// is read and `$shape` is recorded as the error.
+macro_rules! elements_of {
+    ($seed:ident, $shape:expr) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            loop {
+                if self.ctx.stopped() {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    return Ok(());
+                }
+                if seq
+                    .next_element_seed($seed {
+                        ctx: &mut *self.ctx,
+                    })?
+                    .is_none()
+                {
+                    return Ok(());
+                }
+            }
         }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            self.ctx.fail(ParseError::Shape($shape));
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+
+        scalars_fail!($shape);
     };
 }
 
@@ -1248,53 +1286,7 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
         f.write_str("an entry array")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.ctx.stopped() {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                return Ok(());
-            }
-            if seq
-                .next_element_seed(EntrySeed {
-                    ctx: &mut *self.ctx,
-                })?
-                .is_none()
-            {
-                return Ok(());
-            }
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.ctx.fail(ParseError::Shape("entry is not an array"));
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.ctx.fail(ParseError::Shape("entry is not an array"));
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.ctx.fail(ParseError::Shape("entry is not an array"));
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.ctx.fail(ParseError::Shape("entry is not an array"));
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.ctx.fail(ParseError::Shape("entry is not an array"));
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.ctx.fail(ParseError::Shape("entry is not an array"));
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.ctx.fail(ParseError::Shape("entry is not an array"));
-        Ok(())
-    }
+    elements_of!(EntrySeed, "entry is not an array");
 }
 
 /// One `entry[]` element.
@@ -1381,60 +1373,7 @@ impl<'de> Visitor<'de> for ChangesSeed<'_> {
         f.write_str("a changes array")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.ctx.stopped() {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                return Ok(());
-            }
-            if seq
-                .next_element_seed(ChangeSeed {
-                    ctx: &mut *self.ctx,
-                })?
-                .is_none()
-            {
-                return Ok(());
-            }
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.ctx
-            .fail(ParseError::Shape("an entry has no changes array"));
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.ctx
-            .fail(ParseError::Shape("an entry has no changes array"));
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.ctx
-            .fail(ParseError::Shape("an entry has no changes array"));
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.ctx
-            .fail(ParseError::Shape("an entry has no changes array"));
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.ctx
-            .fail(ParseError::Shape("an entry has no changes array"));
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.ctx
-            .fail(ParseError::Shape("an entry has no changes array"));
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.ctx
-            .fail(ParseError::Shape("an entry has no changes array"));
-        Ok(())
-    }
+    elements_of!(ChangeSeed, "an entry has no changes array");
 }
 
 /// One `changes[]` element: its events are built when it ends.
