@@ -756,5 +756,18 @@ fn a_batch_lands_whole_or_not_at_all() {
     let refs = f.ledger.append_all(&good, now).unwrap();
     assert_eq!(refs.len(), good.len());
     assert_eq!(f.ledger.to_bytes(), one_by_one.to_bytes());
+    for subject in ["p-1", "p-2"] {
+        for purpose in ["recall", "marketing"] {
+            for at in [T0 + 22, T0 + 26, T0 + 31] {
+                assert_eq!(
+                    f.ledger.decide(subject, purpose, at),
+                    one_by_one.decide(subject, purpose, at),
+                    "{subject} {purpose} {at}"
+                );
+            }
+        }
+    }
+    assert!(f.ledger.decide("p-2", "marketing", T0 + 26).allowed);
+    assert!(!f.ledger.decide("p-2", "marketing", T0 + 31).allowed);
     assert!(f.ledger.check_append_all(&[], now).is_ok());
 }

@@ -716,19 +716,12 @@ fn value_errors_and_unsupported_changes_are_audited_without_personal_data() {
         }]),
         T0,
     );
-    assert_eq!(
-        e.kind,
-        DecisionKind::Ignored {
-            reason: "platform-errors"
-        }
+    assert_ignored_and_audited_alone(
+        &e,
+        "platform-errors",
+        &Outcome::Failed("whatsapp-error-131000".into()),
+        "whatsapp-platform-errors",
     );
-    assert_eq!(e.audit_events.len(), 1);
-    let a = &e.audit_events[0];
-    assert_eq!(a.result(), &Outcome::Failed("whatsapp-error-131000".into()));
-    assert_eq!(a.correlation_id(), Some("whatsapp-platform-errors"));
-    assert_eq!(a.action(), Action::Create);
-    assert!(a.subject_pseudonym().is_none() && a.record_id().is_none());
-    assert!(e.dedupe_key.is_none() && e.replies.is_empty() && e.record.is_none());
 
     let u = w.decide(
         EventKind::Unsupported {
@@ -737,21 +730,31 @@ fn value_errors_and_unsupported_changes_are_audited_without_personal_data() {
         },
         T0,
     );
-    assert_eq!(
-        u.kind,
-        DecisionKind::Ignored {
-            reason: "unsupported-event"
-        }
+    assert_ignored_and_audited_alone(
+        &u,
+        "unsupported-event",
+        &Outcome::Denied("unsupported-event".into()),
+        "whatsapp-unsupported-account-review-update",
     );
-    assert_eq!(u.audit_events.len(), 1);
-    let a = &u.audit_events[0];
-    assert_eq!(a.result(), &Outcome::Denied("unsupported-event".into()));
-    assert_eq!(
-        a.correlation_id(),
-        Some("whatsapp-unsupported-account-review-update")
-    );
+}
+
+/// `d` is `ignored` for `reason`, changes nothing, and has one audit entry
+/// with `outcome` and `correlation` that names no subject and no record.
+fn assert_ignored_and_audited_alone(
+    d: &Decision,
+    reason: &str,
+    outcome: &Outcome,
+    correlation: &str,
+) {
+    assert!(matches!(d.kind, DecisionKind::Ignored { reason: r } if r == reason));
+    assert_eq!(d.audit_events.len(), 1);
+    let a = &d.audit_events[0];
+    assert_eq!(a.result(), outcome);
+    assert_eq!(a.correlation_id(), Some(correlation));
+    assert_eq!(a.action(), Action::Create);
     assert!(a.subject_pseudonym().is_none() && a.record_id().is_none());
-    assert!(u.dedupe_key.is_none() && u.consent_events.is_empty());
+    assert!(d.dedupe_key.is_none() && d.replies.is_empty() && d.record.is_none());
+    assert!(d.consent_events.is_empty());
 }
 
 fn consented_world() -> (World, String) {

@@ -607,20 +607,30 @@ impl Ledger {
         events: &[ConsentEvent],
         now: i64,
     ) -> Result<Vec<EventRef>, ConsentError> {
-        self.check_append_all(events, now)?;
-        let mut refs = Vec::with_capacity(events.len());
-        for e in events {
-            // Checked above against the state these appends produce.
-            let prepared = self.prepare(e, Some(now))?;
-            refs.push(self.commit(e, prepared));
-        }
-        Ok(refs)
+        let prepared = self.prepare_all(events, now)?;
+        Ok(events
+            .iter()
+            .zip(prepared)
+            .map(|(e, p)| self.commit(e, p))
+            .collect())
     }
 
     /// Whether [`Ledger::append_all`] would append `events` at `now`,
     /// without appending anything: the same checks and errors.
     pub fn check_append_all(&self, events: &[ConsentEvent], now: i64) -> Result<(), ConsentError> {
+        self.prepare_all(events, now).map(|_| ())
+    }
+
+    /// Each event of a batch prepared against the state the ones before it
+    /// produce. A subject new to the ledger is `None` in every event of the
+    /// batch that names it; [`Ledger::commit`] creates it at the first.
+    fn prepare_all(
+        &self,
+        events: &[ConsentEvent],
+        now: i64,
+    ) -> Result<Vec<Prepared>, ConsentError> {
         let mut overlay = Overlay::default();
+        let mut prepared = Vec::with_capacity(events.len());
         for e in events {
             let p = self.prepare_in(e, Some(now), &overlay)?;
             let subject = e.subject.as_str();
@@ -635,8 +645,9 @@ impl Ledger {
                     overlay.grants.insert((subject, purpose), e.status.grants());
                 }
             }
+            prepared.push(p);
         }
-        Ok(())
+        Ok(prepared)
     }
 
     /// The reference (with its hash) of a registered notice version.
@@ -742,7 +753,12 @@ impl Ledger {
     pub(super) fn commit(&mut self, e: &ConsentEvent, p: Prepared) -> EventRef {
         let seq = idx(self.meta.len());
         let hash = suite::sha256(&[&p.bytes]);
-        let s = match p.subject {
+        // A subject prepared as new may have been created by an earlier
+        // event of the same batch.
+        let known = p
+            .subject
+            .or_else(|| self.subjects.get(e.subject.as_str()).copied());
+        let s = match known {
             Some(s) => s,
             None => {
                 let s = idx(self.subject_last.len());

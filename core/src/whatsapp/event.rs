@@ -10,42 +10,18 @@
 //! strings.
 
 use core::fmt;
-use core::sync::atomic::{Ordering, compiler_fence};
+
+use zeroize::Zeroizing;
 
 /// A value that is personal or health data. `Debug` never shows it; the
-/// memory is zeroized on drop (one `memset` kept by `black_box`). Read it with
-/// [`Sensitive::expose`].
+/// memory is zeroized on drop. Read it with [`Sensitive::expose`].
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Sensitive(String);
-
-impl Drop for Sensitive {
-    fn drop(&mut self) {
-        wipe(&mut self.0);
-    }
-}
-
-/// Overwrite the whole buffer of `s` (its length and its spare capacity)
-/// with zeros, leaving it empty.
-///
-/// One `memset` over the buffer, where `zeroize`'s `String` impl stores
-/// one byte at a time through volatile writes (a fifth of the time to parse
-/// a 2 KB text message went there). The stores are kept: the buffer is
-/// passed to [`core::hint::black_box`], which the optimiser must assume
-/// reads all of it, before the compiler fence and the free, so they are not
-/// dead stores it may drop.
-pub(crate) fn wipe(s: &mut String) {
-    let mut bytes = core::mem::take(s).into_bytes();
-    let capacity = bytes.capacity();
-    bytes.clear();
-    bytes.resize(capacity, 0);
-    core::hint::black_box(bytes.as_mut_slice());
-    compiler_fence(Ordering::SeqCst);
-}
+pub struct Sensitive(Zeroizing<String>);
 
 impl Sensitive {
     /// Wrap a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Zeroizing::new(value.into()))
     }
 
     /// The value itself. Never log it.

@@ -28,16 +28,18 @@ use core::marker::PhantomData;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::event::{
-    Contact, DeliveryStatus, Event, EventKind, InboundMessage, Media, MediaKind, MessageBody,
-    MessageContext, PlatformError, PreferenceValue, Sensitive, StatusUpdate, SystemChange,
-    TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook, wipe,
-};
-use super::signature::MAX_WEBHOOK_BODY;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use zeroize::Zeroize;
+
+use super::event::{
+    Contact, DeliveryStatus, Event, EventKind, InboundMessage, Media, MediaKind, MessageBody,
+    MessageContext, PlatformError, PreferenceValue, Sensitive, StatusUpdate, SystemChange,
+    TemplateCategoryUpdate, TemplateStatus, UserPreference, Webhook,
+};
+use super::signature::MAX_WEBHOOK_BODY;
 
 /// Deepest nesting of JSON arrays and objects [`parse_webhook`] reads by
 /// default: 32 levels (the body's own object is level 1). Meta's webhooks
@@ -395,7 +397,7 @@ struct Pii<'a>(Option<Cow<'a, str>>);
 impl Drop for Pii<'_> {
     fn drop(&mut self) {
         if let Some(Cow::Owned(s)) = &mut self.0 {
-            wipe(s);
+            s.zeroize();
         }
     }
 }
