@@ -160,6 +160,9 @@ enum caduceus_result
   CADUCEUS_CONSENT_TORN_TAIL = 312,
   // A save marked as written is not what the ledger had left to save.
   CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER = 313,
+  // A ledger read for some subjects only was asked about, or to append
+  // for, a subject or event id it does not hold, or to write the whole file.
+  CADUCEUS_CONSENT_NOT_HELD = 314,
   // The retention policy is not valid TOML of the policy format.
   CADUCEUS_POLICY_SYNTAX = 400,
   // The retention policy has a value that is not allowed.
@@ -282,6 +285,16 @@ typedef struct caduceus_bytes caduceus_bytes;
 // opt-out) need exclusive access: no other call on the same ledger at the
 // same time. The handle may be moved between threads.
 typedef struct caduceus_consent_ledger caduceus_consent_ledger;
+
+// A consent ledger file being read in chunks of any size, so a host never
+// holds the file and the ledger at once. Create it with
+// [`caduceus_consent_ledger_reader_new`]; optionally name the subjects (and
+// new event ids) to hold with [`caduceus_consent_ledger_reader_hold_subject`]
+// and [`caduceus_consent_ledger_reader_hold_event_id`] before the first
+// chunk; feed the file with [`caduceus_consent_ledger_reader_feed`]; then
+// [`caduceus_consent_ledger_reader_finish`]. Free it with
+// [`caduceus_consent_ledger_reader_free`]. One thread at a time.
+typedef struct caduceus_consent_ledger_reader caduceus_consent_ledger_reader;
 
 // What the host does with one event (opaque): consent and audit events,
 // a sealed record, a new keyring record, identity links, replies, the
@@ -932,7 +945,9 @@ caduceus_result caduceus_consent_ledger_mark_saved(caduceus_consent_ledger *ledg
 // notices, retirements and events in the order they were added, each entry
 // hash-chained. Store them; reload with
 // [`caduceus_consent_ledger_from_bytes`]. To save changes by appending,
-// use [`caduceus_consent_ledger_unsaved`].
+// use [`caduceus_consent_ledger_unsaved`]. A ledger read with a scope
+// ([`caduceus_consent_ledger_reader_hold_subject`]) holds only part of the
+// file: `CADUCEUS_CONSENT_NOT_HELD`.
 //
 // # Safety
 // `ledger` a live ledger; `out` valid for a write.
@@ -1149,6 +1164,69 @@ caduceus_result caduceus_consent_export_fhir(const caduceus_consent_ledger *ledg
 caduceus_result caduceus_consent_export_iso27560(const caduceus_consent_ledger *ledger,
                                                  const char *subject,
                                                  caduceus_bytes **out);
+
+// Create a reader of a consent ledger file. Without any
+// `caduceus_consent_ledger_reader_hold_*` call it reads the whole ledger,
+// as [`crate::consent::caduceus_consent_ledger_from_bytes`] does.
+//
+// # Safety
+// `out` valid for a write of a pointer.
+caduceus_result caduceus_consent_ledger_reader_new(caduceus_consent_ledger_reader **out);
+
+// Hold `subject`'s events. Once a subject is held, the ledger the reader
+// gives holds only the held subjects' events (every entry of the file is
+// still checked): it decides for them exactly as the whole ledger would,
+// refuses a decision for any other subject with reason `not-held`, and
+// appends only events of held subjects with held event ids (else
+// `CADUCEUS_CONSENT_NOT_HELD`). `CADUCEUS_WRONG_STATE` after the first
+// chunk.
+//
+// # Safety
+// `reader` a live reader; `subject` a NUL-terminated string.
+caduceus_result caduceus_consent_ledger_reader_hold_subject(caduceus_consent_ledger_reader *reader,
+                                                            const char *subject);
+
+// Allow the ledger the reader gives to append an event with id `id`
+// (whether the file already uses it is noted while reading). For an
+// opt-out, hold its event id and the objection's id (the event id followed
+// by `-objection`). `CADUCEUS_WRONG_STATE` after the first chunk.
+//
+// # Safety
+// `reader` a live reader; `id` a NUL-terminated string.
+caduceus_result caduceus_consent_ledger_reader_hold_event_id(caduceus_consent_ledger_reader *reader,
+                                                             const char *id);
+
+// Feed the next `len` bytes of the file. A damaged entry gives
+// `CADUCEUS_CONSENT_MALFORMED_LEDGER` (the reader is then spent: later
+// calls give `CADUCEUS_CONSENT_MALFORMED_LEDGER` too), an unknown version
+// `CADUCEUS_UNSUPPORTED_VERSION`.
+//
+// # Safety
+// `reader` a live reader; `data` valid for `len` bytes (NULL only with `len` 0).
+caduceus_result caduceus_consent_ledger_reader_feed(caduceus_consent_ledger_reader *reader,
+                                                    const uint8_t *data,
+                                                    size_t len);
+
+// Finish reading: the ledger, written to `*out` (free it with
+// [`crate::consent::caduceus_consent_ledger_free`]). With `keep_len` NULL a
+// file that ends inside an entry gives `CADUCEUS_CONSENT_TORN_TAIL`; with
+// `keep_len` not NULL it loads with every complete entry and `*keep_len`
+// receives the length to cut the file to (the whole length when nothing is
+// torn), as [`crate::consent::caduceus_consent_ledger_from_bytes_repairing`].
+// The reader is spent afterwards (free it).
+//
+// # Safety
+// `reader` a live reader; `out` valid for a write; `keep_len` NULL or valid
+// for a write.
+caduceus_result caduceus_consent_ledger_reader_finish(caduceus_consent_ledger_reader *reader,
+                                                      caduceus_consent_ledger **out,
+                                                      uint64_t *keep_len);
+
+// Free a reader. NULL is a no-op.
+//
+// # Safety
+// `reader` NULL or a live reader, not used afterwards.
+void caduceus_consent_ledger_reader_free(caduceus_consent_ledger_reader *reader);
 
 // Seal `plaintext` (`len` bytes, may be 0) to the `n` public keys in
 // `recipients` with `labels`; the envelope is written to a new

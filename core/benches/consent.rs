@@ -112,7 +112,7 @@ fn main() {
         ledger.subject_count(),
         ledger.len(),
         start.elapsed().as_secs_f64(),
-        ledger.to_bytes().len() / 1_000_000
+        ledger.to_bytes().expect("a whole ledger").len() / 1_000_000
     );
     let at = T0 + 1_000_000;
     let in_order: Vec<_> = ledger.subject_ids().collect();

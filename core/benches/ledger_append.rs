@@ -98,7 +98,7 @@ fn rewrite_cost(l: &Ledger, rounds: usize) -> (f64, usize) {
     let mut len = 0;
     for _ in 0..rounds {
         let start = Instant::now();
-        let b = l.to_bytes();
+        let b = l.to_bytes().expect("a whole ledger");
         times.push(start.elapsed().as_nanos() as f64);
         len = b.len();
         black_box(b);

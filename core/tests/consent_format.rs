@@ -5,7 +5,7 @@
 
 use caduceus_core::consent::{
     ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, LEDGER_CHAIN_LEN,
-    Ledger, LedgerReader, NoticeRef,
+    Ledger, LedgerReader, LedgerScope, NoticeRef,
 };
 use caduceus_core::suite::sha256;
 
@@ -75,10 +75,10 @@ fn sample_ledger() -> Ledger {
 #[test]
 fn ledger_round_trip_preserves_state_decisions_and_hashes() {
     let l = sample_ledger();
-    let bytes = l.to_bytes();
+    let bytes = l.to_bytes().unwrap();
     let back = Ledger::from_bytes(&bytes).unwrap();
     assert_eq!(back, l);
-    assert_eq!(back.to_bytes(), bytes);
+    assert_eq!(back.to_bytes().unwrap(), bytes);
     for subject in ["p-1", "p-2", "p-3"] {
         for p in ["treatment-communication", "marketing", "recall"] {
             for at in [T0, T0 + 10, T0 + 49, T0 + 50, T0 + 60, T0 + 2000] {
@@ -160,7 +160,7 @@ fn entry_ends(bytes: &[u8]) -> Vec<usize> {
 #[test]
 fn a_cut_inside_an_entry_is_a_torn_tail_and_a_cut_between_entries_a_shorter_ledger() {
     let l = sample_ledger();
-    let bytes = l.to_bytes();
+    let bytes = l.to_bytes().unwrap();
     let ends = entry_ends(&bytes);
     let policy_end = ends[0];
     for cut in 0..bytes.len() {
@@ -170,7 +170,7 @@ fn a_cut_inside_an_entry_is_a_torn_tail_and_a_cut_between_entries_a_shorter_ledg
             // it was then (docs/CONSENT.md 5.2: the audit log's references
             // to event hashes reveal lost events).
             let shorter = r.unwrap();
-            assert_eq!(shorter.to_bytes(), &bytes[..cut], "cut at {cut}");
+            assert_eq!(shorter.to_bytes().unwrap(), &bytes[..cut], "cut at {cut}");
         } else if cut > policy_end {
             let keep = *ends.iter().rev().find(|&&e| e < cut).unwrap();
             assert_eq!(
@@ -186,7 +186,7 @@ fn a_cut_inside_an_entry_is_a_torn_tail_and_a_cut_between_entries_a_shorter_ledg
             reader.feed(&bytes[..cut]).unwrap();
             let (kept, torn) = reader.finish_repairing().unwrap();
             assert_eq!(torn.unwrap().keep_len, keep as u64);
-            assert_eq!(kept.to_bytes(), &bytes[..keep]);
+            assert_eq!(kept.to_bytes().unwrap(), &bytes[..keep]);
         } else {
             assert!(
                 matches!(r, Err(ConsentError::MalformedLedger(_))),
@@ -234,7 +234,7 @@ fn a_cut_inside_an_entry_is_a_torn_tail_and_a_cut_between_entries_a_shorter_ledg
 #[test]
 fn feeding_in_chunks_of_any_size_reads_the_same_ledger() {
     let l = sample_ledger();
-    let bytes = l.to_bytes();
+    let bytes = l.to_bytes().unwrap();
     for chunk in [1, 2, 7, 64, bytes.len()] {
         let mut r = LedgerReader::new();
         for c in bytes.chunks(chunk) {
@@ -251,7 +251,7 @@ fn saving_appends_only_the_new_entries() {
     // A new ledger is saved whole.
     let first = l.unsaved();
     assert!(!first.is_append());
-    assert_eq!(first.bytes(), l.to_bytes());
+    assert_eq!(first.bytes(), l.to_bytes().unwrap());
     l.mark_saved(&first).unwrap();
     let mut file = first.bytes().to_vec();
     assert!(l.unsaved().is_empty());
@@ -281,11 +281,11 @@ fn saving_appends_only_the_new_entries() {
         assert!(save.is_append());
         assert_eq!(
             save.bytes().len(),
-            entry_ends(&l.to_bytes()).last().unwrap() - file.len()
+            entry_ends(&l.to_bytes().unwrap()).last().unwrap() - file.len()
         );
         file.extend_from_slice(save.bytes());
         l.mark_saved(&save).unwrap();
-        assert_eq!(file, l.to_bytes());
+        assert_eq!(file, l.to_bytes().unwrap());
         // A save is marked once: marking it again is refused.
         assert_eq!(l.mark_saved(&save), Err(ConsentError::SaveOutOfOrder));
     }
@@ -298,7 +298,7 @@ fn saving_appends_only_the_new_entries() {
     let save = back.unsaved();
     assert!(save.is_append());
     file.extend_from_slice(save.bytes());
-    assert_eq!(file, back.to_bytes());
+    assert_eq!(file, back.to_bytes().unwrap());
     // A save that was never marked is not lost: the next one includes it.
     let e = marketing_withdrawn("w1", None, "ingest", T0 + 200);
     let mut other = Ledger::from_bytes(&file).unwrap();
@@ -328,7 +328,7 @@ fn saving_appends_only_the_new_entries() {
 #[test]
 fn a_version_1_file_is_read_and_saved_again_whole_as_version_2() {
     let l = sample_ledger();
-    let v2 = l.to_bytes();
+    let v2 = l.to_bytes().unwrap();
     // Build the version-1 form: the policy, notices, retirements, events,
     // then the end entry [count, SHA-256 of everything before it].
     let mut entries: Vec<(u8, Vec<u8>)> = Vec::new();
@@ -350,6 +350,13 @@ fn a_version_1_file_is_read_and_saved_again_whole_as_version_2() {
     v1.push(5);
     v1.extend_from_slice(&(end.len() as u32).to_be_bytes());
     v1.extend_from_slice(&end);
+    // A scoped read of a version-1 file holds every event: its first save
+    // rewrites the whole file, so nothing may be left out.
+    let mut scoped = LedgerReader::scoped(LedgerScope::new().subject("p-1"));
+    scoped.feed(&v1).unwrap();
+    let scoped = scoped.finish().unwrap();
+    assert!(scoped.scope().is_none());
+    assert_eq!(scoped.history("p-2"), l.history("p-2"));
     let mut read = Ledger::from_bytes(&v1).unwrap();
     for subject in ["p-1", "p-2"] {
         assert_eq!(read.history(subject), l.history(subject));
@@ -377,7 +384,7 @@ fn a_version_1_file_is_read_and_saved_again_whole_as_version_2() {
 #[test]
 fn every_single_byte_flip_is_refused() {
     let l = sample_ledger();
-    let bytes = l.to_bytes();
+    let bytes = l.to_bytes().unwrap();
     for i in 0..bytes.len() {
         let mut b = bytes.clone();
         b[i] ^= 0x01;
@@ -404,7 +411,7 @@ fn append_entry(bytes: &[u8], tag: u8, body: &[u8]) -> Vec<u8> {
 #[test]
 fn replayed_files_are_validated_like_appends() {
     let l = sample_ledger();
-    let bytes = l.to_bytes();
+    let bytes = l.to_bytes().unwrap();
     // The chain hash of each entry is SHA-256(previous || tag || L || body),
     // from SHA-256("CDCL" || 0x02): the file reproduces exactly.
     let mut rebuilt = bytes[..5].to_vec();
@@ -473,7 +480,7 @@ fn non_canonical_event_bodies_are_refused() {
 #[test]
 fn a_complete_last_entry_with_a_damaged_length_is_damage_not_a_torn_tail() {
     let l = sample_ledger();
-    let bytes = l.to_bytes();
+    let bytes = l.to_bytes().unwrap();
     let last = *entry_ends(&bytes).iter().rev().nth(1).unwrap();
     // Raise the last entry's length past the end of the file: it now looks
     // incomplete, but its body and chain hash are all there.

@@ -94,7 +94,7 @@ proptest! {
             }
         }
         prop_assert_eq!(ledger.len(), accepted.len());
-        let back = Ledger::from_bytes(&ledger.to_bytes()).unwrap();
+        let back = Ledger::from_bytes(&ledger.to_bytes().unwrap()).unwrap();
         prop_assert_eq!(&back, &ledger);
 
         for s in 0..3u8 {

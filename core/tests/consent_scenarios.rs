@@ -321,7 +321,7 @@ fn stop_with_partial_consent_records_a_withdrawal_and_an_objection() {
             .allowed
     );
     // The ledger file round-trips with both events.
-    let again = Ledger::from_bytes(&f.ledger.to_bytes()).unwrap();
+    let again = Ledger::from_bytes(&f.ledger.to_bytes().unwrap()).unwrap();
     assert_eq!(again, f.ledger);
 }
 
@@ -540,7 +540,7 @@ fn bad_input_is_refused_and_leaves_the_ledger_unchanged() {
     let mut f = fixture(ConsentPolicy::default());
     f.give("e1", &["recall"], T0 + 100);
     let before = f.ledger.clone();
-    let bytes_before = f.ledger.to_bytes();
+    let bytes_before = f.ledger.to_bytes().unwrap();
     let v1 = f.v1.clone();
 
     let mut check = |e: ConsentEvent, now: i64, want: &dyn Fn(&ConsentError) -> bool| {
@@ -549,7 +549,7 @@ fn bad_input_is_refused_and_leaves_the_ledger_unchanged() {
         // Messages carry no pseudonyms.
         assert!(!err.to_string().contains("p-1"), "{err}");
         assert_eq!(f.ledger, before);
-        assert_eq!(f.ledger.to_bytes(), bytes_before);
+        assert_eq!(f.ledger.to_bytes().unwrap(), bytes_before);
     };
     check(
         given("e2", "p-1", &["astrology"], &v1, T0 + 200),
@@ -698,7 +698,7 @@ fn debug_output_holds_no_pseudonyms() {
 fn a_batch_lands_whole_or_not_at_all() {
     let mut f = fixture(ConsentPolicy::default());
     f.give("e0", &["marketing"], T0 + 10);
-    let before = f.ledger.to_bytes();
+    let before = f.ledger.to_bytes().unwrap();
     let now = T0 + DAY;
     let grant = given("b1", "p-2", &["recall"], &f.v1, T0 + 20);
     let bad_batches: Vec<(Vec<ConsentEvent>, &str)> = vec![
@@ -738,7 +738,11 @@ fn a_batch_lands_whole_or_not_at_all() {
     for (batch, why) in &bad_batches {
         assert!(f.ledger.check_append_all(batch, now).is_err(), "{why}");
         assert!(f.ledger.append_all(batch, now).is_err(), "{why}");
-        assert_eq!(f.ledger.to_bytes(), before, "{why}: the ledger changed");
+        assert_eq!(
+            f.ledger.to_bytes().unwrap(),
+            before,
+            "{why}: the ledger changed"
+        );
     }
 
     // Grant then withdraw in one batch, for a subject new to the ledger:
@@ -755,7 +759,7 @@ fn a_batch_lands_whole_or_not_at_all() {
     }
     let refs = f.ledger.append_all(&good, now).unwrap();
     assert_eq!(refs.len(), good.len());
-    assert_eq!(f.ledger.to_bytes(), one_by_one.to_bytes());
+    assert_eq!(f.ledger.to_bytes().unwrap(), one_by_one.to_bytes().unwrap());
     for subject in ["p-1", "p-2"] {
         for purpose in ["recall", "marketing"] {
             for at in [T0 + 22, T0 + 26, T0 + 31] {

@@ -661,7 +661,7 @@ fn notice_text_at_and_past_max_notice_text() {
     );
     // A ledger file holding a notice at the limit loads again.
     assert_eq!(
-        Ledger::from_bytes(&ledger.to_bytes())
+        Ledger::from_bytes(&ledger.to_bytes().unwrap())
             .unwrap()
             .notices()
             .len(),
@@ -758,7 +758,7 @@ fn ledger_notices_at_and_past_max_notices() {
             .unwrap_err(),
         ConsentError::LedgerFull
     );
-    let bytes = ledger.to_bytes();
+    let bytes = ledger.to_bytes().unwrap();
     assert_eq!(ledger_file(&ledger_entries(&bytes)), bytes);
     assert_eq!(
         Ledger::from_bytes(&bytes).unwrap().notices().len(),
@@ -781,7 +781,7 @@ fn ledger_notices_at_and_past_max_notices() {
 fn ledger_entry_lengths_at_and_past_their_limits() {
     assert_eq!(MAX_LEDGER_ENTRY, 1 << 20);
     let ledger = Ledger::new(ConsentPolicy::default()).unwrap();
-    let policy_entry = ledger_entries(&ledger.to_bytes()).remove(0);
+    let policy_entry = ledger_entries(&ledger.to_bytes().unwrap()).remove(0);
     // Entry headers claiming a length; the bytes after them are missing.
     let claim = |entries: &[(u8, Vec<u8>)], tag: u8, len: usize| {
         let mut out = ledger_file(entries);
@@ -837,7 +837,7 @@ fn consent_policy_purposes_at_and_past_max_purposes() {
     assert_eq!(p.purposes.len(), MAX_PURPOSES);
     // A ledger stores the policy and loads it again.
     let ledger = Ledger::new(p).unwrap();
-    Ledger::from_bytes(&ledger.to_bytes()).unwrap();
+    Ledger::from_bytes(&ledger.to_bytes().unwrap()).unwrap();
     assert!(matches!(
         ConsentPolicy::from_toml(&consent_policy(MAX_PURPOSES + 1, 1)).unwrap_err(),
         ConsentError::InvalidPolicy(_)
@@ -1727,7 +1727,10 @@ fn messagepack_lengths_are_bounded_by_the_enclosing_record() {
         }
     };
     invalid_entry(&[(1, vec![0x93, 0xdd, 0xff, 0xff, 0xff, 0xff])], 0);
-    let bytes = Ledger::new(ConsentPolicy::default()).unwrap().to_bytes();
+    let bytes = Ledger::new(ConsentPolicy::default())
+        .unwrap()
+        .to_bytes()
+        .unwrap();
     let policy_entry = ledger_entries(&bytes).remove(0);
     let notice = |len: u32| {
         let mut body = vec![0x95, 0xa1, b'n', 0x01, 0xa2, b'd', b'e', 0xdb];

@@ -560,7 +560,9 @@ pub unsafe extern "C" fn caduceus_consent_ledger_mark_saved(
 /// notices, retirements and events in the order they were added, each entry
 /// hash-chained. Store them; reload with
 /// [`caduceus_consent_ledger_from_bytes`]. To save changes by appending,
-/// use [`caduceus_consent_ledger_unsaved`].
+/// use [`caduceus_consent_ledger_unsaved`]. A ledger read with a scope
+/// ([`caduceus_consent_ledger_reader_hold_subject`]) holds only part of the
+/// file: `CADUCEUS_CONSENT_NOT_HELD`.
 ///
 /// # Safety
 /// `ledger` a live ledger; `out` valid for a write.
@@ -574,7 +576,7 @@ pub unsafe extern "C" fn caduceus_consent_ledger_to_bytes(
         // SAFETY: forwarded caller contract.
         unsafe {
             read_handle_out(ledger, out, |l| {
-                let bytes = l.0.to_bytes();
+                let bytes = l.0.to_bytes().map_err(fail)?;
                 Ok(caduceus_bytes::new(bytes))
             })
         }

@@ -35,6 +35,7 @@ mod audit;
 mod boundary;
 mod bytes;
 mod consent;
+mod consent_reader;
 mod envelope;
 mod keys;
 mod policy;

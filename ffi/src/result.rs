@@ -117,6 +117,9 @@ pub enum caduceus_result {
     CADUCEUS_CONSENT_TORN_TAIL = 312,
     /// A save marked as written is not what the ledger had left to save.
     CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER = 313,
+    /// A ledger read for some subjects only was asked about, or to append
+    /// for, a subject or event id it does not hold, or to write the whole file.
+    CADUCEUS_CONSENT_NOT_HELD = 314,
 
     /// The retention policy is not valid TOML of the policy format.
     CADUCEUS_POLICY_SYNTAX = 400,
@@ -251,6 +254,7 @@ impl caduceus_result {
         CADUCEUS_CONSENT_LEDGER_FULL,
         CADUCEUS_CONSENT_TORN_TAIL,
         CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER,
+        CADUCEUS_CONSENT_NOT_HELD,
         CADUCEUS_POLICY_SYNTAX,
         CADUCEUS_POLICY_INVALID,
         CADUCEUS_POLICY_BAD_RECORDS,
@@ -382,6 +386,10 @@ impl caduceus_result {
             }
             CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER => {
                 "these bytes are not what the ledger has left to save; call caduceus_consent_ledger_unsaved again"
+            }
+            CADUCEUS_CONSENT_NOT_HELD => {
+                "this ledger was read for some subjects only; hold the event's subject and id with \
+                 caduceus_consent_ledger_reader_hold_subject / _hold_event_id, or read the whole ledger"
             }
             CADUCEUS_POLICY_SYNTAX => {
                 "the retention policy is not valid; see caduceus_last_error for line and column"
@@ -604,6 +612,7 @@ impl From<ConsentError> for caduceus_result {
             ConsentError::LedgerFull => CADUCEUS_CONSENT_LEDGER_FULL,
             ConsentError::TornTail { .. } => CADUCEUS_CONSENT_TORN_TAIL,
             ConsentError::SaveOutOfOrder => CADUCEUS_CONSENT_SAVE_OUT_OF_ORDER,
+            ConsentError::NotHeld => CADUCEUS_CONSENT_NOT_HELD,
             _ => CADUCEUS_INTERNAL,
         }
     }

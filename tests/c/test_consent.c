@@ -536,6 +536,58 @@ static void test_append_saves(void) {
   caduceus_consent_ledger_free(l);
 }
 
+/* A reader fed in chunks; with a held subject it keeps only that subject's
+   events and refuses (never guesses) for the others. */
+static void test_scoped_reader(const caduceus_consent_ledger *l) {
+  caduceus_bytes *b = NULL;
+  CHECK_RC(caduceus_consent_ledger_to_bytes(l, &b), CADUCEUS_OK);
+  size_t len = caduceus_bytes_len(b);
+  const uint8_t *data = caduceus_bytes_data(b);
+  caduceus_consent_ledger_reader *r = NULL;
+  CHECK_RC(caduceus_consent_ledger_reader_new(NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_reader_new(&r), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_reader_hold_subject(r, "p-other"), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_reader_hold_subject(r, NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_reader_feed(r, data, len / 2), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_reader_hold_event_id(r, "e-late"), CADUCEUS_WRONG_STATE);
+  CHECK_RC(caduceus_consent_ledger_reader_feed(r, data + len / 2, len - len / 2), CADUCEUS_OK);
+  caduceus_consent_ledger *part = NULL;
+  CHECK_RC(caduceus_consent_ledger_reader_finish(r, NULL, NULL), CADUCEUS_NULL_PARAMETER);
+  CHECK_RC(caduceus_consent_ledger_reader_finish(r, &part, NULL), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_reader_finish(r, &part, NULL), CADUCEUS_WRONG_STATE);
+  caduceus_consent_ledger_reader_free(r);
+  caduceus_consent_ledger_reader_free(NULL);
+  if (part != NULL) {
+    /* Every event is counted; p-7f3a91 is allowed in the whole ledger but
+       not held here: refused. */
+    CHECK(event_count(part) == event_count(l));
+    bool allowed = true;
+    CHECK_RC(caduceus_consent_decide(part, "p-7f3a91", "treatment-communication", T0 + 300,
+                                     &allowed, NULL),
+             CADUCEUS_OK);
+    CHECK(!allowed);
+    caduceus_bytes *pb = NULL;
+    CHECK_RC(caduceus_consent_ledger_to_bytes(part, &pb), CADUCEUS_CONSENT_NOT_HELD);
+    CHECK(pb == NULL);
+    caduceus_consent_ledger_free(part);
+  }
+  /* Without a held subject, the reader reads the whole ledger; a torn tail
+     is refused unless keep_len is given. */
+  CHECK_RC(caduceus_consent_ledger_reader_new(&r), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_reader_feed(r, data, len - 1), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_reader_finish(r, &part, NULL), CADUCEUS_CONSENT_TORN_TAIL);
+  caduceus_consent_ledger_reader_free(r);
+  CHECK_RC(caduceus_consent_ledger_reader_new(&r), CADUCEUS_OK);
+  CHECK_RC(caduceus_consent_ledger_reader_feed(r, data, len - 1), CADUCEUS_OK);
+  uint64_t keep = 0;
+  part = NULL;
+  CHECK_RC(caduceus_consent_ledger_reader_finish(r, &part, &keep), CADUCEUS_OK);
+  CHECK(keep > 5 && keep < len - 1);
+  caduceus_consent_ledger_free(part);
+  caduceus_consent_ledger_reader_free(r);
+  caduceus_bytes_free(b);
+}
+
 int main(void) {
   test_new_and_policy();
   test_append_saves();
@@ -548,6 +600,7 @@ int main(void) {
   test_opt_out(l);
   test_history_and_exports(l);
   test_bytes_round_trip(l);
+  test_scoped_reader(l);
   test_retire(l);
   caduceus_consent_ledger_free(l);
   return SUMMARY("test_consent");

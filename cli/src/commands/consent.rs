@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use caduceus_core::consent::{
     ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, DEFAULT_POLICY_TOML,
-    Decision, Ledger, LedgerReader, NoticeRef, OptOutOutcome, OptOutRequest, TornTail,
+    Decision, Ledger, LedgerReader, LedgerScope, NoticeRef, OptOutOutcome, OptOutRequest, TornTail,
 };
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -343,15 +343,18 @@ fn read_text(path: &Path, what: &str) -> Result<String> {
 }
 
 /// Read the ledger from its locked file, streaming (memory holds the
-/// ledger, never the file as well). With `repairing`, an incomplete final
-/// entry is reported instead of refused.
+/// ledger, never the file as well), keeping only the events of `scope`'s
+/// subjects (docs/CONSENT.md 5.4: memory grows with those, not with the
+/// file). With `repairing`, an incomplete final entry is reported instead
+/// of refused.
 fn read_ledger(
     lock: &mut LockedFile,
     path: &Path,
+    scope: Option<LedgerScope>,
     repairing: bool,
 ) -> Result<(Ledger, Option<TornTail>)> {
     let damaged = |e: ConsentError| fail(format!("ledger file {}: {e}", path.display()));
-    let mut reader = LedgerReader::new();
+    let mut reader = scope.map_or_else(LedgerReader::new, LedgerReader::scoped);
     lock.read_chunks(path, "ledger file", MAX_LEDGER, |chunk| {
         reader.feed(chunk).map_err(damaged)
     })?;
@@ -362,17 +365,19 @@ fn read_ledger(
     }
 }
 
-/// Load the ledger to read it, under a shared lock (never half an append).
-pub(crate) fn load(path: &Path) -> Result<Ledger> {
+/// Load the events of `scope`'s subjects (`None`: of every subject) to
+/// read them, under a shared lock (never half an append).
+pub(crate) fn load(path: &Path, scope: Option<LedgerScope>) -> Result<Ledger> {
     let mut lock = LockedFile::open_shared(path, "ledger file")?;
-    Ok(read_ledger(&mut lock, path, false)?.0)
+    Ok(read_ledger(&mut lock, path, scope, false)?.0)
 }
 
-/// Load the ledger for a change: the returned lock is held until the
-/// caller's change is saved, so concurrent writers never lose an event.
-fn load_locked(path: &Path) -> Result<(LockedFile, Ledger)> {
+/// Load the events of `scope`'s subjects for a change: the returned lock is
+/// held until the caller's change is saved, so concurrent writers never
+/// lose an event.
+fn load_locked(path: &Path, scope: LedgerScope) -> Result<(LockedFile, Ledger)> {
     let mut lock = LockedFile::open(path, "ledger file")?;
-    let (ledger, _) = read_ledger(&mut lock, path, false)?;
+    let (ledger, _) = read_ledger(&mut lock, path, Some(scope), false)?;
     Ok((lock, ledger))
 }
 
@@ -397,7 +402,7 @@ fn save(lock: &mut LockedFile, path: &Path, ledger: &mut Ledger) -> Result<()> {
 
 fn repair(a: RepairArgs) -> Result<()> {
     let mut lock = LockedFile::open(&a.ledger, "ledger file")?;
-    let (ledger, torn) = read_ledger(&mut lock, &a.ledger, true)?;
+    let (ledger, torn) = read_ledger(&mut lock, &a.ledger, Some(LedgerScope::new()), true)?;
     match torn {
         None => print(&format!(
             "ledger {} is intact ({} events); nothing cut\n",
@@ -437,7 +442,8 @@ fn init(a: InitArgs) -> Result<()> {
             .map_err(|e| fail(format!("policy file {}: {e}", p.display())))?,
     };
     let ledger = Ledger::new(policy).map_err(consent_err)?;
-    crate::files::write_new(&a.output, true, &ledger.to_bytes()).map_err(|e| {
+    let bytes = ledger.to_bytes().map_err(consent_err)?;
+    crate::files::write_new(&a.output, true, &bytes).map_err(|e| {
         fail(format!(
             "cannot create {} ({e}); init refuses to overwrite an existing ledger",
             a.output.display()
@@ -454,7 +460,7 @@ fn init(a: InitArgs) -> Result<()> {
 fn notice(a: NoticeArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
     let text = read_text(&a.text_file, "notice text file")?;
-    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
+    let (mut lock, mut ledger) = load_locked(&a.ledger, LedgerScope::new())?;
     let r = ledger
         .register_notice(&a.id, a.version, &a.language, &text, at, now)
         .map_err(consent_err)?;
@@ -470,7 +476,7 @@ fn notice(a: NoticeArgs) -> Result<()> {
 
 fn retire(a: RetireArgs) -> Result<()> {
     let (at, now) = at_and_now(a.at.as_deref())?;
-    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
+    let (mut lock, mut ledger) = load_locked(&a.ledger, LedgerScope::new())?;
     ledger
         .retire_notice(&a.id, a.version, at, now)
         .map_err(consent_err)?;
@@ -539,7 +545,8 @@ fn record(a: RecordArgs) -> Result<()> {
         Some(s) => Some(time::given_or_now(Some(s), "--expires")?),
     };
     let now = time::now()?;
-    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
+    let scope = LedgerScope::new().subject(&a.subject).event_id(&a.id);
+    let (mut lock, mut ledger) = load_locked(&a.ledger, scope)?;
     let notice = match a.notice.as_deref() {
         None => None,
         Some(spec) => Some(parse_notice(&ledger, spec, a.notice_sha256.as_deref())?),
@@ -581,21 +588,17 @@ fn record(a: RecordArgs) -> Result<()> {
 fn stop(a: StopArgs) -> Result<()> {
     check_subject(&a.subject)?;
     let (at, now) = at_and_now(a.at.as_deref())?;
-    let (mut lock, mut ledger) = load_locked(&a.ledger)?;
-    let outcome = ledger
-        .opt_out(
-            OptOutRequest {
-                event_id: a.id,
-                subject: a.subject,
-                reply: a.reply,
-                message_id: a.message_id,
-                channel: a.channel,
-                recorded_by: a.recorded_by,
-                time: at,
-            },
-            now,
-        )
-        .map_err(consent_err)?;
+    let req = OptOutRequest {
+        event_id: a.id,
+        subject: a.subject,
+        reply: a.reply,
+        message_id: a.message_id,
+        channel: a.channel,
+        recorded_by: a.recorded_by,
+        time: at,
+    };
+    let (mut lock, mut ledger) = load_locked(&a.ledger, LedgerScope::opt_out(&req))?;
+    let outcome = ledger.opt_out(req, now).map_err(consent_err)?;
     let OptOutOutcome::Stopped {
         withdrawal,
         objection,
@@ -693,7 +696,7 @@ fn decide(a: DecideArgs) -> Result<()> {
     if subjects.is_empty() {
         return Err(usage("name at least one --subject or a --subjects-file"));
     }
-    let ledger = load(&a.ledger)?;
+    let ledger = load(&a.ledger, Some(LedgerScope::new().subjects(&subjects)))?;
     if ledger.policy().purposes.iter().all(|p| p.id != a.purpose) {
         return Err(fail(
             ConsentError::UnknownPurpose(a.purpose.clone()).to_string(),
@@ -720,7 +723,7 @@ fn decide(a: DecideArgs) -> Result<()> {
 }
 
 fn history(a: HistoryArgs) -> Result<()> {
-    let ledger = load(&a.ledger)?;
+    let ledger = load(&a.ledger, Some(LedgerScope::new().subject(&a.subject)))?;
     let mut text = String::new();
     for r in ledger.history(&a.subject) {
         let e = &r.event;
@@ -785,7 +788,7 @@ fn history(a: HistoryArgs) -> Result<()> {
 fn export(a: ExportArgs) -> Result<()> {
     state::ensure_not_input(a.output.as_deref(), &[&a.ledger])?;
     let (at, _) = at_and_now(a.at.as_deref())?;
-    let ledger = load(&a.ledger)?;
+    let ledger = load(&a.ledger, Some(LedgerScope::new().subject(&a.subject)))?;
     let json = match a.format {
         FormatArg::Fhir => ledger.export_fhir(&a.subject, at),
         FormatArg::Iso27560 => ledger.export_iso27560(&a.subject),

@@ -17,7 +17,7 @@ use super::event::{EVENT_MAGIC, MAX_EVENT_LEN};
 use super::ledger::{Item, Ledger};
 use super::notice::{NoticeWire, RetireWire};
 use super::policy::PolicyWire;
-use super::{ConsentError, ConsentEvent, ConsentPolicy, Notice};
+use super::{ConsentError, ConsentEvent, ConsentPolicy, LedgerScope, Notice};
 use crate::codec;
 
 /// Magic bytes that start a ledger file.
@@ -139,9 +139,16 @@ impl Ledger {
     /// The ledger as a whole version-2 file (docs/CONSENT.md, section 5):
     /// prefix, the policy, then every notice, retirement and event in the
     /// order it was added, each entry ending in its chain hash.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    ///
+    /// A scoped ledger ([`LedgerReader::scoped`]) does not hold the whole
+    /// file and is refused with [`ConsentError::NotHeld`]; save it with
+    /// [`Ledger::unsaved`], which appends.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ConsentError> {
+        if self.scope().is_some() {
+            return Err(ConsentError::NotHeld);
+        }
         let (bytes, _) = self.encode(0, None);
-        bytes
+        Ok(bytes)
     }
 
     /// What the host must write to its file to save this ledger: the
@@ -266,7 +273,7 @@ impl Ledger {
     /// [`LedgerReader`] does; a version-2 file that ends in an incomplete
     /// entry is refused with [`ConsentError::TornTail`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConsentError> {
-        let mut r = LedgerReader::new();
+        let mut r = LedgerReader::default();
         r.feed(bytes)?;
         r.finish()
     }
@@ -285,8 +292,13 @@ struct EndWire(u64, serde_bytes::ByteBuf);
 /// validation of an append (except the clock-skew check), so a file holding a
 /// duplicate id, an out-of-order event or a withdrawal without consent is
 /// refused. After an error the reader is spent: further calls fail.
+///
+/// A reader made with [`LedgerReader::scoped`] checks every entry the same
+/// way, but keeps (and replays with every check) only the events of its
+/// scope's subjects: memory then grows with those, not with the file.
 #[derive(Debug)]
 pub struct LedgerReader {
+    scope: Option<LedgerScope>,
     version: Option<u8>,
     buf: Vec<u8>,
     consumed: u64,
@@ -308,6 +320,7 @@ impl LedgerReader {
     /// A reader at the start of a file.
     pub fn new() -> Self {
         Self {
+            scope: None,
             version: None,
             buf: Vec::new(),
             consumed: 0,
@@ -317,6 +330,54 @@ impl LedgerReader {
             v1_hash: Sha256::new(),
             ended: false,
             failed: false,
+        }
+    }
+
+    /// A reader that keeps only the events of `scope`'s subjects (and every
+    /// notice and retirement); see [`LedgerScope`]. Every entry of the file
+    /// is still checked: framing, limits, canonical bodies and the chain
+    /// hash. The events it does not keep are checked as events (shape and
+    /// canonical encoding) but not replayed against their subject's
+    /// history; a whole read ([`LedgerReader::new`]) replays them all.
+    ///
+    /// A version-1 file (read, never written, by this library) is read
+    /// whole whatever the scope: its first save rewrites the whole file.
+    ///
+    /// ```
+    /// # use caduceus_core::consent::*;
+    /// # fn main() -> Result<(), ConsentError> {
+    /// let mut ledger = Ledger::new(ConsentPolicy::default())?;
+    /// let n = ledger.register_notice("privacy-chat", 1, "de", "Hinweistext", 100, 100)?;
+    /// for (id, subject) in [("e1", "p-1"), ("e2", "p-2")] {
+    ///     let e = ConsentEvent::new(id, subject, &["marketing"], ConsentStatus::Given,
+    ///         ConsentMethod::ChatReply, Some(n.clone()), "whatsapp", "ingest", 200)?;
+    ///     ledger.append(e, 200)?;
+    /// }
+    /// let file = ledger.to_bytes()?;
+    ///
+    /// // Read only p-2, to record its STOP.
+    /// let stop = OptOutRequest { event_id: "e3".into(), subject: "p-2".into(),
+    ///     reply: "STOP".into(), message_id: "wamid.X".into(), channel: "whatsapp".into(),
+    ///     recorded_by: "ingest".into(), time: 300 };
+    /// let mut reader = LedgerReader::scoped(LedgerScope::opt_out(&stop));
+    /// reader.feed(&file)?;
+    /// let mut part = reader.finish()?;
+    /// assert_eq!(part.len(), 2);
+    /// part.opt_out(stop, 300)?;
+    /// assert_eq!(part.decide("p-1", "marketing", 301).refusal, Some(Refusal::NotHeld));
+    ///
+    /// // Its save appends to the file; the whole ledger reads it back.
+    /// let mut whole = file.clone();
+    /// whole.extend_from_slice(part.unsaved().bytes());
+    /// let whole = Ledger::from_bytes(&whole)?;
+    /// assert!(!whole.decide("p-2", "marketing", 301).allowed);
+    /// assert!(whole.decide("p-1", "marketing", 301).allowed);
+    /// # Ok(()) }
+    /// ```
+    pub fn scoped(scope: LedgerScope) -> Self {
+        Self {
+            scope: Some(scope),
+            ..Self::new()
         }
     }
 
@@ -451,8 +512,14 @@ impl LedgerReader {
         match (&mut self.ledger, tag) {
             (None, TAG_POLICY) => {
                 let w: PolicyWire = decode(body).map_err(wrap)?;
-                self.ledger =
-                    Some(Ledger::new(ConsentPolicy::from_wire(w).map_err(wrap)?).map_err(wrap)?);
+                let mut l =
+                    Ledger::new(ConsentPolicy::from_wire(w).map_err(wrap)?).map_err(wrap)?;
+                if self.version == Some(LEDGER_VERSION)
+                    && let Some(scope) = self.scope.take()
+                {
+                    l.set_scope(scope);
+                }
+                self.ledger = Some(l);
             }
             (None, _) => return Err(malformed("the first entry must be the policy")),
             (Some(_), TAG_POLICY) => return Err(malformed("more than one policy entry")),
@@ -475,8 +542,12 @@ impl LedgerReader {
             }
             (Some(l), _) => {
                 let e = ConsentEvent::from_bytes(body).map_err(wrap)?;
-                let p = l.prepare(&e, None).map_err(wrap)?;
-                l.commit(&e, p);
+                if l.holds_subject(&e.subject) {
+                    let p = l.prepare(&e, None).map_err(wrap)?;
+                    l.commit(&e, p);
+                } else {
+                    l.skip_event(&e).map_err(wrap)?;
+                }
             }
         }
         Ok(())

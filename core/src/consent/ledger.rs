@@ -6,6 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::file::SaveMark;
 use super::notice::{MAX_NOTICES, check_notice};
+use super::scope::{Held, LedgerScope};
 use super::{
     ConsentError, ConsentEvent, ConsentMethod, ConsentPolicy, ConsentStatus, EventHash, LegalBasis,
     Notice, NoticeRef,
@@ -127,11 +128,14 @@ pub enum Refusal {
     },
     /// The purpose is not configured in the policy.
     UnknownPurpose,
+    /// The ledger was read with a [`LedgerScope`] that does not name the
+    /// subject, so it cannot tell; load it with a scope that does.
+    NotHeld,
 }
 
 impl Refusal {
     /// A stable machine-readable code: `no-consent`, `refused`, `withdrawn`,
-    /// `expired`, `notice-retired`, `purpose-unknown`.
+    /// `expired`, `notice-retired`, `purpose-unknown`, `not-held`.
     pub fn code(self) -> &'static str {
         match self {
             Self::NoConsent => "no-consent",
@@ -140,6 +144,7 @@ impl Refusal {
             Self::Expired { .. } => "expired",
             Self::NoticeRetired { .. } => "notice-retired",
             Self::UnknownPurpose => "purpose-unknown",
+            Self::NotHeld => "not-held",
         }
     }
 
@@ -150,7 +155,7 @@ impl Refusal {
             | Self::Withdrawn { at }
             | Self::Expired { at }
             | Self::NoticeRetired { at } => Some(at),
-            Self::NoConsent | Self::UnknownPurpose => None,
+            Self::NoConsent | Self::UnknownPurpose | Self::NotHeld => None,
         }
     }
 }
@@ -327,7 +332,7 @@ struct Overlay<'a> {
 /// // Bulk decisions for a send-out; the ledger file round-trips.
 /// let ds = ledger.decide_many(&["p-1", "p-2"], "marketing", t + 11);
 /// assert!(ds.iter().all(|d| !d.allowed));
-/// let bytes = ledger.to_bytes();
+/// let bytes = ledger.to_bytes()?;
 /// assert_eq!(Ledger::from_bytes(&bytes)?, ledger);
 /// # Ok(()) }
 /// ```
@@ -356,6 +361,9 @@ pub struct Ledger {
     /// How much of the journal the host has saved (bookkeeping, not content:
     /// it takes no part in equality).
     pub(super) saved: SaveMark,
+    /// Set when the ledger was read with a [`LedgerScope`]: it holds only
+    /// the events of the scope's subjects.
+    held: Option<Box<Held>>,
 }
 
 /// One entry of the journal: an index into the notices, the retirements or
@@ -375,6 +383,7 @@ impl core::fmt::Debug for Ledger {
             .field("notices", &self.notices.len())
             .field("events", &self.meta.len())
             .field("subjects", &self.subject_last.len())
+            .field("scoped", &self.held.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -402,7 +411,71 @@ impl Ledger {
             slots: Vec::new(),
             journal: Vec::new(),
             saved: SaveMark::default(),
+            held: None,
         })
+    }
+
+    /// Hold from now on only the events of `scope`'s subjects (set by a
+    /// scoped reader right after the policy entry, before any event).
+    pub(super) fn set_scope(&mut self, scope: LedgerScope) {
+        self.held = Some(Box::new(Held::new(scope)));
+    }
+
+    /// The scope the ledger was read with ([`LedgerReader::scoped`]), or
+    /// `None` when it holds every event.
+    ///
+    /// [`LedgerReader::scoped`]: super::LedgerReader::scoped
+    pub fn scope(&self) -> Option<&LedgerScope> {
+        self.held.as_deref().map(|h| &h.scope)
+    }
+
+    /// Whether the ledger holds `subject`'s events: always, unless it was
+    /// read with a scope that does not name the subject.
+    pub fn holds_subject(&self, subject: &str) -> bool {
+        self.held
+            .as_deref()
+            .is_none_or(|h| h.scope.holds_subject(subject))
+    }
+
+    /// Read from a file, an event of a subject this scoped ledger does not
+    /// hold: counted (sequence numbers stay those of the whole file) and
+    /// its id noted if the scope names it, but not kept.
+    pub(super) fn skip_event(&mut self, e: &ConsentEvent) -> Result<(), ConsentError> {
+        if self.ids.contains_key(e.id.as_str()) {
+            return Err(ConsentError::DuplicateEventId(e.id.clone()));
+        }
+        if self.len() >= MAX_ITEMS {
+            return Err(ConsentError::LedgerFull);
+        }
+        if let Some(h) = self.held.as_deref_mut() {
+            h.skipped += 1;
+            if h.scope.holds_event_id(&e.id) && !h.taken.insert(e.id.as_str().into()) {
+                return Err(ConsentError::DuplicateEventId(e.id.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an event already uses `id` (held, or seen while a scoped
+    /// ledger was read).
+    fn id_taken(&self, id: &str) -> bool {
+        self.ids.contains_key(id) || self.held.as_deref().is_some_and(|h| h.taken.contains(id))
+    }
+
+    /// The sequence number (in the whole file) of held event `i`.
+    fn seq_of(&self, i: u32) -> u64 {
+        match self.held.as_deref() {
+            None => u64::from(i),
+            Some(h) => h.seqs.get(i as usize).copied().unwrap_or(u64::MAX),
+        }
+    }
+
+    /// The index of the held event with sequence number `seq`.
+    fn index_of(&self, seq: u64) -> Option<u32> {
+        match self.held.as_deref() {
+            None => u32::try_from(seq).ok(),
+            Some(h) => h.seqs.binary_search(&seq).ok().map(idx),
+        }
     }
 
     /// The policy.
@@ -410,17 +483,20 @@ impl Ledger {
         &self.policy
     }
 
-    /// Number of events.
+    /// Number of events (in the whole file, for a scoped ledger).
     pub fn len(&self) -> usize {
-        self.meta.len()
+        let skipped = self.held.as_deref().map_or(0, |h| h.skipped);
+        self.meta
+            .len()
+            .saturating_add(usize::try_from(skipped).unwrap_or(usize::MAX))
     }
 
-    /// True if the ledger holds no event.
+    /// True if the ledger has no event.
     pub fn is_empty(&self) -> bool {
-        self.meta.is_empty()
+        self.len() == 0
     }
 
-    /// Number of distinct subjects.
+    /// Number of distinct subjects (held ones, for a scoped ledger).
     pub fn subject_count(&self) -> usize {
         self.subject_last.len()
     }
@@ -678,6 +754,13 @@ impl Ledger {
         e.check()?;
         if now.is_some() {
             crate::pseudonym::check_identifier(&e.subject).map_err(ConsentError::InvalidSubject)?;
+            // A scoped ledger appends only what it can check: its subjects'
+            // events, with ids whose use in the file it has noted.
+            if let Some(h) = self.held.as_deref()
+                && !(h.scope.holds_subject(&e.subject) && h.scope.holds_event_id(&e.id))
+            {
+                return Err(ConsentError::NotHeld);
+            }
         }
         let mut mask = 0u64;
         for p in &e.purposes {
@@ -687,7 +770,7 @@ impl Ledger {
                 .ok_or_else(|| ConsentError::UnknownPurpose(p.clone()))?;
             mask |= 1u64 << i;
         }
-        if self.ids.contains_key(e.id.as_str()) || overlay.ids.contains(e.id.as_str()) {
+        if self.id_taken(&e.id) || overlay.ids.contains(e.id.as_str()) {
             return Err(ConsentError::DuplicateEventId(e.id.clone()));
         }
         let notice = match &e.notice {
@@ -736,7 +819,7 @@ impl Ledger {
             }
         }
         let new_subject = subject.is_none() && in_batch.is_none();
-        if self.meta.len() + overlay.events >= MAX_ITEMS
+        if self.len() + overlay.events >= MAX_ITEMS
             || (new_subject && self.subject_last.len() + overlay.new_subjects >= MAX_ITEMS)
         {
             return Err(ConsentError::LedgerFull);
@@ -752,6 +835,10 @@ impl Ledger {
 
     pub(super) fn commit(&mut self, e: &ConsentEvent, p: Prepared) -> EventRef {
         let seq = idx(self.meta.len());
+        let global = self.len() as u64;
+        if let Some(h) = self.held.as_deref_mut() {
+            h.seqs.push(global);
+        }
         let hash = suite::sha256(&[&p.bytes]);
         // A subject prepared as new may have been created by an earlier
         // event of the same batch.
@@ -794,10 +881,7 @@ impl Ledger {
         }
         self.ids.insert(e.id.as_str().into(), seq);
         self.journal.push(Item::Event(seq));
-        EventRef {
-            seq: u64::from(seq),
-            hash,
-        }
+        EventRef { seq: global, hash }
     }
 
     #[inline]
@@ -838,7 +922,7 @@ impl Ledger {
         // Validate both against the current state before appending either.
         let pw = w.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
         let mut po = o.as_ref().map(|e| self.prepare(e, Some(now))).transpose()?;
-        if both && self.meta.len() + 2 > MAX_ITEMS {
+        if both && self.len() + 2 > MAX_ITEMS {
             return Err(ConsentError::LedgerFull);
         }
         let mut withdrawal = None;
@@ -883,7 +967,7 @@ impl Ledger {
         for e in &events {
             self.prepare(e, Some(now))?;
         }
-        if self.meta.len() + events.len() > MAX_ITEMS {
+        if self.len() + events.len() > MAX_ITEMS {
             return Err(ConsentError::LedgerFull);
         }
         Ok(events)
@@ -959,14 +1043,11 @@ impl Ledger {
     /// `event_id`, `-`, 16 hex digits of its SHA-256 and the suffix, so a
     /// STOP is always recorded.
     fn objection_id(&self, event_id: &str) -> String {
-        let plain = format!("{event_id}{OBJECTION_ID_SUFFIX}");
-        if plain.len() <= crate::label::MAX_LABEL_LEN && !self.ids.contains_key(plain.as_str()) {
+        let [plain, hashed] = objection_ids(event_id);
+        if plain.len() <= crate::label::MAX_LABEL_LEN && !self.id_taken(&plain) {
             return plain;
         }
-        let digest = suite::sha256(&[event_id.as_bytes()]);
-        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        let head = event_id.get(..101).unwrap_or(event_id);
-        format!("{head}-{hex}{OBJECTION_ID_SUFFIX}")
+        hashed
     }
 
     /// The interned id of a subject, if it has events.
@@ -998,6 +1079,9 @@ impl Ledger {
         let Some(p) = self.policy.purpose_index(purpose) else {
             return Decision::refuse(None, Refusal::UnknownPurpose);
         };
+        if !self.holds_subject(subject) {
+            return Decision::refuse(None, Refusal::NotHeld);
+        }
         let s = self.subjects.get(subject).copied().unwrap_or(NONE);
         self.decide_slot(s, p, at)
     }
@@ -1016,11 +1100,20 @@ impl Ledger {
         };
         // Two passes: the independent table lookups first, so that their
         // cache misses overlap, then the decisions.
-        let ids: Vec<u32> = subjects
+        let ids: Vec<Option<u32>> = subjects
             .iter()
-            .map(|s| self.subjects.get(s.as_ref()).copied().unwrap_or(NONE))
+            .map(|s| {
+                let s = s.as_ref();
+                self.holds_subject(s)
+                    .then(|| self.subjects.get(s).copied().unwrap_or(NONE))
+            })
             .collect();
-        ids.iter().map(|&s| self.decide_slot(s, p, at)).collect()
+        ids.iter()
+            .map(|s| match *s {
+                Some(s) => self.decide_slot(s, p, at),
+                None => Decision::refuse(None, Refusal::NotHeld),
+            })
+            .collect()
     }
 
     /// [`Ledger::decide`] for interned subjects (see [`Ledger::subject_id`]):
@@ -1070,7 +1163,7 @@ impl Ledger {
             None => (None, Refusal::NoConsent),
             Some((i, m)) => {
                 let r = Some(EventRef {
-                    seq: u64::from(i),
+                    seq: self.seq_of(i),
                     hash: m.hash,
                 });
                 match m.status {
@@ -1133,16 +1226,17 @@ impl Ledger {
         let m = self.meta.get(i)?;
         Some(RecordedEvent {
             event_ref: EventRef {
-                seq: u64::from(seq),
+                seq: self.seq_of(seq),
                 hash: m.hash,
             },
             event,
         })
     }
 
-    /// The event with sequence number `seq`.
+    /// The event with sequence number `seq` (`None` for an event a scoped
+    /// ledger does not hold).
     pub fn event(&self, seq: u64) -> Option<RecordedEvent> {
-        u32::try_from(seq).ok().and_then(|s| self.event_at(s))
+        self.index_of(seq).and_then(|s| self.event_at(s))
     }
 
     /// The event with the given id.
@@ -1152,10 +1246,11 @@ impl Ledger {
 
     /// The exact bytes of event `seq` (what its hash covers).
     pub fn event_bytes(&self, seq: u64) -> Option<&[u8]> {
-        self.record_bytes(usize::try_from(seq).ok()?)
+        self.record_bytes(self.index_of(seq)? as usize)
     }
 
-    /// The full history of a subject, oldest first (empty if unknown).
+    /// The full history of a subject, oldest first (empty if unknown, or
+    /// not held by a scoped ledger: see [`Ledger::holds_subject`]).
     pub fn history(&self, subject: &str) -> Vec<RecordedEvent> {
         let mut out = Vec::new();
         let mut e = self
@@ -1172,4 +1267,17 @@ impl Ledger {
         out.reverse();
         out
     }
+}
+
+/// The two ids the objection of withdrawal `event_id` can get
+/// ([`OBJECTION_ID_SUFFIX`]): `event_id` + the suffix, and the form used
+/// when that is longer than a label may be or already taken: the first 101
+/// characters of `event_id`, `-`, 16 hex digits of its SHA-256 and the
+/// suffix.
+pub(super) fn objection_ids(event_id: &str) -> [String; 2] {
+    let plain = format!("{event_id}{OBJECTION_ID_SUFFIX}");
+    let digest = suite::sha256(&[event_id.as_bytes()]);
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let head = event_id.get(..101).unwrap_or(event_id);
+    [plain, format!("{head}-{hex}{OBJECTION_ID_SUFFIX}")]
 }

@@ -56,6 +56,7 @@ mod file;
 mod ledger;
 mod notice;
 mod policy;
+mod scope;
 
 pub use event::{
     ConsentEvent, ConsentMethod, ConsentStatus, EVENT_MAGIC, EVENT_VERSION, EventHash,
@@ -75,6 +76,7 @@ pub use policy::{
     LegalBasis, MAX_KEYWORD_LEN, MAX_KEYWORDS, MAX_POLICY_TOML_LEN, MAX_PURPOSES, PurposeConfig,
     STANDARD_PURPOSES, StandardPurpose, normalize_reply, standard_purpose,
 };
+pub use scope::LedgerScope;
 
 /// Errors of the consent module. Messages say what was wrong and what to do;
 /// they never contain subject pseudonyms, notice texts or other personal
@@ -241,6 +243,13 @@ pub enum ConsentError {
         "this save does not continue the ledger's last save (an older save, or another ledger's); call Ledger::unsaved again and write what it returns"
     )]
     SaveOutOfOrder,
+    /// A scoped ledger ([`LedgerReader::scoped`]) was asked to append an
+    /// event of a subject, or with an id, that its scope does not name, or
+    /// to write the whole file.
+    #[error(
+        "this ledger was read for some subjects only (a scoped load); name the event's subject and id in the scope, or read the whole ledger"
+    )]
+    NotHeld,
     /// The record was written by an unknown format version.
     #[error("unsupported consent format version {0}; upgrade Caduceus")]
     UnsupportedVersion(u8),

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use caduceus_core::access::StaffKey;
 use caduceus_core::audit::AuditKey;
+use caduceus_core::consent::LedgerScope;
 use caduceus_core::keys::KeyringRecord;
 use caduceus_core::whatsapp::{
     Decision, IdentityMap, Intake, IntakeConfig, KeyringSet, MessageKind, OutboundState,
@@ -262,7 +263,9 @@ pub fn decide(a: &DecideArgs) -> Result<()> {
         ))
     })?;
     let (_, access_policy) = policy::load_policy(a.policy.as_deref())?;
-    let mut ledger = consent::load(&a.ledger)?;
+    // The webhook's subjects are known only once its events are resolved
+    // against the identity map: the whole ledger is read.
+    let mut ledger = consent::load(&a.ledger, None)?;
     let notice = ledger
         .notice_ref(notice_id, version, language)
         .ok_or_else(|| {
@@ -298,7 +301,7 @@ pub fn may_send(a: &MaySendArgs) -> Result<()> {
     let now = time::given_or_now(a.now.as_deref(), "--now")?;
     caduceus_core::pseudonym::check_identifier(&a.subject)
         .map_err(|e| usage(format!("--subject: {e}")))?;
-    let ledger = consent::load(&a.ledger)?;
+    let ledger = consent::load(&a.ledger, Some(LedgerScope::new().subject(&a.subject)))?;
     let mut state = OutboundState::from_text(&read_optional_text(
         a.state.as_deref(),
         "outbound state file",
