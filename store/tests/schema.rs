@@ -1,4 +1,5 @@
 //! Schema version, migration from an empty database, reopen, refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
