@@ -137,12 +137,17 @@ fn main() {
             write(&dir, "consent_event", &format!("evt-{seq}"), b);
         }
     }
-    write(&dir, "consent_ledger", "events", &ledger.to_bytes());
+    write(
+        &dir,
+        "consent_ledger",
+        "events",
+        &ledger.to_bytes().expect("a whole ledger"),
+    );
     write(
         &dir,
         "consent_ledger",
         "events-v1",
-        &version_1(&ledger.to_bytes()),
+        &version_1(&ledger.to_bytes().expect("a whole ledger")),
     );
 
     // Audit entries.
@@ -232,6 +237,7 @@ fn empty_ledger_bytes() -> Vec<u8> {
     Ledger::new(ConsentPolicy::default())
         .expect("ledger")
         .to_bytes()
+        .expect("a whole ledger")
 }
 
 /// The version-1 form of a version-2 ledger file (docs/CONSENT.md 5.3):

@@ -357,7 +357,11 @@ pub fn sample_ledger() -> Ledger {
 /// The bytes of [`sample_ledger`].
 pub fn sample_ledger_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| sample_ledger().to_bytes())
+    BYTES.get_or_init(|| {
+        sample_ledger()
+            .to_bytes()
+            .expect("the sample ledger is read whole")
+    })
 }
 
 /// Origin of the fixed audit log.
