@@ -49,6 +49,7 @@ pub use audit::*;
 pub use boundary::{caduceus_last_error, caduceus_version};
 pub use bytes::{caduceus_bytes, caduceus_bytes_data, caduceus_bytes_free, caduceus_bytes_len};
 pub use consent::*;
+pub use consent_reader::*;
 pub use envelope::*;
 pub use keys::*;
 pub use policy::*;
