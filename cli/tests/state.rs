@@ -700,6 +700,137 @@ fn verify_reads_a_log_in_memory_independent_of_its_size() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("appended entry {n}")));
 }
 
+/// Issue 11: consent commands on a ledger of 64 MiB run with their address
+/// space capped at 32 MiB. They read it scoped (docs/CONSENT.md 5.4): every
+/// entry is checked and hashed in passing, but only the named subject's
+/// events are held.
+#[test]
+fn consent_commands_run_in_memory_independent_of_the_ledger_size() {
+    use caduceus_core::consent::{ConsentEvent, ConsentMethod, ConsentStatus, LedgerReader};
+    let dir = TempDir::new("state", "ledger-memory");
+    let d = &dir.0;
+    ledger_with_notice(&dir);
+    let mut file = fs::read(dir.path("c.ledger")).unwrap();
+    let mut reader = LedgerReader::new();
+    reader.feed(&file).unwrap();
+    let mut ledger = reader.finish().unwrap();
+    let notice = ledger.notice_ref("privacy-chat", 1, "de").unwrap();
+    // Grants for 20,000 subjects, then more events for them, written by the
+    // library as appends until the file passes 64 MiB.
+    let mut n = 0u64;
+    while file.len() < 64 << 20 {
+        let time = T0 + 60 + n as i64;
+        let event = ConsentEvent {
+            id: format!("bulk-{n}"),
+            subject: format!("p-{}", n % 20_000),
+            purposes: vec!["marketing".into(), "recall".into()],
+            status: ConsentStatus::Given,
+            method: ConsentMethod::QrReception,
+            notice: Some(notice.clone()),
+            channel: "reception-qr".into(),
+            evidence: Some(format!("form-{n}")),
+            recorded_by: "staff-12".into(),
+            time,
+            expires_at: None,
+        };
+        ledger.append(event, time).unwrap();
+        n += 1;
+        if n % 4096 == 0 {
+            let save = ledger.unsaved();
+            file.extend_from_slice(save.bytes());
+            ledger.mark_saved(&save).unwrap();
+        }
+    }
+    let save = ledger.unsaved();
+    file.extend_from_slice(save.bytes());
+    ledger.mark_saved(&save).unwrap();
+    drop(ledger);
+    fs::write(dir.path("c.ledger"), &file).unwrap();
+    drop(file);
+    let late = (T0 + 60 + n as i64 + 10).to_string();
+    let capped = |args: &[&str]| {
+        Command::new("prlimit")
+            .arg(format!("--as={}", 32 << 20))
+            .arg(BIN)
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let decide = |subject: &str| {
+        capped(&[
+            "consent",
+            "decide",
+            "--ledger",
+            "c.ledger",
+            "--subject",
+            subject,
+            "--purpose",
+            "marketing",
+            "--at",
+            &late,
+        ])
+    };
+    let out = decide("p-7");
+    assert_eq!(code(&out), 0, "{out:?}");
+    let out = capped(&[
+        "consent",
+        "stop",
+        "--ledger",
+        "c.ledger",
+        "--id",
+        "stop-p-7",
+        "--subject",
+        "p-7",
+        "--reply",
+        "STOP",
+        "--message-id",
+        "wamid.stop7",
+        "--at",
+        &late,
+    ]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    let out = decide("p-7");
+    assert_eq!(code(&out), 1, "a STOP on a large ledger must hold: {out:?}");
+    assert_eq!(code(&decide("p-8")), 0);
+    let mut args = record_args(20_001, "recall");
+    let at = args.iter().position(|a| a == "--at").unwrap() + 1;
+    args[at] = late.clone();
+    let out = capped(&to_strs(&args));
+    assert_eq!(code(&out), 0, "{out:?}");
+    let out = capped(&[
+        "consent",
+        "history",
+        "--ledger",
+        "c.ledger",
+        "--subject",
+        "p-7",
+    ]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    let history = String::from_utf8_lossy(&out.stdout);
+    assert!(history.contains("stop-p-7"), "{history}");
+    assert!(
+        !history.contains("bulk-8 "),
+        "another subject's event: {history}"
+    );
+    // A torn tail on the large file: repair cuts only it, in capped memory.
+    let whole = fs::metadata(dir.path("c.ledger")).unwrap().len();
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path("c.ledger"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, &[4, 0, 0, 1, 0, 7]).unwrap();
+    drop(f);
+    let out = capped(&["consent", "repair", "--ledger", "c.ledger"]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cut 6 bytes"),
+        "{out:?}"
+    );
+    assert_eq!(fs::metadata(dir.path("c.ledger")).unwrap().len(), whole);
+    assert_eq!(code(&decide("p-7")), 1);
+}
+
 #[test]
 fn a_name_or_phone_number_is_refused_as_a_consent_subject() {
     let dir = TempDir::new("state", "subjects");
