@@ -735,7 +735,7 @@ fn consent_commands_run_in_memory_independent_of_the_ledger_size() {
         };
         ledger.append(event, time).unwrap();
         n += 1;
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             let save = ledger.unsaved();
             file.extend_from_slice(save.bytes());
             ledger.mark_saved(&save).unwrap();
