@@ -40,7 +40,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use caduceus_core::audit::merkle::{self, CompactRange, Hash};
-use caduceus_core::audit::{Action, AuditEvent, Checkpoint, LogVerifier, Pseudonym, VerifyReport};
+use caduceus_core::audit::{
+    Action, AuditEvent, Checkpoint, LogVerifier, Outcome, Pseudonym, VerifyReport,
+};
 use caduceus_core::consent::ConsentEvent;
 use caduceus_core::envelope::{self, Labels, Opened};
 use caduceus_core::keys::{KeyringRecord, PrivateKey};
@@ -527,6 +529,42 @@ impl Store {
             .ok_or(StoreError::KeyringMissing)?;
         let bytes = self.envelope(record_id)?;
         Ok(envelope::open_with_keyring(&bytes, &keyring, identity)?)
+    }
+
+    /// Open a record as [`Store::open_record`] does, with an audit entry:
+    /// a `read` by `actor` (the record's subject, category and id, outcome
+    /// success) is committed before the plaintext is returned, so no read
+    /// goes unlogged; a refused open (no access, shredded key, damaged
+    /// envelope) is committed as a `read` with outcome denied or failed,
+    /// and its error returned. If the entry cannot be committed, the open
+    /// fails and no plaintext is returned.
+    pub fn open_record_audited(
+        &mut self,
+        record_id: &str,
+        identity: &PrivateKey,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Opened, StoreError> {
+        let rec = self.record(record_id)?.ok_or(StoreError::RecordNotFound)?;
+        let opened = self.open_record(record_id, identity);
+        let outcome = match &opened {
+            Ok(_) => Outcome::Success,
+            Err(StoreError::NoAccess) => Outcome::Denied("no-access".into()),
+            Err(StoreError::KeyShredded) => Outcome::Denied("key-shredded".into()),
+            Err(_) => Outcome::Failed("open-failed".into()),
+        };
+        let mut e = actor
+            .event(now, Action::Read)?
+            .category(&rec.labels.category)?
+            .record(record_id)?
+            .outcome(outcome)?;
+        if let Ok(p) = Pseudonym::parse(&rec.labels.subject) {
+            e = e.subject(p);
+        }
+        let tx = self.immediate()?;
+        audit::append(&tx, &[e])?;
+        tx.commit()?;
+        opened
     }
 
     /// Set an anchor date of a record (e.g. the end of treatment) for the

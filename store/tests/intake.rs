@@ -8,14 +8,14 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use caduceus_core::access::StaffKey;
-use caduceus_core::audit::AuditKey;
+use caduceus_core::audit::{Action, AuditEntry, AuditKey, Outcome, PseudonymKind};
 use caduceus_core::consent::{ConsentPolicy, Ledger};
 use caduceus_core::keys::{KeyKind, PrivateKey};
 use caduceus_core::retention::{DEFAULT_POLICY, Policy};
 use caduceus_core::whatsapp::{
     DecisionKind, Intake, IntakeConfig, ParseLimits, parse_webhook, verify_signature,
 };
-use caduceus_store::{Committed, Delivery, Store, StoreError};
+use caduceus_store::{Actor, Committed, Delivery, Store, StoreError};
 use common::TempDir;
 
 const NOW: i64 = 1_790_000_500;
@@ -144,6 +144,33 @@ fn a_first_contact_consent_and_photo_commit_and_open_from_the_store() {
         h.store.open_record(&record_id, &h.finance),
         Err(StoreError::NoAccess)
     ));
+    // Audited opens: the doctor's read and finance's refused read are both
+    // in the log before the call returns; only the doctor gets plaintext.
+    let key = AuditKey::from_bytes([5; 32]);
+    let actor = |role: &str| Actor {
+        pseudonym: key.pseudonym(PseudonymKind::Staff, role),
+        role: role.to_owned(),
+        source: "pms".to_owned(),
+    };
+    let before = h.store.audit_size().unwrap();
+    let audited = h
+        .store
+        .open_record_audited(&record_id, &h.doctor, &actor("doctor"), NOW + 5)
+        .unwrap();
+    assert_eq!(audited.plaintext, opened.plaintext);
+    assert!(matches!(
+        h.store
+            .open_record_audited(&record_id, &h.finance, &actor("finance"), NOW + 6),
+        Err(StoreError::NoAccess)
+    ));
+    assert_eq!(h.store.audit_size().unwrap(), before + 2);
+    let entries = h.store.audit_entries(before, before + 2).unwrap();
+    let read = AuditEntry::from_bytes(&entries[0]).unwrap();
+    assert_eq!(read.event.action(), Action::Read);
+    assert_eq!(read.event.record_id(), Some(record_id.as_str()));
+    assert_eq!(read.event.result(), &Outcome::Success);
+    let denied = AuditEntry::from_bytes(&entries[1]).unwrap();
+    assert_eq!(denied.event.result(), &Outcome::Denied("no-access".into()));
     // The consent ledger rebuilt from the store allows photos now.
     let subject = opened.header.labels.subject.clone();
     assert!(h.ledger().decide(&subject, "clinical-photos", NOW).allowed);
