@@ -62,6 +62,8 @@ pub enum Command {
     Keyring(crate::commands::keyring::KeyringArgs),
     /// WhatsApp webhook intake: verify a body's X-Hub-Signature-256, check a subscription handshake.
     Whatsapp(crate::commands::whatsapp::WhatsappArgs),
+    /// The embedded store (SQLite): init, list, open (audited), verify, checkpoint, prove, sweep, erase, holds.
+    Store(crate::commands::store::StoreArgs),
 }
 
 /// The role of a key pair; it selects the key's text prefix.

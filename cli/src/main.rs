@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Consent(a) => commands::consent::consent(a),
         Command::Keyring(a) => commands::keyring::keyring(a),
         Command::Whatsapp(a) => commands::whatsapp::whatsapp(a),
+        Command::Store(a) => commands::store::store(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -484,6 +484,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every record id, oldest first.
+    pub fn record_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT record_id FROM envelopes ORDER BY id")?;
+        let rows = q.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Number of stored records.
     pub fn record_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use caduceus_core::audit::{
     Action, AuditEntry, AuditEvent, AuditKey, AuditLog, Checkpoint, LogVerifier, MAX_ENTRY_LEN,
-    Outcome, PseudonymKind, fhir, merkle, note,
+    Outcome, PseudonymKind, VerifyReport, fhir, merkle, note,
 };
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -756,12 +756,7 @@ fn checkpoint(args: CheckpointArgs) -> Result<()> {
     inputs.extend(args.key.iter().map(PathBuf::as_path));
     state::ensure_not_input(args.output.as_deref(), &inputs)?;
     let (_, log) = rebuild(&args.log)?;
-    let mut signers = Vec::new();
-    for path in &args.key {
-        let s = note::NoteSigner::parse(&key_line(path, "signing key file")?)
-            .map_err(|e| fail(format!("signing key file {}: {e}", path.display())))?;
-        signers.push(s);
-    }
+    let signers = load_signers(&args.key)?;
     let refs: Vec<&note::NoteSigner> = signers.iter().collect();
     let signed = log
         .checkpoint()
@@ -812,14 +807,29 @@ fn verify(args: VerifyArgs) -> Result<()> {
         return Err(refused(torn_text(&args.log, &t)));
     }
     let report = v.finish();
-    match report.fault {
+    print_report(&report, "")
+}
+
+/// The signers of the signing key files `paths`.
+pub(crate) fn load_signers(paths: &[PathBuf]) -> Result<Vec<note::NoteSigner>> {
+    paths
+        .iter()
+        .map(|path| {
+            note::NoteSigner::parse(&key_line(path, "signing key file")?)
+                .map_err(|e| fail(format!("signing key file {}: {e}", path.display())))
+        })
+        .collect()
+}
+
+/// Print a verification report as `OK: ...` (with `suffix` after the
+/// checkpoint count) or `FAIL: ...`, the latter as a refusal (exit 1).
+pub(crate) fn print_report(report: &VerifyReport, suffix: &str) -> Result<()> {
+    match &report.fault {
         None => {
-            let cp = Checkpoint::new(&file.origin, report.size, report.root)
-                .map_err(|e| fail(e.to_string()))?;
-            let root_b64 = cp.to_text().lines().nth(2).unwrap_or_default().to_owned();
             println!(
-                "OK: {} entries, root {root_b64} (hex {}), {} checkpoint(s) matched",
+                "OK: {} entries, root {} (hex {}), {} checkpoint(s) matched{suffix}",
                 report.size,
+                merkle::hash_to_base64(&report.root),
                 hex::encode(report.root),
                 report.checkpoints_matched
             );
@@ -955,7 +965,7 @@ fn parse_proof(text: &str) -> std::result::Result<ProofText, String> {
     })
 }
 
-fn open_checkpoint(path: &Path, verifiers: &[note::NoteVerifier]) -> Result<Checkpoint> {
+pub(crate) fn open_checkpoint(path: &Path, verifiers: &[note::NoteVerifier]) -> Result<Checkpoint> {
     let text = files::read_limited_text(path, MAX_CHECKPOINT_FILE, "checkpoint")?;
     // A checkpoint that does not open with the verifier keys is a failed
     // verification (exit code 1), not a broken command.
