@@ -561,8 +561,7 @@ pub unsafe extern "C" fn caduceus_consent_ledger_mark_saved(
 /// hash-chained. Store them; reload with
 /// [`caduceus_consent_ledger_from_bytes`]. To save changes by appending,
 /// use [`caduceus_consent_ledger_unsaved`]. A ledger read with a scope
-/// ([`caduceus_consent_ledger_reader_hold_subject`](crate::caduceus_consent_ledger_reader_hold_subject))
-/// holds only part of the
+/// (`caduceus_consent_ledger_reader_hold_subject`) holds only part of the
 /// file: `CADUCEUS_CONSENT_NOT_HELD`.
 ///
 /// # Safety
