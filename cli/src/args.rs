@@ -64,6 +64,10 @@ pub enum Command {
     Whatsapp(crate::commands::whatsapp::WhatsappArgs),
     /// The embedded store (SQLite): init, list, open (audited), verify, checkpoint, prove, sweep, erase, holds.
     Store(crate::commands::store::StoreArgs),
+    /// The WhatsApp webhook intake server: verify, decide, seal, commit to the store, then 200.
+    Serve(crate::commands::serve::ServeArgs),
+    /// A practice's day end to end: the intake server, a fake Graph API and signed deliveries.
+    Demo(crate::commands::serve::DemoArgs),
 }
 
 /// The role of a key pair; it selects the key's text prefix.

@@ -30,13 +30,17 @@ use crate::args::{Cli, Command};
 use crate::error::Failure;
 
 fn main() -> ExitCode {
-    if let Err(failure) = signals::install() {
-        return report(&failure);
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };
+    // The server shuts down gracefully on SIGTERM/SIGINT itself (and the
+    // demo runs it); every other command removes its unfinished outputs.
+    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_))
+        && let Err(failure) = signals::install()
+    {
+        return report(&failure);
+    }
     let result = match cli.command {
         Command::Keygen(a) => commands::keygen(a),
         Command::Pubkey(a) => commands::pubkey(a),
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
         Command::Keyring(a) => commands::keyring::keyring(a),
         Command::Whatsapp(a) => commands::whatsapp::whatsapp(a),
         Command::Store(a) => commands::store::store(a),
+        Command::Serve(a) => commands::serve::serve(a),
+        Command::Demo(a) => commands::serve::demo(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -96,6 +96,9 @@ pub enum StoreError {
     /// The audit log could not be appended or read.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// An erasure could not be planned (the message names no personal data).
+    #[error("cannot plan the erasure: {0}")]
+    Plan(String),
     /// The stored audit log does not verify.
     #[error("the stored audit log does not verify: {0}")]
     AuditLog(#[from] LogFault),

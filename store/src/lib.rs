@@ -47,7 +47,7 @@ use caduceus_core::consent::ConsentEvent;
 use caduceus_core::envelope::{self, Labels, Opened};
 use caduceus_core::keys::{KeyringRecord, PrivateKey};
 use caduceus_core::retention::{
-    Anchor, Anchors, Date, Hold, HoldScope, Policy, Record, SubjectKey, Verdict,
+    Anchor, Anchors, Date, ErasurePlan, Hold, HoldScope, Policy, Record, SubjectKey, Verdict,
 };
 use caduceus_core::whatsapp::{
     Alias, DEDUPE_WINDOW, DedupeKey, IdentityLink, IdentityMap, KeyringSet, OutboundState,
@@ -258,6 +258,17 @@ impl Store {
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         schema::version(&self.conn)
+    }
+
+    /// A number that changes whenever ANOTHER connection (another process,
+    /// such as `caduceus store erase`) has committed to the database since
+    /// this one last looked (SQLite's `PRAGMA data_version`): a host that
+    /// caches state read from the store reloads it when this changes.
+    /// This connection's own commits do not change it.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     fn immediate(&mut self) -> Result<Transaction<'_>, StoreError> {
@@ -848,68 +859,8 @@ impl Store {
         let today = Date::from_unix_berlin(now);
         let tx = self.immediate()?;
         let holds = load_holds(&tx)?;
-        let mut records = Vec::new();
-        let mut names = Vec::new();
-        let mut unknown = 0usize;
-        {
-            let mut q = tx.prepare(
-                "SELECT id, record_id, subject, category, created_at FROM envelopes ORDER BY id",
-            )?;
-            let mut anchors_q =
-                tx.prepare_cached("SELECT anchor, day FROM record_anchors WHERE record_id = ?1")?;
-            let mut rows = q.query([])?;
-            while let Some(row) = rows.next()? {
-                let id: i64 = row.get(0)?;
-                let record_id: String = row.get(1)?;
-                let subject: String = row.get(2)?;
-                let category: String = row.get(3)?;
-                let created: i64 = row.get(4)?;
-                let Some(cat) = policy.category_id(&category) else {
-                    unknown += 1;
-                    continue;
-                };
-                let mut anchors = Anchors::created(Date::from_unix_berlin(created));
-                let mut a = anchors_q.query([&record_id])?;
-                while let Some(r) = a.next()? {
-                    let name: String = r.get(0)?;
-                    let day: String = r.get(1)?;
-                    if let (Some(anchor), Ok(day)) = (Anchor::from_name(&name), day.parse()) {
-                        anchors.set(anchor, Some(day));
-                    }
-                }
-                records.push(Record {
-                    id: u64::try_from(id).map_err(|_| StoreError::Damaged("row id"))?,
-                    subject: SubjectKey::of(&subject),
-                    category: cat,
-                    anchors,
-                });
-                names.push((record_id, subject, category));
-            }
-        }
-        let mut core_holds = Vec::new();
-        for h in &holds {
-            let scope = match &h.target {
-                HoldTarget::Subject(s) => Some(HoldScope::Subject(SubjectKey::of(s))),
-                HoldTarget::Category(c) => policy.category_id(c).map(HoldScope::Category),
-                HoldTarget::Record(r) => tx
-                    .query_row(
-                        "SELECT id FROM envelopes WHERE record_id = ?1",
-                        [r],
-                        |row| row.get::<_, i64>(0),
-                    )
-                    .optional()?
-                    .and_then(|id| u64::try_from(id).ok())
-                    .map(HoldScope::Record),
-            };
-            if let Some(scope) = scope {
-                core_holds.push(Hold {
-                    scope,
-                    reason: h.reason.clone(),
-                    from: h.from,
-                    until: h.until,
-                });
-            }
-        }
+        let (records, names, unknown) = load_records(&tx, policy, None)?;
+        let core_holds = to_core_holds(&tx, policy, &holds)?;
         let report = policy.sweep(&records, today, &core_holds);
         let mut summary = SweepSummary {
             today,
@@ -944,6 +895,27 @@ impl Store {
         tx.commit()?;
         self.release_media(&freed)?;
         Ok(summary)
+    }
+
+    /// Plan an Art. 17 erasure of `subject` requested at `received_at`,
+    /// per category, from the stored records' labels and the legal holds
+    /// (nothing is decrypted or changed): which categories can be shredded
+    /// now, and which records are kept under an Art. 17(3) ground until
+    /// when ([`Policy::plan_erasure`]). Carry it out with
+    /// [`Store::erase_subject`] for the categories whose
+    /// [`caduceus_core::retention::CategoryErasure::shred_key`] is set.
+    pub fn plan_erasure(
+        &self,
+        subject: &str,
+        received_at: i64,
+        policy: &Policy,
+    ) -> Result<ErasurePlan, StoreError> {
+        let holds = load_holds(&self.conn)?;
+        let (records, _, _) = load_records(&self.conn, policy, Some(subject))?;
+        let core_holds = to_core_holds(&self.conn, policy, &holds)?;
+        policy
+            .plan_erasure(subject, received_at, &records, &core_holds)
+            .map_err(|e| StoreError::Plan(e.to_string()))
     }
 
     /// Art. 17 erasure: shred the subject's keyring records of
@@ -1018,6 +990,88 @@ impl Store {
         tx.commit()?;
         Ok(summary)
     }
+}
+
+/// Records (as the retention engine sees them: category, anchors) of every
+/// envelope, or of one subject's, with (record id, subject, category) of
+/// each and the number whose category the policy does not know.
+#[allow(clippy::type_complexity)]
+fn load_records(
+    tx: &rusqlite::Connection,
+    policy: &Policy,
+    subject: Option<&str>,
+) -> Result<(Vec<Record>, Vec<(String, String, String)>, usize), StoreError> {
+    let mut records = Vec::new();
+    let mut names = Vec::new();
+    let mut unknown = 0usize;
+    let mut q = tx.prepare(
+        "SELECT id, record_id, subject, category, created_at FROM envelopes
+         WHERE ?1 IS NULL OR subject = ?1 ORDER BY id",
+    )?;
+    let mut anchors_q =
+        tx.prepare_cached("SELECT anchor, day FROM record_anchors WHERE record_id = ?1")?;
+    let mut rows = q.query([subject])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let record_id: String = row.get(1)?;
+        let subject: String = row.get(2)?;
+        let category: String = row.get(3)?;
+        let created: i64 = row.get(4)?;
+        let Some(cat) = policy.category_id(&category) else {
+            unknown += 1;
+            continue;
+        };
+        let mut anchors = Anchors::created(Date::from_unix_berlin(created));
+        let mut a = anchors_q.query([&record_id])?;
+        while let Some(r) = a.next()? {
+            let name: String = r.get(0)?;
+            let day: String = r.get(1)?;
+            if let (Some(anchor), Ok(day)) = (Anchor::from_name(&name), day.parse()) {
+                anchors.set(anchor, Some(day));
+            }
+        }
+        records.push(Record {
+            id: u64::try_from(id).map_err(|_| StoreError::Damaged("row id"))?,
+            subject: SubjectKey::of(&subject),
+            category: cat,
+            anchors,
+        });
+        names.push((record_id, subject, category));
+    }
+    Ok((records, names, unknown))
+}
+
+/// The store's legal holds as the retention engine's holds.
+fn to_core_holds(
+    tx: &rusqlite::Connection,
+    policy: &Policy,
+    holds: &[LegalHold],
+) -> Result<Vec<Hold>, StoreError> {
+    let mut core_holds = Vec::new();
+    for h in holds {
+        let scope = match &h.target {
+            HoldTarget::Subject(s) => Some(HoldScope::Subject(SubjectKey::of(s))),
+            HoldTarget::Category(c) => policy.category_id(c).map(HoldScope::Category),
+            HoldTarget::Record(r) => tx
+                .query_row(
+                    "SELECT id FROM envelopes WHERE record_id = ?1",
+                    [r],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()?
+                .and_then(|id| u64::try_from(id).ok())
+                .map(HoldScope::Record),
+        };
+        if let Some(scope) = scope {
+            core_holds.push(Hold {
+                scope,
+                reason: h.reason.clone(),
+                from: h.from,
+                until: h.until,
+            });
+        }
+    }
+    Ok(core_holds)
 }
 
 /// Insert a keyring record, or accept the same one again; another record

@@ -9,6 +9,7 @@ mod open;
 pub mod policy;
 mod rewrap;
 mod seal;
+pub mod serve;
 pub mod store;
 pub mod whatsapp;
 
