@@ -274,8 +274,8 @@ fn sigterm_finishes_the_deliveries_in_flight_and_exits_cleanly() {
     let patients = consent_all(server.addr, 4, t);
     let results = Arc::new(Mutex::new(Vec::new()));
     let mut senders = Vec::new();
-    for k in 0..4usize {
-        let (results, addr, p) = (results.clone(), server.addr, patients[k].clone());
+    for (k, p) in patients.iter().cloned().enumerate() {
+        let (results, addr) = (results.clone(), server.addr);
         senders.push(std::thread::spawn(move || {
             for i in 0..200usize {
                 let body = text_body(&p, &format!("wamid.term-{k}-{i}"), t + 10, "Termin?");
@@ -409,7 +409,7 @@ fn a_full_disk_gets_503_writes_nothing_half_and_recovers_when_space_returns() {
         );
         statuses.push(post(server.addr, &body));
     }
-    assert!(statuses.iter().any(|s| *s == 503), "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
     assert!(
         statuses.iter().all(|s| matches!(s, 200 | 503)),
         "{statuses:?}"
