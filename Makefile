@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo bench fmt clean deny dist fuzz fuzz-smoke miri fuzz-and-miri test-start
+.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo demo-envelope bench fmt clean deny dist fuzz fuzz-smoke miri fuzz-and-miri test-start
 
 all: build
 
@@ -53,8 +53,16 @@ header:
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
-## The main job: a walk-through of the CLI on a sample image.
+## The main job: a practice's day. `caduceus demo` starts the intake server
+## (`caduceus serve`) and a fake Graph API on loopback with a fresh store and
+## plays signed WhatsApp deliveries against it (docs/SERVER.md).
 demo:
+	$(CARGO) build --release -p caduceus-cli
+	target/release/caduceus demo
+
+## The envelope walk-through of the CLI on a sample X-ray (keys, keyring,
+## seal, inspect, open, access, tamper, shred).
+demo-envelope:
 	$(CARGO) build --release -p caduceus-cli
 	bash examples/demo.sh target/release/caduceus
 
@@ -66,6 +74,7 @@ bench:
 	$(CARGO) bench -p caduceus-core --bench retention
 	$(CARGO) bench -p caduceus-core --bench audit
 	bash scripts/bench-cli.sh
+	$(CARGO) bench -p caduceus-server --bench serve
 
 ## Fuzzing (fuzz/, its own cargo-fuzz workspace; scripts/fuzz.sh installs
 ## the pinned cargo-fuzz). `make fuzz` seeds fuzz/corpus, replays the saved

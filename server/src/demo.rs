@@ -23,7 +23,7 @@ use caduceus_core::consent::{ConsentEvent, ConsentMethod, ConsentStatus};
 use caduceus_core::keys::{KeyKind, PrivateKey};
 use caduceus_core::rand_core::UnwrapErr;
 use caduceus_core::retention::{DEFAULT_POLICY, Policy};
-use caduceus_core::whatsapp::{MessageKind, may_send};
+use caduceus_core::whatsapp::{MessageKind, SendDecision, may_send};
 use caduceus_store::{Actor, Delivery, Store, StoreError};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -640,9 +640,9 @@ async fn day(dir: &Path) -> Result<DemoReport, ServerError> {
     s.check(
         to_erika.allowed() && !to_max.allowed(),
         &format!(
-            "recall reminders (outbound gate): patient 1 {}, patient 2 {} (no recall consent)",
-            to_erika.code(),
-            to_max.code()
+            "reception records recall consent for patient 1 (paper form); recall reminders through the outbound gate: patient 1 {}, patient 2 {}",
+            gate(&to_erika),
+            gate(&to_max)
         ),
     );
 
@@ -670,8 +670,8 @@ async fn day(dir: &Path) -> Result<DemoReport, ServerError> {
     s.check(
         st == 200 && !after.allowed(),
         &format!(
-            "she writes STOP: recall consent is withdrawn; the gate now says {}",
-            after.code()
+            "she writes STOP: recall and marketing stop; a recall to her now: {}",
+            gate(&after)
         ),
     );
 
@@ -759,6 +759,14 @@ async fn day(dir: &Path) -> Result<DemoReport, ServerError> {
         failed: s.failed,
         audit_entries,
     })
+}
+
+/// The gate's answer in short: `template`, or `forbidden (withdrawn)`.
+fn gate(d: &SendDecision) -> String {
+    match d {
+        SendDecision::Forbidden(f) => format!("forbidden ({})", f.code()),
+        other => other.code().to_owned(),
+    }
 }
 
 /// Wait up to 5 s for `cond` (replies are sent after the 200).
