@@ -48,6 +48,17 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// The whole log, once the process has exited and its pipe is read.
+    fn final_log(&mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.log.lock().unwrap().clone()
+    }
 }
 
 fn start(config: &Path) -> Server {
@@ -61,7 +72,7 @@ fn start(config: &Path) -> Server {
     let stderr = child.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(String::new()));
     let (tx, rx) = std::sync::mpsc::channel();
-    {
+    let reader = {
         let log = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
@@ -74,8 +85,8 @@ fn start(config: &Path) -> Server {
                 l.push_str(&line);
                 l.push('\n');
             }
-        });
-    }
+        })
+    };
     let port = rx
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|_| panic!("the server did not start: {}", log.lock().unwrap()));
@@ -83,6 +94,7 @@ fn start(config: &Path) -> Server {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], u16::try_from(port).unwrap())),
         log,
+        reader: Some(reader),
     }
 }
 
@@ -175,23 +187,29 @@ fn sigkill_at_random_moments_loses_no_acknowledged_delivery_and_resending_comple
         seed ^= seed << 17;
         seed % n
     };
+    let mut mid_stream = 0;
     for kill in 0..KILLS {
-        // Two senders stream the unacknowledged messages (and some already
-        // acknowledged ones again) until the server dies under them.
-        let pending: Vec<usize> = (0..MESSAGES)
-            .filter(|i| !acked[*i] || rand(5) == 0)
-            .collect();
+        // Two senders stream the unacknowledged messages first, then every
+        // message again (redeliveries), round and round, until the server
+        // dies under them.
+        let mut order: Vec<usize> = (0..MESSAGES).filter(|i| !acked[*i]).collect();
+        order.extend((0..MESSAGES).filter(|i| acked[*i]));
+        let order = Arc::new(order);
         let results = Arc::new(Mutex::new(Vec::new()));
-        let queue = Arc::new(Mutex::new(pending));
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut senders = Vec::new();
         for _ in 0..2 {
-            let (queue, results, addr, bodies) =
-                (queue.clone(), results.clone(), server.addr, bodies.clone());
+            let (order, next, results, addr, bodies) = (
+                order.clone(),
+                next.clone(),
+                results.clone(),
+                server.addr,
+                bodies.clone(),
+            );
             senders.push(std::thread::spawn(move || {
                 loop {
-                    let Some(i) = queue.lock().unwrap().pop() else {
-                        break;
-                    };
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let i = order[k % order.len()];
                     let st = post(addr, &bodies[i]);
                     results.lock().unwrap().push((i, st));
                     if st == 0 {
@@ -206,7 +224,11 @@ fn sigkill_at_random_moments_loses_no_acknowledged_delivery_and_resending_comple
         for h in senders {
             h.join().unwrap();
         }
-        for (i, st) in results.lock().unwrap().iter() {
+        let results = results.lock().unwrap();
+        if results.iter().any(|(_, st)| *st == 0) {
+            mid_stream += 1;
+        }
+        for (i, st) in results.iter() {
             assert!(matches!(st, 200 | 0), "delivery {i} got {st}");
             if *st == 200 {
                 acked[*i] = true;
@@ -228,6 +250,12 @@ fn sigkill_at_random_moments_loses_no_acknowledged_delivery_and_resending_comple
         drop(store);
         server = start(&s.config);
     }
+    // The kills fell into the stream (a sender's connection broke), not
+    // between streams.
+    assert!(
+        mid_stream >= 20,
+        "only {mid_stream} of {KILLS} kills interrupted a delivery"
+    );
     // Re-send everything not acknowledged: the set completes.
     for (i, body) in bodies.iter().enumerate() {
         if !acked[i] {
@@ -306,7 +334,7 @@ fn sigterm_finishes_the_deliveries_in_flight_and_exits_cleanly() {
     assert_eq!(store.record_count().unwrap() as usize, ok);
     assert!(store.verify_audit(&[]).unwrap().is_ok());
     // The WAL was checkpointed when the store was closed.
-    let log = server.log.lock().unwrap();
+    let log = server.final_log();
     assert!(log.contains("\"event\":\"stopped\""), "{log}");
 }
 

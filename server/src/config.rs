@@ -29,8 +29,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com/v23.0";
 /// Default time for one Graph API request (media lookup, download, send).
 pub const DEFAULT_GRAPH_TIMEOUT: Duration = Duration::from_secs(20);
-/// Default number of webhook requests handled at once; more wait.
+/// Default number of webhook requests whose bodies are read and handled at
+/// once; more wait (their bodies unread).
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// Default number of open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -82,6 +85,7 @@ struct GraphEntry {
 struct LimitsEntry {
     max_body: Option<usize>,
     max_in_flight: Option<usize>,
+    max_connections: Option<usize>,
     max_events: Option<usize>,
     max_depth: Option<usize>,
 }
@@ -156,8 +160,10 @@ pub struct Config {
     pub graph: Graph,
     /// Largest request body accepted (413 above it).
     pub max_body: usize,
-    /// Requests handled at once.
+    /// Requests whose bodies are read and handled at once.
     pub max_in_flight: usize,
+    /// Open connections at once (more are closed when accepted).
+    pub max_connections: usize,
     /// Parser bounds.
     pub parse_limits: ParseLimits,
 }
@@ -369,6 +375,7 @@ impl Config {
         let l = f.limits.unwrap_or(LimitsEntry {
             max_body: None,
             max_in_flight: None,
+            max_connections: None,
             max_events: None,
             max_depth: None,
         });
@@ -381,6 +388,10 @@ impl Config {
         let max_in_flight = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
         if !(1..=4096).contains(&max_in_flight) {
             return Err(bad("limits.max_in_flight: use 1 to 4096"));
+        }
+        let max_connections = l.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if !(1..=65_536).contains(&max_connections) {
+            return Err(bad("limits.max_connections: use 1 to 65536"));
         }
         let mut parse_limits = ParseLimits {
             max_body,
@@ -405,6 +416,7 @@ impl Config {
             graph,
             max_body,
             max_in_flight,
+            max_connections,
             parse_limits,
         })
     }

@@ -27,6 +27,9 @@ use crate::graph::GraphClient;
 use crate::log;
 use crate::writer::{Job, Outcome};
 
+/// How long a client may take to send a request body.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Counters the server keeps (also printed at shutdown).
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -106,7 +109,7 @@ async fn deliver(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
         200 => &app.counters.ok,
         401 => &app.counters.unauthorized,
         413 => &app.counters.too_large,
-        400 => &app.counters.bad_request,
+        400 | 408 => &app.counters.bad_request,
         _ => &app.counters.failed,
     };
     counter.fetch_add(1, Ordering::Relaxed);
@@ -135,12 +138,18 @@ async fn take(app: &Arc<App>, headers: &HeaderMap, body: Body) -> (StatusCode, &
     {
         return (StatusCode::PAYLOAD_TOO_LARGE, "body too large\n");
     }
-    let bytes = match http_body_util::Limited::new(body, max).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    // A slot first, then the body: at most max_in_flight bodies are held.
+    let Ok(_permit) = app.in_flight.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    };
+    let read = http_body_util::Limited::new(body, max).collect();
+    let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Err(_) => return (StatusCode::REQUEST_TIMEOUT, "body not complete in time\n"),
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return (StatusCode::PAYLOAD_TOO_LARGE, "body too large\n");
         }
-        Err(_) => return (StatusCode::BAD_REQUEST, "body could not be read\n"),
+        Ok(Err(_)) => return (StatusCode::BAD_REQUEST, "body could not be read\n"),
     };
     let sig = headers
         .get("x-hub-signature-256")
@@ -163,9 +172,6 @@ async fn take(app: &Arc<App>, headers: &HeaderMap, body: Body) -> (StatusCode, &
         Err(_) => return (StatusCode::BAD_REQUEST, "body refused\n"),
     };
     drop(bytes);
-    let Ok(_permit) = app.in_flight.acquire().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
-    };
     let (tx, rx) = oneshot::channel();
     let job = Job {
         hook,

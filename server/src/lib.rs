@@ -43,6 +43,7 @@ mod writer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 pub use config::Config;
 pub use error::ServerError;
@@ -122,13 +123,10 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
     let router = http::router(app.clone());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = writer.thread;
+    let max_connections = config.max_connections;
     log::info("listening", &[("port", addr.port().into())]);
     let done = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
+        accept_loop(listener, router, max_connections, stop_rx).await;
         // In-flight requests are finished; let the replies go out.
         {
             let mut set = app.replies.lock().await;
@@ -141,10 +139,6 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         drop(app);
         let joined = tokio::task::spawn_blocking(move || thread.join()).await;
         log::info("stopped", &[]);
-        served.map_err(|e| ServerError::Io {
-            what: "serving failed".into(),
-            source: e,
-        })?;
         match joined {
             Ok(Ok(())) => Ok(()),
             _ => Err(ServerError::WriterStopped),
@@ -156,6 +150,73 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         done,
         counters,
     })
+}
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the requests in flight may take to finish after a stop.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accept connections until `stop`: at most `max_connections` at once
+/// (more are closed at once), HTTP/1.1 only, headers within
+/// [`HEADER_READ_TIMEOUT`]. On `stop`, stop accepting and let every
+/// connection finish its request in flight (at most [`DRAIN_TIMEOUT`]).
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    max_connections: usize,
+    mut stop: oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => break,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors and the like: back off a little.
+                log::warn("accept-failed", &[]);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            log::warn(
+                "connection-refused",
+                &[("reason", "max-connections".into())],
+            );
+            drop(stream);
+            continue;
+        };
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(64 * 1024);
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let watched = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = watched.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        log::warn("drain-timed-out", &[]);
+    }
 }
 
 /// What `caduceus serve --check` reports.

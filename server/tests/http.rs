@@ -362,3 +362,35 @@ fn configuration_mistakes_are_named() {
             .is_none()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_limit_are_closed_and_the_server_stays_usable() {
+    let mut p = Practice::start_with("conns", |t| {
+        t.replace(
+            "max_body = 3145728",
+            "max_body = 3145728\nmax_connections = 2",
+        )
+    })
+    .await;
+    let addr = p.server.as_ref().unwrap().addr();
+    // Two idle connections (no request yet) take both slots.
+    let idle: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = std::net::TcpStream::connect(addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(third.read(&mut buf), Ok(0) | Err(_)),
+        "the third connection is closed unanswered"
+    );
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (st, body) = p.client.get("/healthz").await;
+    assert_eq!((st, body.as_str()), (200, "ok\n"));
+    p.stop().await;
+}
