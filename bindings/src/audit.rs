@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use caduceus_core::audit::{
-    self as core_audit, Action, AuditKey as CoreAuditKey, Checkpoint, LogFault, Outcome,
-    Pseudonym, PseudonymKind as CorePseudonymKind, note, verify_log,
+    self as core_audit, Action, AuditKey as CoreAuditKey, Checkpoint, LogFault, Outcome, Pseudonym,
+    PseudonymKind as CorePseudonymKind, note, verify_log,
 };
 
 use crate::envelope::hex;

@@ -99,7 +99,10 @@ impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Opened")
             .field("header", &self.header)
-            .field("plaintext", &format_args!("[{} bytes REDACTED]", self.plaintext.len()))
+            .field(
+                "plaintext",
+                &format_args!("[{} bytes REDACTED]", self.plaintext.len()),
+            )
             .finish()
     }
 }
@@ -424,7 +427,9 @@ fn write_atomically(
     let result = (|| {
         let mut w = BufWriter::with_capacity(SEGMENT_CIPHERTEXT_SIZE, File::create(&tmp)?);
         f(&mut w)?;
-        let file = w.into_inner().map_err(|e| CaduceusError::from(e.into_error()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| CaduceusError::from(e.into_error()))?;
         file.sync_all()?;
         std::fs::rename(&tmp, out)?;
         Ok(())
@@ -514,7 +519,10 @@ fn open_file_with(
 
 /// The OpenReader reports envelope errors inside `io::Error`s: unpack them.
 fn io_to_env(e: std::io::Error) -> CaduceusError {
-    match e.into_inner().map(|inner| inner.downcast::<EnvelopeError>()) {
+    match e
+        .into_inner()
+        .map(|inner| inner.downcast::<EnvelopeError>())
+    {
         Some(Ok(env)) => env_err(*env),
         Some(Err(_)) | None => CaduceusError::Io {
             reason: "read failed".into(),

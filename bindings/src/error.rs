@@ -69,7 +69,14 @@ pub enum CaduceusError {
 
 impl From<caduceus_result> for CaduceusError {
     fn from(code: caduceus_result) -> Self {
-        let reason = code.message().to_owned();
+        // The C ABI's message without its pointer to caduceus_last_error
+        // (the detail there may name ids; the bindings do not pass it on).
+        let message = code.message();
+        let reason = message
+            .split("; see caduceus_last_error")
+            .next()
+            .unwrap_or(message)
+            .to_owned();
         match code {
             CADUCEUS_NO_ACCESS | CADUCEUS_NOT_A_RECIPIENT => Self::NoAccess,
             CADUCEUS_KEY_SHREDDED => Self::KeyShredded,

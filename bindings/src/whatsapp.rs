@@ -284,7 +284,10 @@ impl Decision {
 
     /// The subject pseudonym.
     pub fn subject(&self) -> Option<String> {
-        self.decision.subject.as_ref().map(|s| s.as_str().to_owned())
+        self.decision
+            .subject
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
     }
 
     /// The record id of a stored message, a media fetch or a deletion.
