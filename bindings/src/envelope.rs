@@ -204,6 +204,69 @@ pub fn rewrap(
     .map_err(env_err)
 }
 
+/// Seal `parts` as one envelope set: each part its own envelope whose
+/// authenticated header says "part x of y" (for messages too long for one
+/// envelope, or a series of photos sent together).
+#[uniffi::export]
+pub fn seal_parts(
+    recipients: Vec<Arc<PublicKey>>,
+    labels: Labels,
+    parts: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, CaduceusError> {
+    let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    core_env::seal_parts(
+        &core_public_keys(&recipients),
+        &labels.to_core()?,
+        &slices,
+        &mut rng(),
+    )
+    .map_err(env_err)
+}
+
+/// Collects the opened envelopes of one set, in any order, and tells
+/// which parts are missing.
+#[derive(uniffi::Object)]
+pub struct PartSet {
+    set: Mutex<core_env::PartSet>,
+}
+
+#[uniffi::export]
+impl PartSet {
+    /// An empty set.
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            set: Mutex::new(core_env::PartSet::new()),
+        })
+    }
+
+    /// Open `envelope` with `identity` and add it.
+    pub fn add(&self, envelope: Vec<u8>, identity: Arc<PrivateKey>) -> Result<(), CaduceusError> {
+        let opened = core_env::open(&envelope, &identity.key).map_err(env_err)?;
+        lock(&self.set).add(opened).map_err(env_err)
+    }
+
+    /// The number of parts the set has (0 before the first).
+    pub fn count(&self) -> u32 {
+        lock(&self.set).count()
+    }
+
+    /// The part numbers (1-based) not added yet.
+    pub fn missing(&self) -> Vec<u32> {
+        lock(&self.set).missing()
+    }
+
+    /// Whether every part is in.
+    pub fn is_complete(&self) -> bool {
+        lock(&self.set).is_complete()
+    }
+
+    /// The parts' plaintexts joined in order.
+    pub fn assemble(&self) -> Result<Vec<u8>, CaduceusError> {
+        lock(&self.set).assemble().map_err(env_err)
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -417,7 +480,7 @@ impl Opener {
 
 /// `out` written through a temporary file beside it, renamed into place
 /// only on success; on failure nothing is left behind.
-fn write_atomically(
+pub(crate) fn write_atomically(
     out: &Path,
     f: impl FnOnce(&mut BufWriter<File>) -> Result<(), CaduceusError>,
 ) -> Result<(), CaduceusError> {

@@ -83,7 +83,8 @@ impl From<caduceus_result> for CaduceusError {
             CADUCEUS_TRUNCATED
             | CADUCEUS_HEADER_CORRUPTED
             | CADUCEUS_SEGMENT_CORRUPTED
-            | CADUCEUS_MALFORMED_RECORD => Self::Tampered { reason },
+            | CADUCEUS_MALFORMED_RECORD
+            | CADUCEUS_WHATSAPP_MEDIA_HASH_MISMATCH => Self::Tampered { reason },
             CADUCEUS_WHATSAPP_SIGNATURE_MISSING
             | CADUCEUS_WHATSAPP_SIGNATURE_MALFORMED
             | CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH
@@ -126,6 +127,7 @@ from_core!(
     caduceus_core::whatsapp::IntakeError,
     caduceus_core::whatsapp::IdentityError,
     caduceus_core::whatsapp::OutboundStateError,
+    caduceus_core::whatsapp::MediaError,
 );
 
 impl From<std::io::Error> for CaduceusError {

@@ -53,6 +53,15 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+/// Test support only: fails with [`CaduceusError::Internal`] (the variant
+/// Caduceus reports for its own bugs, which no input should reach), so the
+/// foreign test suites can check they receive it. Never call it in a
+/// product.
+#[uniffi::export]
+pub fn test_only_internal_error() -> Result<(), CaduceusError> {
+    Err(caduceus_ffi::caduceus_result::CADUCEUS_INTERNAL.into())
+}
+
 /// Test support only: panics inside a call, so the foreign test suites can
 /// check that a Rust panic arrives as an exception and not as a crash.
 /// Never call it in a product.

@@ -458,3 +458,133 @@ pub fn may_send(
         },
     }
 }
+
+#[uniffi::export]
+impl Decision {
+    /// The WhatsApp media id to download, for a `fetch-media` decision.
+    pub fn media_id(&self) -> Option<String> {
+        self.decision.media.as_ref().map(|p| p.media.id.clone())
+    }
+
+    /// Append the media fetch's audit entry to `log`: stored, or failed
+    /// with `failure_reason` (a short code such as `download-failed`).
+    pub fn append_media_audit(
+        &self,
+        log: Arc<AuditLog>,
+        failure_reason: Option<String>,
+    ) -> Result<AppendedEntry, CaduceusError> {
+        let plan = media_plan(&self.decision)?;
+        let event = match failure_reason {
+            None => plan.audit_stored.clone(),
+            Some(r) => plan.audit_failed(&r)?,
+        };
+        Ok(log.lock().append(&event)?.into())
+    }
+}
+
+fn media_plan(d: &wa::Decision) -> Result<&wa::MediaPlan, CaduceusError> {
+    d.media.as_ref().ok_or_else(|| CaduceusError::WrongState {
+        reason: "the decision has no media plan (its kind is not fetch-media)".into(),
+    })
+}
+
+enum MediaState {
+    Sealing {
+        header: Option<Vec<u8>>,
+        sealer: Box<wa::MediaSealer>,
+    },
+    Done,
+}
+
+/// Seals the attachment of a `fetch-media` decision as it downloads,
+/// checking its size limit and the SHA-256 the webhook announced; on a
+/// mismatch [`MediaSealer::finish`] fails with
+/// [`CaduceusError::Tampered`] and writes no final segment, so nothing
+/// that was pushed opens. Write out every output, in order.
+#[derive(uniffi::Object)]
+pub struct MediaSealer {
+    state: Mutex<MediaState>,
+}
+
+#[uniffi::export]
+impl MediaSealer {
+    /// Start sealing the media of `decision` (kind `fetch-media`).
+    #[uniffi::constructor]
+    pub fn new(decision: Arc<Decision>) -> Result<Arc<Self>, CaduceusError> {
+        let (header, sealer) = media_plan(&decision.decision)?.begin_seal(&mut rng())?;
+        Ok(Arc::new(Self {
+            state: Mutex::new(MediaState::Sealing {
+                header: Some(header),
+                sealer: Box::new(sealer),
+            }),
+        }))
+    }
+
+    /// Seal the next downloaded chunk; returns envelope bytes.
+    pub fn push(&self, chunk: Vec<u8>) -> Result<Vec<u8>, CaduceusError> {
+        let chunk = zeroize::Zeroizing::new(chunk);
+        let mut state = lock(&self.state);
+        let MediaState::Sealing { header, sealer } = &mut *state else {
+            return Err(media_finished());
+        };
+        let mut out = header.take().unwrap_or_default();
+        if let Err(e) = sealer.push(&chunk, &mut out) {
+            *state = MediaState::Done;
+            return Err(e.into());
+        }
+        Ok(out)
+    }
+
+    /// Check the size and SHA-256 and seal the last segment.
+    pub fn finish(&self) -> Result<Vec<u8>, CaduceusError> {
+        let mut state = lock(&self.state);
+        let MediaState::Sealing { header, sealer } =
+            std::mem::replace(&mut *state, MediaState::Done)
+        else {
+            return Err(media_finished());
+        };
+        let mut out = header.unwrap_or_default();
+        sealer.finish(&mut out)?;
+        Ok(out)
+    }
+}
+
+fn media_finished() -> CaduceusError {
+    CaduceusError::WrongState {
+        reason: "the media sealer was already finished, or failed earlier; start a new one".into(),
+    }
+}
+
+/// Seal a downloaded attachment file of a `fetch-media` decision into
+/// `output_path` (checked against the webhook's SHA-256 and size limit;
+/// nothing is left at `output_path` on a mismatch). The bytes never cross
+/// the binding boundary.
+#[uniffi::export]
+pub fn seal_media_file(
+    decision: Arc<Decision>,
+    input_path: String,
+    output_path: String,
+) -> Result<(), CaduceusError> {
+    use std::io::Read;
+    let plan = media_plan(&decision.decision)?;
+    let mut input = std::fs::File::open(&input_path)?;
+    crate::envelope::write_atomically(std::path::Path::new(&output_path), |w| {
+        use std::io::Write;
+        let (header, mut sealer) = plan.begin_seal(&mut rng())?;
+        w.write_all(&header)?;
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; 1 << 16]);
+        let mut out = Vec::with_capacity(1 << 17);
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            sealer.push(buf.get(..n).unwrap_or_default(), &mut out)?;
+            w.write_all(&out)?;
+            out.clear();
+        }
+        sealer.finish(&mut out)?;
+        w.write_all(&out)?;
+        Ok(())
+    })
+}

@@ -546,6 +546,12 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_seal_file() != 12106:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_func_seal_media_file() != 34100:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_func_seal_parts() != 5069:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_func_test_only_internal_error() != 16887:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_test_only_panic() != 43345:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_verify_audit_log() != 42737:
@@ -580,6 +586,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_decision_append_audit() != 19745:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_decision_append_media_audit() != 63901:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_decision_apply() != 42203:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_decision_audit_count() != 58555:
@@ -591,6 +599,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_caduceus_uniffi_checksum_method_decision_keyring_record() != 12753:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_decision_kind() != 60198:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_decision_media_id() != 30307:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_decision_reason() != 18049:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -680,6 +690,12 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_constructor_ledger_with_policy() != 35334:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_mediasealer_finish() != 51111:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_mediasealer_push() != 25995:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_constructor_mediasealer_new() != 33668:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_opener_finish() != 13382:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_opener_header() != 27843:
@@ -697,6 +713,18 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_caduceus_uniffi_checksum_constructor_outboundstate_from_text() != 50666:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_constructor_outboundstate_new() != 62699:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_partset_add() != 59814:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_partset_assemble() != 33750:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_partset_count() != 2988:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_partset_is_complete() != 64320:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_partset_missing() != 32127:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_constructor_partset_new() != 62077:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_policy_hash() != 21938:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -812,6 +840,15 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal_file.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal_file.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal_media_file.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal_media_file.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal_parts.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal_parts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_test_only_internal_error.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_test_only_internal_error.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_test_only_panic.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_test_only_panic.restype = ctypes.c_uint16
@@ -863,6 +900,9 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_auditlog_new.restype = ct
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_append_audit.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_append_audit.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_append_media_audit.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_append_media_audit.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_apply.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_apply.restype = ctypes.c_uint16
@@ -881,6 +921,9 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_keyring_record.restyp
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_kind.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_kind.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_media_id.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_media_id.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_reason.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_decision_reason.restype = ctypes.c_uint16
@@ -1013,6 +1056,15 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_ledger_new.restype = ctyp
 _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_ledger_with_policy.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_ledger_with_policy.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_mediasealer_finish.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_mediasealer_finish.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_mediasealer_push.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_mediasealer_push.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_mediasealer_new.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_mediasealer_new.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_opener_finish.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_opener_finish.restype = ctypes.c_uint16
@@ -1040,6 +1092,24 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_outboundstate_from_text.r
 _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_outboundstate_new.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_outboundstate_new.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_add.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_add.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_assemble.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_assemble.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_count.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_count.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_is_complete.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_is_complete.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_missing.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_partset_missing.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_partset_new.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_partset_new.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_policy_hash.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_policy_hash.restype = ctypes.c_uint16
@@ -1196,6 +1266,24 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_file.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_file.restype = None
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_media_file.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_media_file.restype = None
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_parts.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_parts.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_test_only_internal_error.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_test_only_internal_error.restype = None
 _UniffiLib.uniffi_caduceus_uniffi_fn_func_test_only_panic.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1297,6 +1385,13 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_append_audit.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_append_audit.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_append_media_audit.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_append_media_audit.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_apply.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -1331,6 +1426,11 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_kind.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_kind.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_media_id.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_media_id.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_reason.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1607,6 +1707,22 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_constructor_ledger_with_policy.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_constructor_ledger_with_policy.restype = ctypes.c_uint64
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_finish.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_finish.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_push.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_push.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_constructor_mediasealer_new.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_constructor_mediasealer_new.restype = ctypes.c_uint64
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_opener_finish.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1654,6 +1770,37 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_constructor_outboundstate_new.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_constructor_outboundstate_new.restype = ctypes.c_uint64
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_add.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_add.restype = None
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_assemble.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_assemble.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_count.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_count.restype = ctypes.c_uint32
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_is_complete.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_is_complete.restype = ctypes.c_int8
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_missing.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_missing.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_constructor_partset_new.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_constructor_partset_new.restype = ctypes.c_uint64
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_hash.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1891,6 +2038,16 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_free_ledger.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_free_ledger.restype = None
+_UniffiLib.uniffi_caduceus_uniffi_fn_clone_mediasealer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_clone_mediasealer.restype = ctypes.c_uint64
+_UniffiLib.uniffi_caduceus_uniffi_fn_free_mediasealer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_free_mediasealer.restype = None
 _UniffiLib.uniffi_caduceus_uniffi_fn_clone_opener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1911,6 +2068,16 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_free_outboundstate.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_free_outboundstate.restype = None
+_UniffiLib.uniffi_caduceus_uniffi_fn_clone_partset.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_clone_partset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_caduceus_uniffi_fn_free_partset.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_free_partset.restype = None
 _UniffiLib.uniffi_caduceus_uniffi_fn_clone_policy.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -6184,6 +6351,12 @@ class DecisionProtocol(typing.Protocol):
         store.
 """
         raise NotImplementedError
+    def append_media_audit(self, log: AuditLog,failure_reason: typing.Optional[str]) -> AppendedEntry:
+        """
+        Append the media fetch's audit entry to `log`: stored, or failed
+        with `failure_reason` (a short code such as `download-failed`).
+"""
+        raise NotImplementedError
     def apply(self, ledger: Ledger,identities: Identities,keyrings: KeyringSet,now: int) -> None:
         """
         Apply the decision: record its consent events, add identity links
@@ -6214,6 +6387,11 @@ class DecisionProtocol(typing.Protocol):
         """
         The kind: `ask-consent`, `consent-recorded`, `stored`,
         `fetch-media`, `opted-out`, `not-stored`, `refused`, `ignored`, ...
+"""
+        raise NotImplementedError
+    def media_id(self, ) -> typing.Optional[str]:
+        """
+        The WhatsApp media id to download, for a `fetch-media` decision.
 """
         raise NotImplementedError
     def reason(self, ) -> typing.Optional[str]:
@@ -6286,6 +6464,28 @@ class Decision(DecisionProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_append_audit,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def append_media_audit(self, log: AuditLog,failure_reason: typing.Optional[str]) -> AppendedEntry:
+        """
+        Append the media fetch's audit entry to `log`: stored, or failed
+        with `failure_reason` (a short code such as `download-failed`).
+"""
+        
+        _UniffiFfiConverterTypeAuditLog.check_lower(log)
+
+        _UniffiFfiConverterOptionalString.check_lower(failure_reason)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeAuditLog.lower(log),
+            _UniffiFfiConverterOptionalString.lower(failure_reason),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeAppendedEntry.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_append_media_audit,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -6390,6 +6590,21 @@ class Decision(DecisionProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_kind,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def media_id(self, ) -> typing.Optional[str]:
+        """
+        The WhatsApp media id to download, for a `fetch-media` decision.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_media_id,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -6775,6 +6990,135 @@ class _UniffiFfiConverterTypeIntake:
     def write(cls, value: Intake, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+
+class MediaSealerProtocol(typing.Protocol):
+    """
+    Seals the attachment of a `fetch-media` decision as it downloads,
+    checking its size limit and the SHA-256 the webhook announced; on a
+    mismatch [`MediaSealer::finish`] fails with
+    [`CaduceusError::Tampered`] and writes no final segment, so nothing
+    that was pushed opens. Write out every output, in order.
+"""
+    
+    def finish(self, ) -> bytes:
+        """
+        Check the size and SHA-256 and seal the last segment.
+"""
+        raise NotImplementedError
+    def push(self, chunk: bytes) -> bytes:
+        """
+        Seal the next downloaded chunk; returns envelope bytes.
+"""
+        raise NotImplementedError
+
+class MediaSealer(MediaSealerProtocol):
+    """
+    Seals the attachment of a `fetch-media` decision as it downloads,
+    checking its size limit and the SHA-256 the webhook announced; on a
+    mismatch [`MediaSealer::finish`] fails with
+    [`CaduceusError::Tampered`] and writes no final segment, so nothing
+    that was pushed opens. Write out every output, in order.
+"""
+    
+    _handle: ctypes.c_uint64
+    def __init__(self, decision: Decision):
+        """
+        Start sealing the media of `decision` (kind `fetch-media`).
+"""
+        
+        _UniffiFfiConverterTypeDecision.check_lower(decision)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeDecision.lower(decision),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeMediaSealer.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_constructor_mediasealer_new,
+            *_uniffi_lowered_args,
+        )
+        self._handle = _uniffi_ffi_result
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_caduceus_uniffi_fn_free_mediasealer, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_caduceus_uniffi_fn_clone_mediasealer, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def finish(self, ) -> bytes:
+        """
+        Check the size and SHA-256 and seal the last segment.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_finish,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def push(self, chunk: bytes) -> bytes:
+        """
+        Seal the next downloaded chunk; returns envelope bytes.
+"""
+        
+        _UniffiFfiConverterBytes.check_lower(chunk)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBytes.lower(chunk),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_push,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeMediaSealer:
+    @staticmethod
+    def lift(value: int) -> MediaSealer:
+        return MediaSealer._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: MediaSealer):
+        if not isinstance(value, MediaSealer):
+            raise TypeError("Expected MediaSealer instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: MediaSealer) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> MediaSealer:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: MediaSealer, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterOptionalTypeHeader(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -7106,6 +7450,212 @@ class _UniffiFfiConverterTypeOutboundState:
 
     @classmethod
     def write(cls, value: OutboundState, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterSequenceUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterUInt32.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterUInt32.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterUInt32.read(buf) for i in range(count)
+        ]
+
+
+class PartSetProtocol(typing.Protocol):
+    """
+    Collects the opened envelopes of one set, in any order, and tells
+    which parts are missing.
+"""
+    
+    def add(self, envelope: bytes,identity: PrivateKey) -> None:
+        """
+        Open `envelope` with `identity` and add it.
+"""
+        raise NotImplementedError
+    def assemble(self, ) -> bytes:
+        """
+        The parts' plaintexts joined in order.
+"""
+        raise NotImplementedError
+    def count(self, ) -> int:
+        """
+        The number of parts the set has (0 before the first).
+"""
+        raise NotImplementedError
+    def is_complete(self, ) -> bool:
+        """
+        Whether every part is in.
+"""
+        raise NotImplementedError
+    def missing(self, ) -> typing.List[int]:
+        """
+        The part numbers (1-based) not added yet.
+"""
+        raise NotImplementedError
+
+class PartSet(PartSetProtocol):
+    """
+    Collects the opened envelopes of one set, in any order, and tells
+    which parts are missing.
+"""
+    
+    _handle: ctypes.c_uint64
+    def __init__(self, ):
+        """
+        An empty set.
+"""
+        _uniffi_lowered_args = (
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePartSet.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_constructor_partset_new,
+            *_uniffi_lowered_args,
+        )
+        self._handle = _uniffi_ffi_result
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_caduceus_uniffi_fn_free_partset, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_caduceus_uniffi_fn_clone_partset, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def add(self, envelope: bytes,identity: PrivateKey) -> None:
+        """
+        Open `envelope` with `identity` and add it.
+"""
+        
+        _UniffiFfiConverterBytes.check_lower(envelope)
+
+        _UniffiFfiConverterTypePrivateKey.check_lower(identity)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBytes.lower(envelope),
+            _UniffiFfiConverterTypePrivateKey.lower(identity),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_add,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def assemble(self, ) -> bytes:
+        """
+        The parts' plaintexts joined in order.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_assemble,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def count(self, ) -> int:
+        """
+        The number of parts the set has (0 before the first).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_count,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def is_complete(self, ) -> bool:
+        """
+        Whether every part is in.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_is_complete,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def missing(self, ) -> typing.List[int]:
+        """
+        The part numbers (1-based) not added yet.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceUInt32.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_missing,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypePartSet:
+    @staticmethod
+    def lift(value: int) -> PartSet:
+        return PartSet._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: PartSet):
+        if not isinstance(value, PartSet):
+            raise TypeError("Expected PartSet instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: PartSet) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> PartSet:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: PartSet, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
 
@@ -7777,6 +8327,74 @@ def seal_file(recipients: typing.List[PublicKey],labels: Labels,input_path: str,
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def seal_media_file(decision: Decision,input_path: str,output_path: str) -> None:
+    """
+    Seal a downloaded attachment file of a `fetch-media` decision into
+    `output_path` (checked against the webhook's SHA-256 and size limit;
+    nothing is left at `output_path` on a mismatch). The bytes never cross
+    the binding boundary.
+"""
+    
+    _UniffiFfiConverterTypeDecision.check_lower(decision)
+
+    _UniffiFfiConverterString.check_lower(input_path)
+
+    _UniffiFfiConverterString.check_lower(output_path)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterTypeDecision.lower(decision),
+        _UniffiFfiConverterString.lower(input_path),
+        _UniffiFfiConverterString.lower(output_path),
+    )
+    _uniffi_lift_return = lambda val: None
+    _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_media_file,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def seal_parts(recipients: typing.List[PublicKey],labels: Labels,parts: typing.List[bytes]) -> typing.List[bytes]:
+    """
+    Seal `parts` as one envelope set: each part its own envelope whose
+    authenticated header says "part x of y" (for messages too long for one
+    envelope, or a series of photos sent together).
+"""
+    
+    _UniffiFfiConverterSequenceTypePublicKey.check_lower(recipients)
+
+    _UniffiFfiConverterTypeLabels.check_lower(labels)
+
+    _UniffiFfiConverterSequenceBytes.check_lower(parts)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterSequenceTypePublicKey.lower(recipients),
+        _UniffiFfiConverterTypeLabels.lower(labels),
+        _UniffiFfiConverterSequenceBytes.lower(parts),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceBytes.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_parts,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def test_only_internal_error() -> None:
+    """
+    Test support only: fails with [`CaduceusError::Internal`] (the variant
+    Caduceus reports for its own bugs, which no input should reach), so the
+    foreign test suites can check they receive it. Never call it in a
+    product.
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = lambda val: None
+    _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_caduceus_uniffi_fn_func_test_only_internal_error,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def test_only_panic(message: str) -> None:
     """
     Test support only: panics inside a call, so the foreign test suites can
@@ -7927,6 +8545,9 @@ __all__ = [
     "rewrap",
     "seal",
     "seal_file",
+    "seal_media_file",
+    "seal_parts",
+    "test_only_internal_error",
     "test_only_panic",
     "verify_audit_log",
     "verify_signature",
@@ -7954,10 +8575,14 @@ __all__ = [
     "WebhookProtocol",
     "Intake",
     "IntakeProtocol",
+    "MediaSealer",
+    "MediaSealerProtocol",
     "Opener",
     "OpenerProtocol",
     "OutboundState",
     "OutboundStateProtocol",
+    "PartSet",
+    "PartSetProtocol",
     "Policy",
     "PolicyProtocol",
     "Sealer",

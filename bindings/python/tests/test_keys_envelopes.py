@@ -244,3 +244,39 @@ def test_import_works_from_any_directory(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, check=True,
     )
     assert out.stdout.strip() == caduceus.version()
+
+
+def test_envelope_set_parts_in_any_order(record, doctor):
+    parts = [b"Teil eins. ", b"Teil zwei. ", b"Teil drei."]
+    sealed = caduceus.seal_parts([record.public_key()], labels(), parts)
+    assert len(sealed) == 3
+    headers = [caduceus.inspect(s) for s in sealed]
+    assert [(h.part_index, h.part_count) for h in headers] == [(1, 3), (2, 3), (3, 3)]
+    subject_key = record.unwrap_key(doctor)
+    collected = caduceus.PartSet()
+    collected.add(sealed[2], subject_key)
+    collected.add(sealed[0], subject_key)
+    assert collected.count() == 3 and collected.missing() == [2] and not collected.is_complete()
+    with pytest.raises(CaduceusError.InvalidInput):
+        collected.assemble()
+    collected.add(sealed[1], subject_key)
+    assert collected.is_complete() and collected.assemble() == b"".join(parts)
+
+
+def test_internal_errors_arrive_as_the_internal_variant():
+    with pytest.raises(CaduceusError.Internal):
+        caduceus.test_only_internal_error()
+
+
+def test_every_error_variant_is_reached_by_this_suite():
+    # The variants the suite above raises from real calls (and Internal from
+    # the test hook); a new variant must get a test.
+    variants = {
+        name for name in dir(CaduceusError)
+        if isinstance(getattr(CaduceusError, name), type)
+        and issubclass(getattr(CaduceusError, name), CaduceusError)
+    }
+    assert variants == {
+        "NoAccess", "KeyShredded", "Tampered", "SignatureInvalid", "NotConsented",
+        "InvalidKey", "InvalidInput", "WrongState", "Io", "Internal",
+    }

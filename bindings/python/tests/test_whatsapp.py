@@ -161,3 +161,38 @@ def test_intake_configuration_errors():
         Intake(practice=staff, staff=[], **args)
     with pytest.raises(CaduceusError.InvalidInput):
         Intake(practice=practice, staff=[StaffMember(key=staff, roles=["no-such-role"])], **args)
+
+
+def test_photo_fetch_sealed_against_the_webhook_hash(fixture_dir, tmp_path):
+    p = Practice()
+    [first] = p.post(fixture_dir, "text.json")
+    patient = first.subject()
+    p.post(fixture_dir, "consent-yes-photos-button.json")
+    assert p.ledger.decide(patient, "clinical-photos", NOW).allowed
+    [fetch] = p.post(fixture_dir, "image.json")
+    assert fetch.kind() == "fetch-media" and fetch.media_id()
+    record = fetch.keyring_record() or p.keyrings.get(patient, "clinical-photos")
+    photo = read(fixture_dir, "image.bin")
+    # In memory, chunk by chunk as it downloads.
+    sealer = caduceus.MediaSealer(fetch)
+    sealed = b"".join(sealer.push(photo[i : i + 1000]) for i in range(0, len(photo), 1000)) + sealer.finish()
+    assert caduceus.open_with_keyring(sealed, record, p.doctor).plaintext == photo
+    with pytest.raises(CaduceusError.NoAccess):
+        caduceus.open_with_keyring(sealed, record, p.finance)
+    p.entries.append(fetch.append_media_audit(p.log, None).bytes)
+    # File to file.
+    (tmp_path / "dl.jpg").write_bytes(photo)
+    caduceus.seal_media_file(fetch, str(tmp_path / "dl.jpg"), str(tmp_path / "photo.env"))
+    assert caduceus.open_with_keyring((tmp_path / "photo.env").read_bytes(), record, p.doctor).plaintext == photo
+    # A download that differs in one byte is refused and leaves nothing.
+    bad = bytearray(photo)
+    bad[3] ^= 1
+    (tmp_path / "bad.jpg").write_bytes(bytes(bad))
+    with pytest.raises(CaduceusError.Tampered):
+        caduceus.seal_media_file(fetch, str(tmp_path / "bad.jpg"), str(tmp_path / "bad.env"))
+    assert not (tmp_path / "bad.env").exists()
+    failed = fetch.append_media_audit(p.log, "media-hash-mismatch")
+    assert failed.index == p.log.size() - 1
+    # A decision without a media plan cannot seal media.
+    with pytest.raises(CaduceusError.WrongState):
+        caduceus.MediaSealer(first)

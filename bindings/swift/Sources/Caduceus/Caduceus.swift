@@ -1024,6 +1024,12 @@ public protocol DecisionProtocol: AnyObject, Sendable {
     func appendAudit(log: AuditLog) throws  -> [AppendedEntry]
     
     /**
+     * Append the media fetch's audit entry to `log`: stored, or failed
+     * with `failure_reason` (a short code such as `download-failed`).
+     */
+    func appendMediaAudit(log: AuditLog, failureReason: String?) throws  -> AppendedEntry
+    
+    /**
      * Apply the decision: record its consent events, add identity links
      * and its keyring record. All or nothing.
      */
@@ -1054,6 +1060,11 @@ public protocol DecisionProtocol: AnyObject, Sendable {
      * `fetch-media`, `opted-out`, `not-stored`, `refused`, `ignored`, ...
      */
     func kind()  -> String
+    
+    /**
+     * The WhatsApp media id to download, for a `fetch-media` decision.
+     */
+    func mediaId()  -> String?
     
     /**
      * Why not stored, refused or ignored, if so.
@@ -1153,6 +1164,21 @@ open func appendAudit(log: AuditLog)throws  -> [AppendedEntry]  {
 }
     
     /**
+     * Append the media fetch's audit entry to `log`: stored, or failed
+     * with `failure_reason` (a short code such as `download-failed`).
+     */
+open func appendMediaAudit(log: AuditLog, failureReason: String?)throws  -> AppendedEntry  {
+    return try  FfiConverterTypeAppendedEntry_lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_decision_append_media_audit(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeAuditLog_lower(log),
+        FfiConverterOptionString.lower(failureReason),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Apply the decision: record its consent events, add identity links
      * and its keyring record. All or nothing.
      */
@@ -1224,6 +1250,18 @@ open func kind() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_caduceus_uniffi_fn_method_decision_kind(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The WhatsApp media id to download, for a `fetch-media` decision.
+     */
+open func mediaId() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_decision_media_id(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2615,6 +2653,173 @@ public func FfiConverterTypeLedger_lower(_ value: Ledger) -> UInt64 {
 
 
 /**
+ * Seals the attachment of a `fetch-media` decision as it downloads,
+ * checking its size limit and the SHA-256 the webhook announced; on a
+ * mismatch [`MediaSealer::finish`] fails with
+ * [`CaduceusError::Tampered`] and writes no final segment, so nothing
+ * that was pushed opens. Write out every output, in order.
+ */
+public protocol MediaSealerProtocol: AnyObject, Sendable {
+    
+    /**
+     * Check the size and SHA-256 and seal the last segment.
+     */
+    func finish() throws  -> Data
+    
+    /**
+     * Seal the next downloaded chunk; returns envelope bytes.
+     */
+    func push(chunk: Data) throws  -> Data
+    
+}
+/**
+ * Seals the attachment of a `fetch-media` decision as it downloads,
+ * checking its size limit and the SHA-256 the webhook announced; on a
+ * mismatch [`MediaSealer::finish`] fails with
+ * [`CaduceusError::Tampered`] and writes no final segment, so nothing
+ * that was pushed opens. Write out every output, in order.
+ */
+open class MediaSealer: MediaSealerProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_caduceus_uniffi_fn_clone_mediasealer(self.handle, $0) }
+    }
+    /**
+     * Start sealing the media of `decision` (kind `fetch-media`).
+     */
+public convenience init(decision: Decision)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_constructor_mediasealer_new(
+        FfiConverterTypeDecision_lower(decision),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_caduceus_uniffi_fn_free_mediasealer(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Check the size and SHA-256 and seal the last segment.
+     */
+open func finish()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_mediasealer_finish(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Seal the next downloaded chunk; returns envelope bytes.
+     */
+open func push(chunk: Data)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_mediasealer_push(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(chunk),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMediaSealer: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = MediaSealer
+
+    public static func lift(_ handle: UInt64) throws -> MediaSealer {
+        return MediaSealer(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: MediaSealer) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MediaSealer {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MediaSealer, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMediaSealer_lift(_ handle: UInt64) throws -> MediaSealer {
+    return try FfiConverterTypeMediaSealer.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMediaSealer_lower(_ value: MediaSealer) -> UInt64 {
+    return FfiConverterTypeMediaSealer.lower(value)
+}
+
+
+
+
+
+
+/**
  * A streaming opener: push the envelope chunk by chunk; each call returns
  * the plaintext authenticated so far. Plaintext is released only segment
  * by segment after its tag verified; a truncated envelope fails at
@@ -2975,6 +3180,217 @@ public func FfiConverterTypeOutboundState_lift(_ handle: UInt64) throws -> Outbo
 #endif
 public func FfiConverterTypeOutboundState_lower(_ value: OutboundState) -> UInt64 {
     return FfiConverterTypeOutboundState.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Collects the opened envelopes of one set, in any order, and tells
+ * which parts are missing.
+ */
+public protocol PartSetProtocol: AnyObject, Sendable {
+    
+    /**
+     * Open `envelope` with `identity` and add it.
+     */
+    func add(envelope: Data, identity: PrivateKey) throws 
+    
+    /**
+     * The parts' plaintexts joined in order.
+     */
+    func assemble() throws  -> Data
+    
+    /**
+     * The number of parts the set has (0 before the first).
+     */
+    func count()  -> UInt32
+    
+    /**
+     * Whether every part is in.
+     */
+    func isComplete()  -> Bool
+    
+    /**
+     * The part numbers (1-based) not added yet.
+     */
+    func missing()  -> [UInt32]
+    
+}
+/**
+ * Collects the opened envelopes of one set, in any order, and tells
+ * which parts are missing.
+ */
+open class PartSet: PartSetProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_caduceus_uniffi_fn_clone_partset(self.handle, $0) }
+    }
+    /**
+     * An empty set.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_constructor_partset_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_caduceus_uniffi_fn_free_partset(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Open `envelope` with `identity` and add it.
+     */
+open func add(envelope: Data, identity: PrivateKey)throws   {try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_partset_add(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(envelope),
+        FfiConverterTypePrivateKey_lower(identity),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The parts' plaintexts joined in order.
+     */
+open func assemble()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_partset_assemble(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The number of parts the set has (0 before the first).
+     */
+open func count() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_partset_count(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether every part is in.
+     */
+open func isComplete() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_partset_is_complete(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The part numbers (1-based) not added yet.
+     */
+open func missing() -> [UInt32]  {
+    return try!  FfiConverterSequenceUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_partset_missing(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePartSet: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PartSet
+
+    public static func lift(_ handle: UInt64) throws -> PartSet {
+        return PartSet(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PartSet) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PartSet {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PartSet, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePartSet_lift(_ handle: UInt64) throws -> PartSet {
+    return try FfiConverterTypePartSet.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePartSet_lower(_ value: PartSet) -> UInt64 {
+    return FfiConverterTypePartSet.lower(value)
 }
 
 
@@ -6782,6 +7198,31 @@ fileprivate struct FfiConverterOptionTypeTemplate: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt32]
+
+    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterUInt32.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UInt32]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceUInt64: FfiConverterRustBuffer {
     typealias SwiftType = [UInt64]
 
@@ -6927,6 +7368,18 @@ fileprivate struct FfiConverterSequenceTypeStaffMember: FfiConverterRustBuffer {
         }
         return seq
     }
+}
+/**
+ * Test support only: fails with [`CaduceusError::Internal`] (the variant
+ * Caduceus reports for its own bugs, which no input should reach), so the
+ * foreign test suites can check they receive it. Never call it in a
+ * product.
+ */
+public func testOnlyInternalError()throws   {try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_func_test_only_internal_error(uniffiCallStatus
+    )
+}
 }
 /**
  * Test support only: panics inside a call, so the foreign test suites can
@@ -7101,6 +7554,21 @@ public func sealFile(recipients: [PublicKey], labels: Labels, inputPath: String,
 }
 }
 /**
+ * Seal `parts` as one envelope set: each part its own envelope whose
+ * authenticated header says "part x of y" (for messages too long for one
+ * envelope, or a series of photos sent together).
+ */
+public func sealParts(recipients: [PublicKey], labels: Labels, parts: [Data])throws  -> [Data]  {
+    return try  FfiConverterSequenceData.lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_func_seal_parts(
+        FfiConverterSequenceTypePublicKey.lower(recipients),
+        FfiConverterTypeLabels_lower(labels),
+        FfiConverterSequenceData.lower(parts),uniffiCallStatus
+    )
+})
+}
+/**
  * May a message for `purpose` be sent to `subject` now: consent for the
  * purpose, the 24-hour window for free-form text, the template's
  * category. `template` `None` means a free-form message.
@@ -7117,6 +7585,21 @@ public func maySend(ledger: Ledger, state: OutboundState, subject: String, purpo
         FfiConverterInt64.lower(now),uniffiCallStatus
     )
 })
+}
+/**
+ * Seal a downloaded attachment file of a `fetch-media` decision into
+ * `output_path` (checked against the webhook's SHA-256 and size limit;
+ * nothing is left at `output_path` on a mismatch). The bytes never cross
+ * the binding boundary.
+ */
+public func sealMediaFile(decision: Decision, inputPath: String, outputPath: String)throws   {try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_func_seal_media_file(
+        FfiConverterTypeDecision_lower(decision),
+        FfiConverterString.lower(inputPath),
+        FfiConverterString.lower(outputPath),uniffiCallStatus
+    )
+}
 }
 /**
  * Verify the `X-Hub-Signature-256` header over the raw request body with
@@ -7165,6 +7648,9 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_caduceus_uniffi_checksum_func_test_only_internal_error() != 16887) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_caduceus_uniffi_checksum_func_test_only_panic() != 43345) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7204,7 +7690,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_caduceus_uniffi_checksum_func_seal_file() != 12106) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_caduceus_uniffi_checksum_func_seal_parts() != 5069) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_caduceus_uniffi_checksum_func_may_send() != 35963) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_func_seal_media_file() != 34100) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_func_verify_signature() != 12037) {
@@ -7271,6 +7763,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_method_opener_push() != 28659) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_partset_add() != 59814) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_partset_assemble() != 33750) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_partset_count() != 2988) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_partset_is_complete() != 64320) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_partset_missing() != 32127) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_method_sealer_finish() != 58403) {
@@ -7357,6 +7864,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_caduceus_uniffi_checksum_method_decision_append_audit() != 19745) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_caduceus_uniffi_checksum_method_decision_append_media_audit() != 63901) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_caduceus_uniffi_checksum_method_decision_apply() != 42203) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7373,6 +7883,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_method_decision_kind() != 60198) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_decision_media_id() != 30307) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_method_decision_reason() != 18049) {
@@ -7414,6 +7927,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_caduceus_uniffi_checksum_method_keyringset_len() != 6243) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_caduceus_uniffi_checksum_method_mediasealer_finish() != 51111) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_mediasealer_push() != 25995) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_caduceus_uniffi_checksum_method_outboundstate_apply() != 1401) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7451,6 +7970,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_constructor_opener_with_keyring() != 32332) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_constructor_partset_new() != 62077) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_constructor_sealer_new() != 31427) {
@@ -7493,6 +8015,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_constructor_keyringset_new() != 30310) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_constructor_mediasealer_new() != 33668) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_constructor_outboundstate_from_text() != 50666) {

@@ -435,6 +435,47 @@ RustBuffer uniffi_caduceus_uniffi_fn_method_opener_header(uint64_t ptr, RustCall
 RustBuffer uniffi_caduceus_uniffi_fn_method_opener_push(uint64_t ptr, RustBuffer chunk, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_PARTSET
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_PARTSET
+uint64_t uniffi_caduceus_uniffi_fn_clone_partset(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FREE_PARTSET
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FREE_PARTSET
+void uniffi_caduceus_uniffi_fn_free_partset(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CONSTRUCTOR_PARTSET_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CONSTRUCTOR_PARTSET_NEW
+uint64_t uniffi_caduceus_uniffi_fn_constructor_partset_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_ADD
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_ADD
+void uniffi_caduceus_uniffi_fn_method_partset_add(uint64_t ptr, RustBuffer envelope, uint64_t identity, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_ASSEMBLE
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_ASSEMBLE
+RustBuffer uniffi_caduceus_uniffi_fn_method_partset_assemble(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_COUNT
+uint32_t uniffi_caduceus_uniffi_fn_method_partset_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_IS_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_IS_COMPLETE
+int8_t uniffi_caduceus_uniffi_fn_method_partset_is_complete(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_MISSING
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_PARTSET_MISSING
+RustBuffer uniffi_caduceus_uniffi_fn_method_partset_missing(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_SEALER
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_SEALER
 uint64_t uniffi_caduceus_uniffi_fn_clone_sealer(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -706,6 +747,11 @@ void uniffi_caduceus_uniffi_fn_free_decision(uint64_t handle, RustCallStatus *_N
 RustBuffer uniffi_caduceus_uniffi_fn_method_decision_append_audit(uint64_t ptr, uint64_t log, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_APPEND_MEDIA_AUDIT
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_APPEND_MEDIA_AUDIT
+RustBuffer uniffi_caduceus_uniffi_fn_method_decision_append_media_audit(uint64_t ptr, uint64_t log, RustBuffer failure_reason, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_APPLY
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_APPLY
 void uniffi_caduceus_uniffi_fn_method_decision_apply(uint64_t ptr, uint64_t ledger, uint64_t identities, uint64_t keyrings, int64_t now, RustCallStatus *_Nonnull out_status
@@ -734,6 +780,11 @@ RustBuffer uniffi_caduceus_uniffi_fn_method_decision_keyring_record(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_KIND
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_KIND
 RustBuffer uniffi_caduceus_uniffi_fn_method_decision_kind(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_MEDIA_ID
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_MEDIA_ID
+RustBuffer uniffi_caduceus_uniffi_fn_method_decision_media_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_DECISION_REASON
@@ -853,6 +904,31 @@ int8_t uniffi_caduceus_uniffi_fn_method_keyringset_is_empty(uint64_t ptr, RustCa
 uint64_t uniffi_caduceus_uniffi_fn_method_keyringset_len(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_MEDIASEALER
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_MEDIASEALER
+uint64_t uniffi_caduceus_uniffi_fn_clone_mediasealer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FREE_MEDIASEALER
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FREE_MEDIASEALER
+void uniffi_caduceus_uniffi_fn_free_mediasealer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CONSTRUCTOR_MEDIASEALER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CONSTRUCTOR_MEDIASEALER_NEW
+uint64_t uniffi_caduceus_uniffi_fn_constructor_mediasealer_new(uint64_t decision, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_MEDIASEALER_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_MEDIASEALER_FINISH
+RustBuffer uniffi_caduceus_uniffi_fn_method_mediasealer_finish(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_MEDIASEALER_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_MEDIASEALER_PUSH
+RustBuffer uniffi_caduceus_uniffi_fn_method_mediasealer_push(uint64_t ptr, RustBuffer chunk, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_OUTBOUNDSTATE
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_OUTBOUNDSTATE
 uint64_t uniffi_caduceus_uniffi_fn_clone_outboundstate(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -907,6 +983,12 @@ uint64_t uniffi_caduceus_uniffi_fn_method_webhook_event_count(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_WEBHOOK_TO_JSON
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_WEBHOOK_TO_JSON
 RustBuffer uniffi_caduceus_uniffi_fn_method_webhook_to_json(uint64_t ptr, int8_t show_content, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_TEST_ONLY_INTERNAL_ERROR
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_TEST_ONLY_INTERNAL_ERROR
+void uniffi_caduceus_uniffi_fn_func_test_only_internal_error(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_TEST_ONLY_PANIC
@@ -975,9 +1057,19 @@ RustBuffer uniffi_caduceus_uniffi_fn_func_seal(RustBuffer recipients, RustBuffer
 void uniffi_caduceus_uniffi_fn_func_seal_file(RustBuffer recipients, RustBuffer labels, RustBuffer input_path, RustBuffer output_path, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_SEAL_PARTS
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_SEAL_PARTS
+RustBuffer uniffi_caduceus_uniffi_fn_func_seal_parts(RustBuffer recipients, RustBuffer labels, RustBuffer parts, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_MAY_SEND
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_MAY_SEND
 RustBuffer uniffi_caduceus_uniffi_fn_func_may_send(uint64_t ledger, uint64_t state, RustBuffer subject, RustBuffer purpose, RustBuffer template, int64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_SEAL_MEDIA_FILE
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_SEAL_MEDIA_FILE
+void uniffi_caduceus_uniffi_fn_func_seal_media_file(uint64_t decision, RustBuffer input_path, RustBuffer output_path, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_VERIFY_SIGNATURE
@@ -1250,6 +1342,12 @@ void ffi_caduceus_uniffi_rust_future_free_void(uint64_t handle
 void ffi_caduceus_uniffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_TEST_ONLY_INTERNAL_ERROR
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_TEST_ONLY_INTERNAL_ERROR
+uint16_t uniffi_caduceus_uniffi_checksum_func_test_only_internal_error(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_TEST_ONLY_PANIC
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_TEST_ONLY_PANIC
 uint16_t uniffi_caduceus_uniffi_checksum_func_test_only_panic(void
@@ -1328,9 +1426,21 @@ uint16_t uniffi_caduceus_uniffi_checksum_func_seal_file(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_SEAL_PARTS
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_SEAL_PARTS
+uint16_t uniffi_caduceus_uniffi_checksum_func_seal_parts(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_MAY_SEND
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_MAY_SEND
 uint16_t uniffi_caduceus_uniffi_checksum_func_may_send(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_SEAL_MEDIA_FILE
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_SEAL_MEDIA_FILE
+uint16_t uniffi_caduceus_uniffi_checksum_func_seal_media_file(void
     
 );
 #endif
@@ -1463,6 +1573,36 @@ uint16_t uniffi_caduceus_uniffi_checksum_method_opener_header(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_OPENER_PUSH
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_OPENER_PUSH
 uint16_t uniffi_caduceus_uniffi_checksum_method_opener_push(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_ADD
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_ADD
+uint16_t uniffi_caduceus_uniffi_checksum_method_partset_add(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_ASSEMBLE
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_ASSEMBLE
+uint16_t uniffi_caduceus_uniffi_checksum_method_partset_assemble(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_COUNT
+uint16_t uniffi_caduceus_uniffi_checksum_method_partset_count(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_IS_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_IS_COMPLETE
+uint16_t uniffi_caduceus_uniffi_checksum_method_partset_is_complete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_MISSING
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_PARTSET_MISSING
+uint16_t uniffi_caduceus_uniffi_checksum_method_partset_missing(void
     
 );
 #endif
@@ -1634,6 +1774,12 @@ uint16_t uniffi_caduceus_uniffi_checksum_method_decision_append_audit(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_APPEND_MEDIA_AUDIT
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_APPEND_MEDIA_AUDIT
+uint16_t uniffi_caduceus_uniffi_checksum_method_decision_append_media_audit(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_APPLY
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_APPLY
 uint16_t uniffi_caduceus_uniffi_checksum_method_decision_apply(void
@@ -1667,6 +1813,12 @@ uint16_t uniffi_caduceus_uniffi_checksum_method_decision_keyring_record(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_KIND
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_KIND
 uint16_t uniffi_caduceus_uniffi_checksum_method_decision_kind(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_MEDIA_ID
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_DECISION_MEDIA_ID
+uint16_t uniffi_caduceus_uniffi_checksum_method_decision_media_id(void
     
 );
 #endif
@@ -1748,6 +1900,18 @@ uint16_t uniffi_caduceus_uniffi_checksum_method_keyringset_len(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_MEDIASEALER_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_MEDIASEALER_FINISH
+uint16_t uniffi_caduceus_uniffi_checksum_method_mediasealer_finish(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_MEDIASEALER_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_MEDIASEALER_PUSH
+uint16_t uniffi_caduceus_uniffi_checksum_method_mediasealer_push(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_OUTBOUNDSTATE_APPLY
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_OUTBOUNDSTATE_APPLY
 uint16_t uniffi_caduceus_uniffi_checksum_method_outboundstate_apply(void
@@ -1823,6 +1987,12 @@ uint16_t uniffi_caduceus_uniffi_checksum_constructor_opener_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_OPENER_WITH_KEYRING
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_OPENER_WITH_KEYRING
 uint16_t uniffi_caduceus_uniffi_checksum_constructor_opener_with_keyring(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_PARTSET_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_PARTSET_NEW
+uint16_t uniffi_caduceus_uniffi_checksum_constructor_partset_new(void
     
 );
 #endif
@@ -1907,6 +2077,12 @@ uint16_t uniffi_caduceus_uniffi_checksum_constructor_intake_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_KEYRINGSET_NEW
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_KEYRINGSET_NEW
 uint16_t uniffi_caduceus_uniffi_checksum_constructor_keyringset_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_MEDIASEALER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_CONSTRUCTOR_MEDIASEALER_NEW
+uint16_t uniffi_caduceus_uniffi_checksum_constructor_mediasealer_new(void
     
 );
 #endif

@@ -675,6 +675,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_caduceus_uniffi_checksum_func_test_only_internal_error(
+    ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_test_only_panic(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_version(
@@ -701,7 +703,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_seal_file(
     ): Int
+    external fun uniffi_caduceus_uniffi_checksum_func_seal_parts(
+    ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_may_send(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_func_seal_media_file(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_verify_signature(
     ): Int
@@ -746,6 +752,16 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_caduceus_uniffi_checksum_method_opener_header(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_opener_push(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_partset_add(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_partset_assemble(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_partset_count(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_partset_is_complete(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_partset_missing(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_sealer_finish(
     ): Int
@@ -803,6 +819,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_decision_append_audit(
     ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_decision_append_media_audit(
+    ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_decision_apply(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_decision_audit_count(
@@ -814,6 +832,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_caduceus_uniffi_checksum_method_decision_keyring_record(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_decision_kind(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_decision_media_id(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_decision_reason(
     ): Int
@@ -841,6 +861,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_keyringset_len(
     ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_mediasealer_finish(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_mediasealer_push(
+    ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_outboundstate_apply(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_outboundstate_to_text(
@@ -866,6 +890,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_caduceus_uniffi_checksum_constructor_opener_new(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_constructor_opener_with_keyring(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_constructor_partset_new(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_constructor_sealer_new(
     ): Int
@@ -894,6 +920,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_caduceus_uniffi_checksum_constructor_intake_new(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_constructor_keyringset_new(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_constructor_mediasealer_new(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_constructor_outboundstate_from_text(
     ): Int
@@ -996,6 +1024,22 @@ internal object UniffiLib {
     external fun uniffi_caduceus_uniffi_fn_method_opener_header(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_method_opener_push(`ptr`: Long,`chunk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_clone_partset(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_caduceus_uniffi_fn_free_partset(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_caduceus_uniffi_fn_constructor_partset_new(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_caduceus_uniffi_fn_method_partset_add(`ptr`: Long,`envelope`: RustBuffer.ByValue,`identity`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_caduceus_uniffi_fn_method_partset_assemble(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_partset_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_caduceus_uniffi_fn_method_partset_is_complete(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_caduceus_uniffi_fn_method_partset_missing(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_clone_sealer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1105,6 +1149,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_caduceus_uniffi_fn_method_decision_append_audit(`ptr`: Long,`log`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_decision_append_media_audit(`ptr`: Long,`log`: Long,`failureReason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_method_decision_apply(`ptr`: Long,`ledger`: Long,`identities`: Long,`keyrings`: Long,`now`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_caduceus_uniffi_fn_method_decision_audit_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1116,6 +1162,8 @@ internal object UniffiLib {
     external fun uniffi_caduceus_uniffi_fn_method_decision_keyring_record(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_method_decision_kind(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_decision_media_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_method_decision_reason(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1163,6 +1211,16 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_caduceus_uniffi_fn_method_keyringset_len(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_caduceus_uniffi_fn_clone_mediasealer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_caduceus_uniffi_fn_free_mediasealer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_caduceus_uniffi_fn_constructor_mediasealer_new(`decision`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_caduceus_uniffi_fn_method_mediasealer_finish(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_mediasealer_push(`ptr`: Long,`chunk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_clone_outboundstate(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_caduceus_uniffi_fn_free_outboundstate(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1185,6 +1243,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_caduceus_uniffi_fn_method_webhook_to_json(`ptr`: Long,`showContent`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_func_test_only_internal_error(uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_caduceus_uniffi_fn_func_test_only_panic(`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_caduceus_uniffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
@@ -1211,8 +1271,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_func_seal_file(`recipients`: RustBuffer.ByValue,`labels`: RustBuffer.ByValue,`inputPath`: RustBuffer.ByValue,`outputPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_caduceus_uniffi_fn_func_seal_parts(`recipients`: RustBuffer.ByValue,`labels`: RustBuffer.ByValue,`parts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_func_may_send(`ledger`: Long,`state`: Long,`subject`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,`template`: RustBuffer.ByValue,`now`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_func_seal_media_file(`decision`: Long,`inputPath`: RustBuffer.ByValue,`outputPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_caduceus_uniffi_fn_func_verify_signature(`body`: RustBuffer.ByValue,`signatureHeader`: RustBuffer.ByValue,`appSecrets`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_caduceus_uniffi_fn_func_verify_subscription(`mode`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,`challenge`: RustBuffer.ByValue,`expectedToken`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1336,6 +1400,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_caduceus_uniffi_checksum_func_test_only_internal_error() and 0xFFFF) != 16887) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_caduceus_uniffi_checksum_func_test_only_panic() and 0xFFFF) != 43345) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1375,7 +1442,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_caduceus_uniffi_checksum_func_seal_file() and 0xFFFF) != 12106) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_caduceus_uniffi_checksum_func_seal_parts() and 0xFFFF) != 5069) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_caduceus_uniffi_checksum_func_may_send() and 0xFFFF) != 35963) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_func_seal_media_file() and 0xFFFF) != 34100) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_func_verify_signature() and 0xFFFF) != 12037) {
@@ -1442,6 +1515,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_opener_push() and 0xFFFF) != 28659) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_partset_add() and 0xFFFF) != 59814) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_partset_assemble() and 0xFFFF) != 33750) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_partset_count() and 0xFFFF) != 2988) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_partset_is_complete() and 0xFFFF) != 64320) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_partset_missing() and 0xFFFF) != 32127) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_sealer_finish() and 0xFFFF) != 58403) {
@@ -1528,6 +1616,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_caduceus_uniffi_checksum_method_decision_append_audit() and 0xFFFF) != 19745) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_decision_append_media_audit() and 0xFFFF) != 63901) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_decision_apply() and 0xFFFF) != 42203) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1544,6 +1635,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_decision_kind() and 0xFFFF) != 60198) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_decision_media_id() and 0xFFFF) != 30307) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_decision_reason() and 0xFFFF) != 18049) {
@@ -1585,6 +1679,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_caduceus_uniffi_checksum_method_keyringset_len() and 0xFFFF) != 6243) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_mediasealer_finish() and 0xFFFF) != 51111) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_mediasealer_push() and 0xFFFF) != 25995) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_outboundstate_apply() and 0xFFFF) != 1401) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1622,6 +1722,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_constructor_opener_with_keyring() and 0xFFFF) != 32332) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_constructor_partset_new() and 0xFFFF) != 62077) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_constructor_sealer_new() and 0xFFFF) != 31427) {
@@ -1664,6 +1767,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_constructor_keyringset_new() and 0xFFFF) != 30310) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_constructor_mediasealer_new() and 0xFFFF) != 33668) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_constructor_outboundstate_from_text() and 0xFFFF) != 50666) {
@@ -2826,6 +2932,12 @@ public interface DecisionInterface {
     fun `appendAudit`(`log`: AuditLog): List<AppendedEntry>
     
     /**
+     * Append the media fetch's audit entry to `log`: stored, or failed
+     * with `failure_reason` (a short code such as `download-failed`).
+     */
+    fun `appendMediaAudit`(`log`: AuditLog, `failureReason`: kotlin.String?): AppendedEntry
+    
+    /**
      * Apply the decision: record its consent events, add identity links
      * and its keyring record. All or nothing.
      */
@@ -2856,6 +2968,11 @@ public interface DecisionInterface {
      * `fetch-media`, `opted-out`, `not-stored`, `refused`, `ignored`, ...
      */
     fun `kind`(): kotlin.String
+    
+    /**
+     * The WhatsApp media id to download, for a `fetch-media` decision.
+     */
+    fun `mediaId`(): kotlin.String?
     
     /**
      * Why not stored, refused or ignored, if so.
@@ -3011,6 +3128,26 @@ open class Decision: Disposable, AutoCloseable, DecisionInterface
 
     
     /**
+     * Append the media fetch's audit entry to `log`: stored, or failed
+     * with `failure_reason` (a short code such as `download-failed`).
+     */
+    @Throws(CaduceusException::class)override fun `appendMediaAudit`(`log`: AuditLog, `failureReason`: kotlin.String?): AppendedEntry {
+            return FfiConverterTypeAppendedEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_append_media_audit(
+        it,
+        
+        FfiConverterTypeAuditLog.lower(`log`),
+        FfiConverterOptionalString.lower(`failureReason`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Apply the decision: record its consent events, add identity links
      * and its keyring record. All or nothing.
      */
@@ -3103,6 +3240,22 @@ open class Decision: Disposable, AutoCloseable, DecisionInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_kind(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The WhatsApp media id to download, for a `fetch-media` decision.
+     */override fun `mediaId`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_decision_media_id(
         it,
         _status)
 }
@@ -5418,6 +5571,317 @@ public object FfiConverterTypeLedger: FfiConverter<Ledger, Long> {
 
 
 /**
+ * Seals the attachment of a `fetch-media` decision as it downloads,
+ * checking its size limit and the SHA-256 the webhook announced; on a
+ * mismatch [`MediaSealer::finish`] fails with
+ * [`CaduceusError::Tampered`] and writes no final segment, so nothing
+ * that was pushed opens. Write out every output, in order.
+ */
+public interface MediaSealerInterface {
+    
+    /**
+     * Check the size and SHA-256 and seal the last segment.
+     */
+    fun `finish`(): kotlin.ByteArray
+    
+    /**
+     * Seal the next downloaded chunk; returns envelope bytes.
+     */
+    fun `push`(`chunk`: kotlin.ByteArray): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * Seals the attachment of a `fetch-media` decision as it downloads,
+ * checking its size limit and the SHA-256 the webhook announced; on a
+ * mismatch [`MediaSealer::finish`] fails with
+ * [`CaduceusError::Tampered`] and writes no final segment, so nothing
+ * that was pushed opens. Write out every output, in order.
+ */
+open class MediaSealer: Disposable, AutoCloseable, MediaSealerInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * Start sealing the media of `decision` (kind `fetch-media`).
+     */
+    constructor(`decision`: Decision) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_constructor_mediasealer_new(
+    
+        
+        FfiConverterTypeDecision.lower(`decision`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_caduceus_uniffi_fn_free_mediasealer(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_caduceus_uniffi_fn_clone_mediasealer(handle, status)
+        }
+    }
+
+    
+    /**
+     * Check the size and SHA-256 and seal the last segment.
+     */
+    @Throws(CaduceusException::class)override fun `finish`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_finish(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Seal the next downloaded chunk; returns envelope bytes.
+     */
+    @Throws(CaduceusException::class)override fun `push`(`chunk`: kotlin.ByteArray): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_mediasealer_push(
+        it,
+        
+        FfiConverterByteArray.lower(`chunk`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMediaSealer: FfiConverter<MediaSealer, Long> {
+    override fun lower(value: MediaSealer): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): MediaSealer {
+        return MediaSealer(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): MediaSealer {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MediaSealer) = 8UL
+
+    override fun write(value: MediaSealer, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A streaming opener: push the envelope chunk by chunk; each call returns
  * the plaintext authenticated so far. Plaintext is released only segment
  * by segment after its tag verified; a truncated envelope fails at
@@ -5979,6 +6443,373 @@ public object FfiConverterTypeOutboundState: FfiConverter<OutboundState, Long> {
     override fun allocationSize(value: OutboundState) = 8UL
 
     override fun write(value: OutboundState, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Collects the opened envelopes of one set, in any order, and tells
+ * which parts are missing.
+ */
+public interface PartSetInterface {
+    
+    /**
+     * Open `envelope` with `identity` and add it.
+     */
+    fun `add`(`envelope`: kotlin.ByteArray, `identity`: PrivateKey)
+    
+    /**
+     * The parts' plaintexts joined in order.
+     */
+    fun `assemble`(): kotlin.ByteArray
+    
+    /**
+     * The number of parts the set has (0 before the first).
+     */
+    fun `count`(): kotlin.UInt
+    
+    /**
+     * Whether every part is in.
+     */
+    fun `isComplete`(): kotlin.Boolean
+    
+    /**
+     * The part numbers (1-based) not added yet.
+     */
+    fun `missing`(): List<kotlin.UInt>
+    
+    companion object
+}
+
+/**
+ * Collects the opened envelopes of one set, in any order, and tells
+ * which parts are missing.
+ */
+open class PartSet: Disposable, AutoCloseable, PartSetInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * An empty set.
+     */
+    constructor() :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_constructor_partset_new(
+    
+        _status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_caduceus_uniffi_fn_free_partset(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_caduceus_uniffi_fn_clone_partset(handle, status)
+        }
+    }
+
+    
+    /**
+     * Open `envelope` with `identity` and add it.
+     */
+    @Throws(CaduceusException::class)override fun `add`(`envelope`: kotlin.ByteArray, `identity`: PrivateKey)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_add(
+        it,
+        
+        FfiConverterByteArray.lower(`envelope`),
+        FfiConverterTypePrivateKey.lower(`identity`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The parts' plaintexts joined in order.
+     */
+    @Throws(CaduceusException::class)override fun `assemble`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_assemble(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The number of parts the set has (0 before the first).
+     */override fun `count`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_count(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether every part is in.
+     */override fun `isComplete`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_is_complete(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The part numbers (1-based) not added yet.
+     */override fun `missing`(): List<kotlin.UInt> {
+            return FfiConverterSequenceUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_partset_missing(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePartSet: FfiConverter<PartSet, Long> {
+    override fun lower(value: PartSet): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PartSet {
+        return PartSet(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PartSet {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PartSet) = 8UL
+
+    override fun write(value: PartSet, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -10054,6 +10885,34 @@ public object FfiConverterOptionalTypeTemplate: FfiConverterRustBuffer<Template?
 /**
  * @suppress
  */
+public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
+    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
+        val len = buf.getInt()
+        return List<kotlin.UInt>(len) {
+            FfiConverterUInt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.UInt>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterUInt.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceULong: FfiConverterRustBuffer<List<kotlin.ULong>> {
     override fun read(buf: ByteBuffer): List<kotlin.ULong> {
         val len = buf.getInt()
@@ -10215,6 +11074,22 @@ public object FfiConverterSequenceTypeStaffMember: FfiConverterRustBuffer<List<S
         }
     }
 }
+        /**
+         * Test support only: fails with [`CaduceusError::Internal`] (the variant
+         * Caduceus reports for its own bugs, which no input should reach), so the
+         * foreign test suites can check they receive it. Never call it in a
+         * product.
+         */
+    @Throws(CaduceusException::class) fun `testOnlyInternalError`()
+        = 
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_func_test_only_internal_error(
+    
+        _status)
+}
+    
+    
+
         /**
          * Test support only: panics inside a call, so the foreign test suites can
          * check that a Rust panic arrives as an exception and not as a crash.
@@ -10439,6 +11314,25 @@ public object FfiConverterSequenceTypeStaffMember: FfiConverterRustBuffer<List<S
     
 
         /**
+         * Seal `parts` as one envelope set: each part its own envelope whose
+         * authenticated header says "part x of y" (for messages too long for one
+         * envelope, or a series of photos sent together).
+         */
+    @Throws(CaduceusException::class) fun `sealParts`(`recipients`: List<PublicKey>, `labels`: Labels, `parts`: List<kotlin.ByteArray>): List<kotlin.ByteArray> {
+            return FfiConverterSequenceByteArray.lift(
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_parts(
+    
+        
+        FfiConverterSequenceTypePublicKey.lower(`recipients`),
+        FfiConverterTypeLabels.lower(`labels`),
+        FfiConverterSequenceByteArray.lower(`parts`),_status)
+}
+    )
+    }
+    
+
+        /**
          * May a message for `purpose` be sent to `subject` now: consent for the
          * purpose, the 24-hour window for free-form text, the template's
          * category. `template` `None` means a free-form message.
@@ -10457,6 +11351,25 @@ public object FfiConverterSequenceTypeStaffMember: FfiConverterRustBuffer<List<S
 }
     )
     }
+    
+
+        /**
+         * Seal a downloaded attachment file of a `fetch-media` decision into
+         * `output_path` (checked against the webhook's SHA-256 and size limit;
+         * nothing is left at `output_path` on a mismatch). The bytes never cross
+         * the binding boundary.
+         */
+    @Throws(CaduceusException::class) fun `sealMediaFile`(`decision`: Decision, `inputPath`: kotlin.String, `outputPath`: kotlin.String)
+        = 
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_func_seal_media_file(
+    
+        
+        FfiConverterTypeDecision.lower(`decision`),
+        FfiConverterString.lower(`inputPath`),
+        FfiConverterString.lower(`outputPath`),_status)
+}
+    
     
 
         /**

@@ -299,3 +299,32 @@ class CrossLanguageTest {
         File(dir, "kt-staff.key").writeText(staff.toSecretText())
     }
 }
+
+class MoreEnvelopeAndErrorTest {
+    private val practice = PrivateKey.generate(KeyKind.PRACTICE)
+    private val doctor = PrivateKey.generate(KeyKind.STAFF)
+    private val record =
+        KeyringRecord.create("p-2", "chat-messages", listOf(practice.publicKey(), doctor.publicKey()), NOW)
+
+    @Test
+    fun envelopeSetPartsInAnyOrder() {
+        val parts = listOf("eins ", "zwei ", "drei").map { it.toByteArray() }
+        val sealed = sealParts(listOf(record.publicKey()), labels(), parts)
+        val key = record.unwrapKey(doctor)
+        val set = PartSet()
+        set.add(sealed[2], key)
+        assertEquals(listOf(1u, 2u), set.missing())
+        set.add(sealed[0], key)
+        set.add(sealed[1], key)
+        assertTrue(set.isComplete())
+        assertEquals("eins zwei drei", set.assemble().toString(Charsets.UTF_8))
+    }
+
+    @Test
+    fun ioAndInternalErrors(@TempDir dir: Path) {
+        assertThrows<CaduceusException.Io> {
+            sealFile(listOf(record.publicKey()), labels(), dir.resolve("missing").toString(), dir.resolve("o").toString())
+        }
+        assertThrows<CaduceusException.Internal> { testOnlyInternalError() }
+    }
+}
