@@ -280,3 +280,20 @@ def test_every_error_variant_is_reached_by_this_suite():
         "NoAccess", "KeyShredded", "Tampered", "SignatureInvalid", "NotConsented",
         "InvalidKey", "InvalidInput", "WrongState", "Io", "Internal",
     }
+
+
+def test_rotate_a_staff_device_key_and_open_with_a_plain_identity(tmp_path, practice):
+    old_phone, new_phone = PrivateKey.generate(KeyKind.STAFF), PrivateKey.generate(KeyKind.STAFF)
+    record = KeyringRecord.create("p-5", "chat-messages", [practice.public_key(), old_phone.public_key()], 1)
+    rotated = record.rotate_recipient(practice, old_phone.key_id(), new_phone.public_key())
+    assert set(rotated.recipient_ids()) == {practice.key_id(), new_phone.key_id()}
+    sealed = caduceus.seal([rotated.public_key()], labels(), b"rotated")
+    assert caduceus.open_with_keyring(sealed, rotated, new_phone).plaintext == b"rotated"
+    with pytest.raises(CaduceusError.NoAccess):
+        caduceus.open_with_keyring(sealed, rotated, old_phone)
+    direct = caduceus.seal([practice.public_key()], labels(), b"direct")
+    opener = Opener(practice)
+    assert opener.push(direct) + opener.finish() == b"direct"
+    (tmp_path / "d.env").write_bytes(direct)
+    header = caduceus.open_file(practice, str(tmp_path / "d.env"), str(tmp_path / "d.txt"))
+    assert (tmp_path / "d.txt").read_bytes() == b"direct" and header.recipients == [practice.key_id()]

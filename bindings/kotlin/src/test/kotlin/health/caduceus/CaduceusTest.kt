@@ -328,3 +328,91 @@ class MoreEnvelopeAndErrorTest {
         assertThrows<CaduceusException.Internal> { testOnlyInternalError() }
     }
 }
+
+class RemainingObjectsTest {
+    private val secret = fixture("app-secret.txt").toString(Charsets.UTF_8).trim().toByteArray()
+
+    @Test
+    fun keysRotationOpenerWithIdentityAndOpenFile(@TempDir dir: Path) {
+        val practice = PrivateKey.generate(KeyKind.PRACTICE)
+        val oldPhone = PrivateKey.generate(KeyKind.STAFF)
+        val newPhone = PrivateKey.generate(KeyKind.STAFF)
+        val record = KeyringRecord.create("p-3", "chat-messages", listOf(practice.publicKey(), oldPhone.publicKey()), NOW)
+        val rotated = record.rotateRecipient(practice, oldPhone.keyId(), newPhone.publicKey())
+        assertEquals(setOf(practice.keyId(), newPhone.keyId()), rotated.recipientIds().toSet())
+        val pub = PublicKey.fromBytes(KeyKind.STAFF, newPhone.publicKey().toBytes())
+        assertEquals(newPhone.keyId(), pub.keyId())
+        val sealed = seal(listOf(practice.publicKey()), labels(), "direct".toByteArray())
+        val opener = Opener(practice)
+        val plain = opener.push(sealed) + opener.finish()
+        assertArrayEquals("direct".toByteArray(), plain)
+        assertThrows<CaduceusException.WrongState> { opener.push(ByteArray(1)) }
+        val envFile = dir.resolve("m.env").toFile().apply { writeBytes(sealed) }
+        val out = dir.resolve("m.txt").toString()
+        assertEquals("chat-messages", openFile(practice, envFile.path, out).labels.category)
+        assertArrayEquals("direct".toByteArray(), File(out).readBytes())
+    }
+
+    @Test
+    fun consentOptOutExportAndAuditKeyText() {
+        val ledger = Ledger()
+        ledger.registerNotice("privacy-chat", 1u, "de", NOTICE, NOW - DAY, NOW)
+        ledger.record(
+            ConsentEvent(
+                "ev-1", "p-4", listOf("treatment-communication", "recall"), ConsentStatus.GIVEN,
+                ConsentMethod.CHAT_REPLY, NoticeId("privacy-chat", 1u, "de"), "whatsapp", null, "system", NOW - 60, null),
+            NOW)
+        val stopped = ledger.optOut(OptOutRequest("ev-2", "p-4", "Bitte stopp", "wamid.X", "whatsapp", "system", NOW - 5), NOW)
+        assertTrue(stopped.contains("recall"))
+        assertFalse(ledger.decide("p-4", "recall", NOW).allowed)
+        assertTrue(ledger.exportFhir("p-4", NOW).contains("Consent"))
+        val key = AuditKey.generate()
+        assertEquals(
+            key.pseudonym(PseudonymKind.SUBJECT, "x"), AuditKey.parse(key.toSecretText()).pseudonym(PseudonymKind.SUBJECT, "x"))
+        assertTrue(Policy.defaultPolicy().readers("chat-messages").contains("doctor"))
+    }
+
+    @Test
+    fun photoFetchSealedAgainstTheWebhookHashAndStatePersists(@TempDir dir: Path) {
+        val practice = PrivateKey.generate(KeyKind.PRACTICE)
+        val doctor = PrivateKey.generate(KeyKind.STAFF)
+        val ledger = Ledger()
+        ledger.registerNotice("privacy-chat", 1u, "de", NOTICE, NOW - 30 * DAY, NOW)
+        val intake =
+            Intake(
+                AuditKey.generate(), Policy.defaultPolicy(), practice.publicKey(),
+                listOf(StaffMember(doctor.publicKey(), listOf("doctor"))), "privacy-chat", 1u, "de", ledger)
+        val identities = Identities()
+        val keyrings = KeyringSet()
+        val outbound = OutboundState()
+        val log = AuditLog("praxis.example/audit")
+        fun post(name: String): Decision {
+            val body = fixture(name)
+            verifySignature(body, fixture("$name.sig").toString(Charsets.UTF_8), listOf(secret))
+            val hook = Webhook.parse(body)
+            return intake.decide(hook, 0uL, ledger, identities, keyrings, NOW).also {
+                it.apply(ledger, identities, keyrings, NOW)
+                outbound.apply(it)
+            }
+        }
+        val patient = post("text.json").subject()!!
+        post("consent-yes-photos-button.json")
+        val fetch = post("image.json")
+        assertEquals("fetch-media", fetch.kind())
+        assertNotNull(fetch.mediaId())
+        val photo = fixture("image.bin")
+        val sealer = MediaSealer(fetch)
+        val sealed = sealer.push(photo) + sealer.finish()
+        val record = keyrings.get(patient, "clinical-photos")!!
+        assertArrayEquals(photo, openWithKeyring(sealed, record, doctor).plaintext)
+        val bad = photo.copyOf().also { it[3] = (it[3].toInt() xor 1).toByte() }
+        val badFile = dir.resolve("bad.jpg").toFile().apply { writeBytes(bad) }
+        assertThrows<CaduceusException.Tampered> { sealMediaFile(fetch, badFile.path, dir.resolve("bad.env").toString()) }
+        assertFalse(Files.exists(dir.resolve("bad.env")))
+        assertEquals(0uL, fetch.appendMediaAudit(log, null).index)
+        assertEquals(identities.len(), Identities.fromText(identities.toText()).len())
+        val restored = OutboundState.fromText(outbound.toText())
+        assertTrue(maySend(ledger, restored, patient, "treatment-communication", null, NOW).allowed)
+        assertEquals("12345", verifySubscription("subscribe", "tok", "12345", "tok"))
+    }
+}
