@@ -362,6 +362,25 @@ impl Ledger {
         self.lock().decide(&subject, &purpose, at).into()
     }
 
+    /// [`Ledger::decide`] for many subjects at once (a send-out), in order.
+    pub fn decide_many(
+        &self,
+        subjects: Vec<String>,
+        purpose: String,
+        at: i64,
+    ) -> Vec<ConsentDecision> {
+        self.lock()
+            .decide_many(&subjects, &purpose, at)
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
+    /// Number of consent events recorded for `subject`.
+    pub fn history_len(&self, subject: String) -> u64 {
+        self.lock().history(&subject).len() as u64
+    }
+
     /// [`Ledger::decide`], failing with [`CaduceusError::NotConsented`]
     /// when processing is not allowed: a guard before processing.
     pub fn require(
@@ -386,5 +405,13 @@ impl Ledger {
             return Err(invalid("the subject must not be empty"));
         }
         Ok(self.lock().export_fhir(&subject, at))
+    }
+
+    /// The subject's consent records as ISO/IEC TS 27560-shaped JSON.
+    pub fn export_iso27560(&self, subject: String) -> Result<String, CaduceusError> {
+        if subject.is_empty() {
+            return Err(invalid("the subject must not be empty"));
+        }
+        Ok(self.lock().export_iso27560(&subject))
     }
 }

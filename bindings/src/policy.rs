@@ -32,6 +32,32 @@ pub struct ErasurePlan {
     pub text_en: String,
 }
 
+/// The metadata-only retention sweep over a store's records.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SweepReport {
+    /// Records whose retention ended: erase them (or shred their key).
+    pub due: u64,
+    /// Records still within their retention period.
+    pub kept: u64,
+    /// Records under a legal hold.
+    pub held: u64,
+    /// Records the policy cannot decide (a date is missing).
+    pub unresolved: u64,
+    /// The report as `caduceus-sweep/1` JSON, one outcome per record.
+    pub json: String,
+}
+
+/// Unix seconds between 1900-01-01 and 9999-12-31 (the policy's dates).
+fn check_time(t: i64) -> Result<(), CaduceusError> {
+    if (-2_208_988_800..=253_402_300_799).contains(&t) {
+        Ok(())
+    } else {
+        Err(crate::error::invalid(
+            "times must be Unix seconds between 1900-01-01 and 9999-12-31",
+        ))
+    }
+}
+
 /// What a staff role may do with a data category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum AccessOperation {
@@ -74,6 +100,7 @@ impl Policy {
         holds_json: Option<String>,
         received_at: i64,
     ) -> Result<ErasurePlan, CaduceusError> {
+        check_time(received_at)?;
         let p = &self.policy;
         let set = retention::parse_records(p, &records_json)?;
         let holds = match holds_json {
@@ -102,6 +129,32 @@ impl Policy {
             json: plan.to_json(p).to_string(),
             text_de: plan.text_de(p),
             text_en: plan.text_en(p),
+        })
+    }
+
+    /// Sweep record metadata (`records_json`, as for
+    /// [`Policy::plan_erasure`]) at `at`: which records are due for
+    /// deletion, kept, held or unresolved. Needs no key and no plaintext.
+    pub fn sweep(
+        &self,
+        records_json: String,
+        holds_json: Option<String>,
+        at: i64,
+    ) -> Result<SweepReport, CaduceusError> {
+        check_time(at)?;
+        let p = &self.policy;
+        let set = retention::parse_records(p, &records_json)?;
+        let holds = match holds_json {
+            Some(h) => retention::parse_holds(p, &h)?,
+            None => Vec::new(),
+        };
+        let report = p.sweep(&set.records, retention::Date::from_unix_berlin(at), &holds);
+        Ok(SweepReport {
+            due: report.due as u64,
+            kept: report.kept as u64,
+            held: report.held as u64,
+            unresolved: report.unresolved as u64,
+            json: report.to_json(p, &holds).to_string(),
         })
     }
 

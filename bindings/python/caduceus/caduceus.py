@@ -666,7 +666,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_ledger_decide() != 939:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_ledger_decide_many() != 6937:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_ledger_export_fhir() != 61870:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_ledger_export_iso27560() != 12228:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_ledger_history_len() != 38574:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_ledger_is_empty() != 55353:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -733,6 +739,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_caduceus_uniffi_checksum_method_policy_plan_erasure() != 61553:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_method_policy_readers() != 33547:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_method_policy_sweep() != 28187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_constructor_policy_default_policy() != 36342:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -1020,9 +1028,18 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_keyringset_new.restype = 
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_decide.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_decide.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_decide_many.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_decide_many.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_export_fhir.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_export_fhir.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_export_iso27560.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_export_iso27560.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_history_len.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_history_len.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_is_empty.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_ledger_is_empty.restype = ctypes.c_uint16
@@ -1122,6 +1139,9 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_method_policy_plan_erasure.restype = 
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_policy_readers.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_method_policy_readers.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_policy_sweep.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_method_policy_sweep.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_policy_default_policy.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_constructor_policy_default_policy.restype = ctypes.c_uint16
@@ -1625,6 +1645,14 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_decide.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_decide.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_decide_many.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_decide_many.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_fhir.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1632,6 +1660,18 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_fhir.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_fhir.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_iso27560.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_iso27560.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_history_len.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_history_len.restype = ctypes.c_uint64
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_is_empty.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1829,6 +1869,14 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_readers.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_readers.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_sweep.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_sweep.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_caduceus_uniffi_fn_constructor_policy_default_policy.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -3973,6 +4021,63 @@ class _UniffiFfiConverterTypeStaffMember(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.roles, buf)
 
 @dataclass
+class SweepReport:
+    """
+    The metadata-only retention sweep over a store's records.
+"""
+    def __init__(self, *, due:int, kept:int, held:int, unresolved:int, json:str):
+        self.due = due
+        self.kept = kept
+        self.held = held
+        self.unresolved = unresolved
+        self.json = json
+        
+        
+
+    
+    def __str__(self):
+        return "SweepReport(due={}, kept={}, held={}, unresolved={}, json={})".format(self.due, self.kept, self.held, self.unresolved, self.json)
+    def __eq__(self, other):
+        if self.due != other.due:
+            return False
+        if self.kept != other.kept:
+            return False
+        if self.held != other.held:
+            return False
+        if self.unresolved != other.unresolved:
+            return False
+        if self.json != other.json:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSweepReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SweepReport(
+            due=_UniffiFfiConverterUInt64.read(buf),
+            kept=_UniffiFfiConverterUInt64.read(buf),
+            held=_UniffiFfiConverterUInt64.read(buf),
+            unresolved=_UniffiFfiConverterUInt64.read(buf),
+            json=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.due)
+        _UniffiFfiConverterUInt64.check_lower(value.kept)
+        _UniffiFfiConverterUInt64.check_lower(value.held)
+        _UniffiFfiConverterUInt64.check_lower(value.unresolved)
+        _UniffiFfiConverterString.check_lower(value.json)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.due, buf)
+        _UniffiFfiConverterUInt64.write(value.kept, buf)
+        _UniffiFfiConverterUInt64.write(value.held, buf)
+        _UniffiFfiConverterUInt64.write(value.unresolved, buf)
+        _UniffiFfiConverterString.write(value.json, buf)
+
+@dataclass
 class Template:
     """
     An approved message template.
@@ -4908,6 +5013,29 @@ class _UniffiFfiConverterSequenceTypeAppendedEntry(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeAppendedEntry.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeConsentDecision(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeConsentDecision.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeConsentDecision.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeConsentDecision.read(buf) for i in range(count)
+        ]
+
 
 class LedgerProtocol(typing.Protocol):
     """
@@ -4921,9 +5049,24 @@ class LedgerProtocol(typing.Protocol):
         Whether `purpose` may be pursued for `subject` at `at`.
 """
         raise NotImplementedError
+    def decide_many(self, subjects: typing.List[str],purpose: str,at: int) -> typing.List[ConsentDecision]:
+        """
+        [`Ledger::decide`] for many subjects at once (a send-out), in order.
+"""
+        raise NotImplementedError
     def export_fhir(self, subject: str,at: int) -> str:
         """
         The subject's consent history as a FHIR R4 `Consent` bundle (JSON).
+"""
+        raise NotImplementedError
+    def export_iso27560(self, subject: str) -> str:
+        """
+        The subject's consent records as ISO/IEC TS 27560-shaped JSON.
+"""
+        raise NotImplementedError
+    def history_len(self, subject: str) -> int:
+        """
+        Number of consent events recorded for `subject`.
 """
         raise NotImplementedError
     def is_empty(self, ) -> bool:
@@ -5071,6 +5214,30 @@ class Ledger(LedgerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def decide_many(self, subjects: typing.List[str],purpose: str,at: int) -> typing.List[ConsentDecision]:
+        """
+        [`Ledger::decide`] for many subjects at once (a send-out), in order.
+"""
+        
+        _UniffiFfiConverterSequenceString.check_lower(subjects)
+
+        _UniffiFfiConverterString.check_lower(purpose)
+
+        _UniffiFfiConverterInt64.check_lower(at)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterSequenceString.lower(subjects),
+            _UniffiFfiConverterString.lower(purpose),
+            _UniffiFfiConverterInt64.lower(at),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeConsentDecision.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_decide_many,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def export_fhir(self, subject: str,at: int) -> str:
         """
         The subject's consent history as a FHIR R4 `Consent` bundle (JSON).
@@ -5089,6 +5256,42 @@ class Ledger(LedgerProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_fhir,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def export_iso27560(self, subject: str) -> str:
+        """
+        The subject's consent records as ISO/IEC TS 27560-shaped JSON.
+"""
+        
+        _UniffiFfiConverterString.check_lower(subject)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(subject),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_iso27560,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def history_len(self, subject: str) -> int:
+        """
+        Number of consent events recorded for `subject`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(subject)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(subject),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_history_len,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -7686,6 +7889,13 @@ class PolicyProtocol(typing.Protocol):
         The roles that may read `category` (who receives its keys).
 """
         raise NotImplementedError
+    def sweep(self, records_json: str,holds_json: typing.Optional[str],at: int) -> SweepReport:
+        """
+        Sweep record metadata (`records_json`, as for
+        [`Policy::plan_erasure`]) at `at`: which records are due for
+        deletion, kept, held or unresolved. Needs no key and no plaintext.
+"""
+        raise NotImplementedError
 
 class Policy(PolicyProtocol):
     """
@@ -7830,6 +8040,32 @@ class Policy(PolicyProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_readers,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def sweep(self, records_json: str,holds_json: typing.Optional[str],at: int) -> SweepReport:
+        """
+        Sweep record metadata (`records_json`, as for
+        [`Policy::plan_erasure`]) at `at`: which records are due for
+        deletion, kept, held or unresolved. Needs no key and no plaintext.
+"""
+        
+        _UniffiFfiConverterString.check_lower(records_json)
+
+        _UniffiFfiConverterOptionalString.check_lower(holds_json)
+
+        _UniffiFfiConverterInt64.check_lower(at)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(records_json),
+            _UniffiFfiConverterOptionalString.lower(holds_json),
+            _UniffiFfiConverterInt64.lower(at),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSweepReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_sweep,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -8533,6 +8769,7 @@ __all__ = [
     "SendVerdict",
     "SignerKeys",
     "StaffMember",
+    "SweepReport",
     "Template",
     "generate_audit_signer",
     "inspect",

@@ -175,3 +175,28 @@ def test_audit_event_validation():
         AuditLog("praxis.example/audit").append(ev)
     with pytest.raises(CaduceusError.InvalidInput):
         AuditKey.parse("not a key")
+
+
+def test_retention_sweep_on_metadata_only():
+    policy = Policy.default_policy()
+    records = (
+        '[{"id": 1, "subject": "p-1", "category": "chat-messages", "created": "2020-01-01"},'
+        ' {"id": 2, "subject": "p-1", "category": "chat-messages", "created": "2026-08-01"},'
+        ' {"id": 3, "subject": "p-2", "category": "patient-record"}]'
+    )
+    report = policy.sweep(records, None, NOW)
+    assert (report.due, report.kept, report.held, report.unresolved) == (1, 1, 0, 1)
+    assert "caduceus-sweep/1" in report.json
+    held = policy.sweep(records, '[{"subject": "p-1", "reason": "litigation"}]', NOW)
+    assert held.due == 0 and held.held == 2
+    with pytest.raises(CaduceusError.InvalidInput):
+        policy.sweep(records, None, 10**12)
+
+
+def test_bulk_decisions_history_and_iso_export():
+    ledger = ledger_with_notice()
+    ledger.record(given(), NOW)
+    decisions = ledger.decide_many([SUBJECT, "p-other"], "treatment-communication", NOW)
+    assert [d.allowed for d in decisions] == [True, False]
+    assert ledger.history_len(SUBJECT) == 1 and ledger.history_len("p-other") == 0
+    assert SUBJECT in ledger.export_iso27560(SUBJECT)

@@ -2310,9 +2310,24 @@ public protocol LedgerProtocol: AnyObject, Sendable {
     func decide(subject: String, purpose: String, at: Int64)  -> ConsentDecision
     
     /**
+     * [`Ledger::decide`] for many subjects at once (a send-out), in order.
+     */
+    func decideMany(subjects: [String], purpose: String, at: Int64)  -> [ConsentDecision]
+    
+    /**
      * The subject's consent history as a FHIR R4 `Consent` bundle (JSON).
      */
     func exportFhir(subject: String, at: Int64) throws  -> String
+    
+    /**
+     * The subject's consent records as ISO/IEC TS 27560-shaped JSON.
+     */
+    func exportIso27560(subject: String) throws  -> String
+    
+    /**
+     * Number of consent events recorded for `subject`.
+     */
+    func historyLen(subject: String)  -> UInt64
     
     /**
      * Whether the ledger holds no event.
@@ -2468,6 +2483,21 @@ open func decide(subject: String, purpose: String, at: Int64) -> ConsentDecision
 }
     
     /**
+     * [`Ledger::decide`] for many subjects at once (a send-out), in order.
+     */
+open func decideMany(subjects: [String], purpose: String, at: Int64) -> [ConsentDecision]  {
+    return try!  FfiConverterSequenceTypeConsentDecision.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_ledger_decide_many(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(subjects),
+        FfiConverterString.lower(purpose),
+        FfiConverterInt64.lower(at),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The subject's consent history as a FHIR R4 `Consent` bundle (JSON).
      */
 open func exportFhir(subject: String, at: Int64)throws  -> String  {
@@ -2477,6 +2507,32 @@ open func exportFhir(subject: String, at: Int64)throws  -> String  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(subject),
         FfiConverterInt64.lower(at),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The subject's consent records as ISO/IEC TS 27560-shaped JSON.
+     */
+open func exportIso27560(subject: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_ledger_export_iso27560(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(subject),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Number of consent events recorded for `subject`.
+     */
+open func historyLen(subject: String) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_ledger_history_len(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(subject),uniffiCallStatus
     )
 })
 }
@@ -3425,6 +3481,13 @@ public protocol PolicyProtocol: AnyObject, Sendable {
      */
     func readers(category: String) throws  -> [String]
     
+    /**
+     * Sweep record metadata (`records_json`, as for
+     * [`Policy::plan_erasure`]) at `at`: which records are due for
+     * deletion, kept, held or unresolved. Needs no key and no plaintext.
+     */
+    func sweep(recordsJson: String, holdsJson: String?, at: Int64) throws  -> SweepReport
+    
 }
 /**
  * A parsed, validated retention and access policy (TOML, docs/POLICY.md).
@@ -3559,6 +3622,23 @@ open func readers(category: String)throws  -> [String]  {
     uniffi_caduceus_uniffi_fn_method_policy_readers(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(category),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sweep record metadata (`records_json`, as for
+     * [`Policy::plan_erasure`]) at `at`: which records are due for
+     * deletion, kept, held or unresolved. Needs no key and no plaintext.
+     */
+open func sweep(recordsJson: String, holdsJson: String?, at: Int64)throws  -> SweepReport  {
+    return try  FfiConverterTypeSweepReport_lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_method_policy_sweep(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(recordsJson),
+        FfiConverterOptionString.lower(holdsJson),
+        FfiConverterInt64.lower(at),uniffiCallStatus
     )
 })
 }
@@ -6026,6 +6106,105 @@ public func FfiConverterTypeStaffMember_lower(_ value: StaffMember) -> RustBuffe
 
 
 /**
+ * The metadata-only retention sweep over a store's records.
+ */
+public struct SweepReport: Equatable, Hashable {
+    /**
+     * Records whose retention ended: erase them (or shred their key).
+     */
+    public var due: UInt64
+    /**
+     * Records still within their retention period.
+     */
+    public var kept: UInt64
+    /**
+     * Records under a legal hold.
+     */
+    public var held: UInt64
+    /**
+     * Records the policy cannot decide (a date is missing).
+     */
+    public var unresolved: UInt64
+    /**
+     * The report as `caduceus-sweep/1` JSON, one outcome per record.
+     */
+    public var json: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Records whose retention ended: erase them (or shred their key).
+         */due: UInt64, 
+        /**
+         * Records still within their retention period.
+         */kept: UInt64, 
+        /**
+         * Records under a legal hold.
+         */held: UInt64, 
+        /**
+         * Records the policy cannot decide (a date is missing).
+         */unresolved: UInt64, 
+        /**
+         * The report as `caduceus-sweep/1` JSON, one outcome per record.
+         */json: String) {
+        self.due = due
+        self.kept = kept
+        self.held = held
+        self.unresolved = unresolved
+        self.json = json
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SweepReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSweepReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SweepReport {
+        return
+            try SweepReport(
+                due: FfiConverterUInt64.read(from: &buf), 
+                kept: FfiConverterUInt64.read(from: &buf), 
+                held: FfiConverterUInt64.read(from: &buf), 
+                unresolved: FfiConverterUInt64.read(from: &buf), 
+                json: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SweepReport, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.due, into: &buf)
+        FfiConverterUInt64.write(value.kept, into: &buf)
+        FfiConverterUInt64.write(value.held, into: &buf)
+        FfiConverterUInt64.write(value.unresolved, into: &buf)
+        FfiConverterString.write(value.json, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSweepReport_lift(_ buf: RustBuffer) throws -> SweepReport {
+    return try FfiConverterTypeSweepReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSweepReport_lower(_ value: SweepReport) -> RustBuffer {
+    return FfiConverterTypeSweepReport.lower(value)
+}
+
+
+/**
  * An approved message template.
  */
 public struct Template: Equatable, Hashable {
@@ -7348,6 +7527,31 @@ fileprivate struct FfiConverterSequenceTypeAppendedEntry: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeConsentDecision: FfiConverterRustBuffer {
+    typealias SwiftType = [ConsentDecision]
+
+    public static func write(_ value: [ConsentDecision], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConsentDecision.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConsentDecision] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConsentDecision]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConsentDecision.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeStaffMember: FfiConverterRustBuffer {
     typealias SwiftType = [StaffMember]
 
@@ -7729,7 +7933,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_caduceus_uniffi_checksum_method_ledger_decide() != 939) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_caduceus_uniffi_checksum_method_ledger_decide_many() != 6937) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_caduceus_uniffi_checksum_method_ledger_export_fhir() != 61870) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_ledger_export_iso27560() != 12228) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_ledger_history_len() != 38574) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_method_ledger_is_empty() != 55353) {
@@ -7859,6 +8072,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_method_policy_readers() != 33547) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_method_policy_sweep() != 28187) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_method_decision_append_audit() != 19745) {

@@ -355,9 +355,24 @@ uint64_t uniffi_caduceus_uniffi_fn_constructor_ledger_with_policy(RustBuffer pol
 RustBuffer uniffi_caduceus_uniffi_fn_method_ledger_decide(uint64_t ptr, RustBuffer subject, RustBuffer purpose, int64_t at, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_DECIDE_MANY
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_DECIDE_MANY
+RustBuffer uniffi_caduceus_uniffi_fn_method_ledger_decide_many(uint64_t ptr, RustBuffer subjects, RustBuffer purpose, int64_t at, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_EXPORT_FHIR
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_EXPORT_FHIR
 RustBuffer uniffi_caduceus_uniffi_fn_method_ledger_export_fhir(uint64_t ptr, RustBuffer subject, int64_t at, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_EXPORT_ISO27560
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_EXPORT_ISO27560
+RustBuffer uniffi_caduceus_uniffi_fn_method_ledger_export_iso27560(uint64_t ptr, RustBuffer subject, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_HISTORY_LEN
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_HISTORY_LEN
+uint64_t uniffi_caduceus_uniffi_fn_method_ledger_history_len(uint64_t ptr, RustBuffer subject, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_LEDGER_IS_EMPTY
@@ -730,6 +745,11 @@ RustBuffer uniffi_caduceus_uniffi_fn_method_policy_plan_erasure(uint64_t ptr, Ru
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_POLICY_READERS
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_POLICY_READERS
 RustBuffer uniffi_caduceus_uniffi_fn_method_policy_readers(uint64_t ptr, RustBuffer category, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_POLICY_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_METHOD_POLICY_SWEEP
+RustBuffer uniffi_caduceus_uniffi_fn_method_policy_sweep(uint64_t ptr, RustBuffer records_json, RustBuffer holds_json, int64_t at, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_CLONE_DECISION
@@ -1504,9 +1524,27 @@ uint16_t uniffi_caduceus_uniffi_checksum_method_ledger_decide(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_DECIDE_MANY
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_DECIDE_MANY
+uint16_t uniffi_caduceus_uniffi_checksum_method_ledger_decide_many(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_EXPORT_FHIR
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_EXPORT_FHIR
 uint16_t uniffi_caduceus_uniffi_checksum_method_ledger_export_fhir(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_EXPORT_ISO27560
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_EXPORT_ISO27560
+uint16_t uniffi_caduceus_uniffi_checksum_method_ledger_export_iso27560(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_HISTORY_LEN
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_LEDGER_HISTORY_LEN
+uint16_t uniffi_caduceus_uniffi_checksum_method_ledger_history_len(void
     
 );
 #endif
@@ -1765,6 +1803,12 @@ uint16_t uniffi_caduceus_uniffi_checksum_method_policy_plan_erasure(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_POLICY_READERS
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_POLICY_READERS
 uint16_t uniffi_caduceus_uniffi_checksum_method_policy_readers(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_POLICY_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_METHOD_POLICY_SWEEP
+uint16_t uniffi_caduceus_uniffi_checksum_method_policy_sweep(void
     
 );
 #endif

@@ -729,7 +729,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_ledger_decide(
     ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_ledger_decide_many(
+    ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_ledger_export_fhir(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_ledger_export_iso27560(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_ledger_history_len(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_ledger_is_empty(
     ): Int
@@ -816,6 +822,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_caduceus_uniffi_checksum_method_policy_plan_erasure(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_policy_readers(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_method_policy_sweep(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_method_decision_append_audit(
     ): Int
@@ -993,8 +1001,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_caduceus_uniffi_fn_method_ledger_decide(`ptr`: Long,`subject`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,`at`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_ledger_decide_many(`ptr`: Long,`subjects`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,`at`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_method_ledger_export_fhir(`ptr`: Long,`subject`: RustBuffer.ByValue,`at`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_ledger_export_iso27560(`ptr`: Long,`subject`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_ledger_history_len(`ptr`: Long,`subject`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_caduceus_uniffi_fn_method_ledger_is_empty(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
     external fun uniffi_caduceus_uniffi_fn_method_ledger_len(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1142,6 +1156,8 @@ internal object UniffiLib {
     external fun uniffi_caduceus_uniffi_fn_method_policy_plan_erasure(`ptr`: Long,`subject`: RustBuffer.ByValue,`recordsJson`: RustBuffer.ByValue,`holdsJson`: RustBuffer.ByValue,`receivedAt`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_method_policy_readers(`ptr`: Long,`category`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_method_policy_sweep(`ptr`: Long,`recordsJson`: RustBuffer.ByValue,`holdsJson`: RustBuffer.ByValue,`at`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_clone_decision(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1481,7 +1497,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_caduceus_uniffi_checksum_method_ledger_decide() and 0xFFFF) != 939) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_ledger_decide_many() and 0xFFFF) != 6937) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_ledger_export_fhir() and 0xFFFF) != 61870) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_ledger_export_iso27560() and 0xFFFF) != 12228) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_ledger_history_len() and 0xFFFF) != 38574) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_ledger_is_empty() and 0xFFFF) != 55353) {
@@ -1611,6 +1636,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_policy_readers() and 0xFFFF) != 33547) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_method_policy_sweep() and 0xFFFF) != 28187) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_method_decision_append_audit() and 0xFFFF) != 19745) {
@@ -5041,9 +5069,24 @@ public interface LedgerInterface {
     fun `decide`(`subject`: kotlin.String, `purpose`: kotlin.String, `at`: kotlin.Long): ConsentDecision
     
     /**
+     * [`Ledger::decide`] for many subjects at once (a send-out), in order.
+     */
+    fun `decideMany`(`subjects`: List<kotlin.String>, `purpose`: kotlin.String, `at`: kotlin.Long): List<ConsentDecision>
+    
+    /**
      * The subject's consent history as a FHIR R4 `Consent` bundle (JSON).
      */
     fun `exportFhir`(`subject`: kotlin.String, `at`: kotlin.Long): kotlin.String
+    
+    /**
+     * The subject's consent records as ISO/IEC TS 27560-shaped JSON.
+     */
+    fun `exportIso27560`(`subject`: kotlin.String): kotlin.String
+    
+    /**
+     * Number of consent events recorded for `subject`.
+     */
+    fun `historyLen`(`subject`: kotlin.String): kotlin.ULong
     
     /**
      * Whether the ledger holds no event.
@@ -5230,6 +5273,25 @@ open class Ledger: Disposable, AutoCloseable, LedgerInterface
 
     
     /**
+     * [`Ledger::decide`] for many subjects at once (a send-out), in order.
+     */override fun `decideMany`(`subjects`: List<kotlin.String>, `purpose`: kotlin.String, `at`: kotlin.Long): List<ConsentDecision> {
+            return FfiConverterSequenceTypeConsentDecision.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_decide_many(
+        it,
+        
+        FfiConverterSequenceString.lower(`subjects`),
+        FfiConverterString.lower(`purpose`),
+        FfiConverterLong.lower(`at`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The subject's consent history as a FHIR R4 `Consent` bundle (JSON).
      */
     @Throws(CaduceusException::class)override fun `exportFhir`(`subject`: kotlin.String, `at`: kotlin.Long): kotlin.String {
@@ -5241,6 +5303,41 @@ open class Ledger: Disposable, AutoCloseable, LedgerInterface
         
         FfiConverterString.lower(`subject`),
         FfiConverterLong.lower(`at`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The subject's consent records as ISO/IEC TS 27560-shaped JSON.
+     */
+    @Throws(CaduceusException::class)override fun `exportIso27560`(`subject`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_export_iso27560(
+        it,
+        
+        FfiConverterString.lower(`subject`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Number of consent events recorded for `subject`.
+     */override fun `historyLen`(`subject`: kotlin.String): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_ledger_history_len(
+        it,
+        
+        FfiConverterString.lower(`subject`),_status)
 }
     }
     )
@@ -6937,6 +7034,13 @@ public interface PolicyInterface {
      */
     fun `readers`(`category`: kotlin.String): List<kotlin.String>
     
+    /**
+     * Sweep record metadata (`records_json`, as for
+     * [`Policy::plan_erasure`]) at `at`: which records are due for
+     * deletion, kept, held or unresolved. Needs no key and no plaintext.
+     */
+    fun `sweep`(`recordsJson`: kotlin.String, `holdsJson`: kotlin.String?, `at`: kotlin.Long): SweepReport
+    
     companion object
 }
 
@@ -7115,6 +7219,28 @@ open class Policy: Disposable, AutoCloseable, PolicyInterface
         it,
         
         FfiConverterString.lower(`category`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sweep record metadata (`records_json`, as for
+     * [`Policy::plan_erasure`]) at `at`: which records are due for
+     * deletion, kept, held or unresolved. Needs no key and no plaintext.
+     */
+    @Throws(CaduceusException::class)override fun `sweep`(`recordsJson`: kotlin.String, `holdsJson`: kotlin.String?, `at`: kotlin.Long): SweepReport {
+            return FfiConverterTypeSweepReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_method_policy_sweep(
+        it,
+        
+        FfiConverterString.lower(`recordsJson`),
+        FfiConverterOptionalString.lower(`holdsJson`),
+        FfiConverterLong.lower(`at`),_status)
 }
     }
     )
@@ -9759,6 +9885,77 @@ public object FfiConverterTypeStaffMember: FfiConverterRustBuffer<StaffMember> {
 
 
 /**
+ * The metadata-only retention sweep over a store's records.
+ */
+data class SweepReport (
+    /**
+     * Records whose retention ended: erase them (or shred their key).
+     */
+    var `due`: kotlin.ULong
+    , 
+    /**
+     * Records still within their retention period.
+     */
+    var `kept`: kotlin.ULong
+    , 
+    /**
+     * Records under a legal hold.
+     */
+    var `held`: kotlin.ULong
+    , 
+    /**
+     * Records the policy cannot decide (a date is missing).
+     */
+    var `unresolved`: kotlin.ULong
+    , 
+    /**
+     * The report as `caduceus-sweep/1` JSON, one outcome per record.
+     */
+    var `json`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSweepReport: FfiConverterRustBuffer<SweepReport> {
+    override fun read(buf: ByteBuffer): SweepReport {
+        return SweepReport(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SweepReport) = (
+            FfiConverterULong.allocationSize(value.`due`) +
+            FfiConverterULong.allocationSize(value.`kept`) +
+            FfiConverterULong.allocationSize(value.`held`) +
+            FfiConverterULong.allocationSize(value.`unresolved`) +
+            FfiConverterString.allocationSize(value.`json`)
+    )
+
+    override fun write(value: SweepReport, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`due`, buf)
+            FfiConverterULong.write(value.`kept`, buf)
+            FfiConverterULong.write(value.`held`, buf)
+            FfiConverterULong.write(value.`unresolved`, buf)
+            FfiConverterString.write(value.`json`, buf)
+    }
+}
+
+
+
+/**
  * An approved message template.
  */
 data class Template (
@@ -11043,6 +11240,34 @@ public object FfiConverterSequenceTypeAppendedEntry: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeAppendedEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConsentDecision: FfiConverterRustBuffer<List<ConsentDecision>> {
+    override fun read(buf: ByteBuffer): List<ConsentDecision> {
+        val len = buf.getInt()
+        return List<ConsentDecision>(len) {
+            FfiConverterTypeConsentDecision.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConsentDecision>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConsentDecision.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConsentDecision>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConsentDecision.write(it, buf)
         }
     }
 }

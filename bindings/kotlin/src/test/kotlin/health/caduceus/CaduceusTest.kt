@@ -370,6 +370,14 @@ class RemainingObjectsTest {
         assertEquals(
             key.pseudonym(PseudonymKind.SUBJECT, "x"), AuditKey.parse(key.toSecretText()).pseudonym(PseudonymKind.SUBJECT, "x"))
         assertTrue(Policy.defaultPolicy().readers("chat-messages").contains("doctor"))
+        assertEquals(listOf(true, false), ledger.decideMany(listOf("p-4", "p-5"), "treatment-communication", NOW).map { it.allowed })
+        // consent, then the STOP: a withdrawal and a marketing objection
+        assertEquals(3uL, ledger.historyLen("p-4"))
+        assertTrue(ledger.exportIso27560("p-4").contains("p-4"))
+        val sweep =
+            Policy.defaultPolicy().sweep(
+                """[{"id": 1, "subject": "p-4", "category": "chat-messages", "created": "2020-01-01"}]""", null, NOW)
+        assertEquals(1uL, sweep.due)
     }
 
     @Test
