@@ -144,3 +144,54 @@ pub(crate) fn invalid(reason: &str) -> CaduceusError {
         reason: reason.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(e: &CaduceusError) -> Option<&str> {
+        match e {
+            CaduceusError::NoAccess | CaduceusError::KeyShredded => None,
+            CaduceusError::Tampered { reason }
+            | CaduceusError::SignatureInvalid { reason }
+            | CaduceusError::NotConsented { reason }
+            | CaduceusError::InvalidKey { reason }
+            | CaduceusError::InvalidInput { reason }
+            | CaduceusError::WrongState { reason }
+            | CaduceusError::Io { reason }
+            | CaduceusError::Internal { reason } => Some(reason),
+        }
+    }
+
+    #[test]
+    fn every_c_abi_code_maps_to_a_variant_with_a_fixed_reason() {
+        for &code in caduceus_result::ALL {
+            let e = CaduceusError::from(code);
+            if let Some(r) = reason(&e) {
+                assert!(!r.is_empty(), "{code:?}");
+                assert!(!r.contains("caduceus_last_error"), "{code:?}: {r}");
+            }
+        }
+        assert_eq!(
+            CaduceusError::from(CADUCEUS_NO_ACCESS),
+            CaduceusError::NoAccess
+        );
+        assert!(matches!(
+            CaduceusError::from(CADUCEUS_SEGMENT_CORRUPTED),
+            CaduceusError::Tampered { .. }
+        ));
+        assert!(matches!(
+            CaduceusError::from(CADUCEUS_WHATSAPP_SIGNATURE_MISMATCH),
+            CaduceusError::SignatureInvalid { .. }
+        ));
+    }
+
+    #[test]
+    fn core_errors_with_ids_do_not_leak_them() {
+        let e = CaduceusError::from(caduceus_core::consent::ConsentError::DuplicateEventId(
+            "wa-erika-musterfrau".into(),
+        ));
+        assert!(matches!(e, CaduceusError::InvalidInput { .. }));
+        assert!(!e.to_string().contains("erika"), "{e}");
+    }
+}
