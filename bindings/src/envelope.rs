@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use caduceus_core::envelope::{
-    self as core_env, EnvelopeError, OpenReader, PREFIX_LEN, PayloadOpener, PayloadSealer,
-    SEGMENT_CIPHERTEXT_SIZE, SealWriter, header_len_from_prefix,
+    self as core_env, EnvelopeError, OpenReader, PayloadSealer, PushOpener,
+    SEGMENT_CIPHERTEXT_SIZE, SealWriter,
 };
 use zeroize::Zeroizing;
 
@@ -346,67 +346,14 @@ impl Sealer {
     }
 }
 
-enum OpenerState {
-    Header(Vec<u8>),
-    Payload {
-        header: Box<core_env::Header>,
-        opener: Box<PayloadOpener>,
-    },
-    Finished {
-        header: Box<core_env::Header>,
-    },
-    Failed,
-}
-
 /// A streaming opener: push the envelope chunk by chunk; each call returns
 /// the plaintext authenticated so far. Plaintext is released only segment
 /// by segment after its tag verified; a truncated envelope fails at
-/// [`Opener::finish`].
+/// [`Opener::finish`]. (Core's [`PushOpener`], as the C ABI's
+/// `caduceus_opener`.)
 #[derive(uniffi::Object)]
 pub struct Opener {
-    identity: caduceus_core::keys::PrivateKey,
-    state: Mutex<OpenerState>,
-}
-
-impl Opener {
-    fn update(
-        identity: &caduceus_core::keys::PrivateKey,
-        state: &mut OpenerState,
-        mut data: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EnvelopeError> {
-        if let OpenerState::Header(buf) = state {
-            let mut complete = false;
-            while !data.is_empty() {
-                let want = if buf.len() < PREFIX_LEN {
-                    PREFIX_LEN
-                } else {
-                    header_len_from_prefix(buf)?
-                };
-                let take = want.saturating_sub(buf.len()).min(data.len());
-                let (head, tail) = data.split_at(take);
-                buf.extend_from_slice(head);
-                data = tail;
-                if buf.len() >= PREFIX_LEN && buf.len() == header_len_from_prefix(buf)? {
-                    complete = true;
-                    break;
-                }
-            }
-            if complete {
-                let unlocked = core_env::unlock(buf, identity)?;
-                *state = OpenerState::Payload {
-                    header: Box::new(unlocked.header().clone()),
-                    opener: Box::new(unlocked.payload_opener()),
-                };
-            }
-        }
-        if let OpenerState::Payload { opener, .. } = state
-            && !data.is_empty()
-        {
-            opener.push(data, out)?;
-        }
-        Ok(())
-    }
+    opener: Mutex<PushOpener>,
 }
 
 #[uniffi::export]
@@ -415,8 +362,7 @@ impl Opener {
     #[uniffi::constructor]
     pub fn new(identity: Arc<PrivateKey>) -> Arc<Self> {
         Arc::new(Self {
-            identity: identity.key.clone(),
-            state: Mutex::new(OpenerState::Header(Vec::with_capacity(PREFIX_LEN))),
+            opener: Mutex::new(PushOpener::new(identity.key.clone())),
         })
     }
 
@@ -428,53 +374,36 @@ impl Opener {
     ) -> Result<Arc<Self>, CaduceusError> {
         let subject_key = record.record.unwrap(&staff.key)?;
         Ok(Arc::new(Self {
-            identity: subject_key,
-            state: Mutex::new(OpenerState::Header(Vec::with_capacity(PREFIX_LEN))),
+            opener: Mutex::new(PushOpener::new(subject_key)),
         }))
     }
 
     /// Feed the next chunk of the envelope; returns the plaintext released.
     pub fn push(&self, chunk: Vec<u8>) -> Result<Vec<u8>, CaduceusError> {
-        let mut state = lock(&self.state);
-        if matches!(*state, OpenerState::Finished { .. } | OpenerState::Failed) {
+        let mut opener = lock(&self.opener);
+        if opener.is_closed() {
             return Err(finished("opener"));
         }
         let mut out = Vec::with_capacity(chunk.len().saturating_add(SEGMENT_CIPHERTEXT_SIZE));
-        if let Err(e) = Self::update(&self.identity, &mut state, &chunk, &mut out) {
-            *state = OpenerState::Failed;
-            return Err(env_err(e));
-        }
+        opener.push(&chunk, &mut out).map_err(env_err)?;
         Ok(out)
     }
 
     /// The authenticated header, once it has been read.
     pub fn header(&self) -> Option<Header> {
-        match &*lock(&self.state) {
-            OpenerState::Payload { header, .. } | OpenerState::Finished { header } => {
-                Some(header.as_ref().into())
-            }
-            _ => None,
-        }
+        lock(&self.opener).header().map(Into::into)
     }
 
     /// End of input: checks that the last segment was final; returns the
     /// remaining plaintext.
     pub fn finish(&self) -> Result<Vec<u8>, CaduceusError> {
-        let mut state = lock(&self.state);
-        match std::mem::replace(&mut *state, OpenerState::Failed) {
-            OpenerState::Header(_) => Err(env_err(EnvelopeError::Truncated)),
-            OpenerState::Payload { header, opener } => {
-                let mut out = Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE);
-                opener.finish(&mut out).map_err(env_err)?;
-                *state = OpenerState::Finished { header };
-                Ok(out)
-            }
-            s @ OpenerState::Finished { .. } => {
-                *state = s;
-                Err(finished("opener"))
-            }
-            OpenerState::Failed => Err(finished("opener")),
+        let mut opener = lock(&self.opener);
+        if opener.is_closed() {
+            return Err(finished("opener"));
         }
+        let mut out = Vec::with_capacity(SEGMENT_CIPHERTEXT_SIZE);
+        opener.finish(&mut out).map_err(env_err)?;
+        Ok(out)
     }
 }
 

@@ -7353,7 +7353,8 @@ class OpenerProtocol(typing.Protocol):
     A streaming opener: push the envelope chunk by chunk; each call returns
     the plaintext authenticated so far. Plaintext is released only segment
     by segment after its tag verified; a truncated envelope fails at
-    [`Opener::finish`].
+    [`Opener::finish`]. (Core's [`PushOpener`], as the C ABI's
+    `caduceus_opener`.)
 """
     
     def finish(self, ) -> bytes:
@@ -7378,7 +7379,8 @@ class Opener(OpenerProtocol):
     A streaming opener: push the envelope chunk by chunk; each call returns
     the plaintext authenticated so far. Plaintext is released only segment
     by segment after its tag verified; a truncated envelope fails at
-    [`Opener::finish`].
+    [`Opener::finish`]. (Core's [`PushOpener`], as the C ABI's
+    `caduceus_opener`.)
 """
     
     _handle: ctypes.c_uint64

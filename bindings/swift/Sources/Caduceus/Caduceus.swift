@@ -2879,7 +2879,8 @@ public func FfiConverterTypeMediaSealer_lower(_ value: MediaSealer) -> UInt64 {
  * A streaming opener: push the envelope chunk by chunk; each call returns
  * the plaintext authenticated so far. Plaintext is released only segment
  * by segment after its tag verified; a truncated envelope fails at
- * [`Opener::finish`].
+ * [`Opener::finish`]. (Core's [`PushOpener`], as the C ABI's
+ * `caduceus_opener`.)
  */
 public protocol OpenerProtocol: AnyObject, Sendable {
     
@@ -2904,7 +2905,8 @@ public protocol OpenerProtocol: AnyObject, Sendable {
  * A streaming opener: push the envelope chunk by chunk; each call returns
  * the plaintext authenticated so far. Plaintext is released only segment
  * by segment after its tag verified; a truncated envelope fails at
- * [`Opener::finish`].
+ * [`Opener::finish`]. (Core's [`PushOpener`], as the C ABI's
+ * `caduceus_opener`.)
  */
 open class Opener: OpenerProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64

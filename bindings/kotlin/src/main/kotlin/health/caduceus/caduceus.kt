@@ -5982,7 +5982,8 @@ public object FfiConverterTypeMediaSealer: FfiConverter<MediaSealer, Long> {
  * A streaming opener: push the envelope chunk by chunk; each call returns
  * the plaintext authenticated so far. Plaintext is released only segment
  * by segment after its tag verified; a truncated envelope fails at
- * [`Opener::finish`].
+ * [`Opener::finish`]. (Core's [`PushOpener`], as the C ABI's
+ * `caduceus_opener`.)
  */
 public interface OpenerInterface {
     
@@ -6009,7 +6010,8 @@ public interface OpenerInterface {
  * A streaming opener: push the envelope chunk by chunk; each call returns
  * the plaintext authenticated so far. Plaintext is released only segment
  * by segment after its tag verified; a truncated envelope fails at
- * [`Opener::finish`].
+ * [`Opener::finish`]. (Core's [`PushOpener`], as the C ABI's
+ * `caduceus_opener`.)
  */
 open class Opener: Disposable, AutoCloseable, OpenerInterface
 {
