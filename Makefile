@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo demo-envelope bench fmt clean deny dist fuzz fuzz-smoke miri fuzz-and-miri test-start
+.PHONY: all build test fmt-check clippy fhir-deps unit ctest header doc demo demo-envelope bench fmt clean deny dist fuzz fuzz-smoke miri fuzz-and-miri test-start bindings bindings-test bench-python
 
 all: build
 
@@ -10,9 +10,11 @@ build:
 	$(CARGO) build --workspace --release
 
 ## Every check CI runs: formatting, lints, all tests, documentation.
-test: test-start fmt-check clippy deny fhir-deps unit ctest fuzz-and-miri doc
+test: test-start fmt-check clippy deny fhir-deps unit ctest bindings-test fuzz-and-miri doc
 	@python3 scripts/test-summary.py --not-run target/not-run.log Rust=target/test-output.log \
-	  C=target/c-tests.log "fuzz targets=target/fuzz.log" "Rust under Miri=target/miri.log"
+	  C=target/c-tests.log "fuzz targets=target/fuzz.log" "Rust under Miri=target/miri.log" \
+	  Python=target/bindings-python.log Kotlin=target/bindings-kotlin.log \
+	  "bindings checks=target/bindings-other.log"
 
 ## Checks that cannot run on a machine (no route to the RustSec database or
 ## to the Rust toolchain server) add a line to target/not-run.log; the
@@ -40,6 +42,20 @@ ctest:
 	@mkdir -p target
 	set -o pipefail; bash scripts/c-tests.sh 2>&1 | tee target/c-tests.log
 	set -o pipefail; bash scripts/c-packaging-test.sh 2>&1 | tee -a target/c-tests.log
+
+## Regenerate the checked-in Kotlin, Swift and Python sources of the uniffi
+## bindings (bindings/kotlin, bindings/swift, bindings/python) from the
+## built library, with the workspace's pinned uniffi-bindgen.
+bindings:
+	bash scripts/bindings-generate.sh
+
+## The bindings' tests: generated sources fresh, pytest against the
+## maturin-built wheel (venv under target/), the Kotlin JUnit suite (Maven),
+## the cross-language envelopes (Python -> Kotlin and C, Kotlin -> Python)
+## and examples/python/intake.py. Part of `make test`.
+bindings-test:
+	@mkdir -p target
+	bash scripts/bindings-test.sh
 
 ## Install libcaduceus, caduceus.h, caduceus.pc and the CMake package into
 ## PREFIX (default target/dist): make dist PREFIX=/opt/caduceus
@@ -75,6 +91,11 @@ bench:
 	$(CARGO) bench -p caduceus-core --bench audit
 	bash scripts/bench-cli.sh
 	$(CARGO) bench -p caduceus-server --bench serve
+
+## Python bindings against `cryptography` AESGCM and PyNaCl (figures in
+## docs/BINDINGS.md); not part of `make test`.
+bench-python:
+	python3 scripts/bench-python.py
 
 ## Fuzzing (fuzz/, its own cargo-fuzz workspace; scripts/fuzz.sh installs
 ## the pinned cargo-fuzz). `make fuzz` seeds fuzz/corpus, replays the saved

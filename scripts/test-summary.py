@@ -3,8 +3,11 @@
 
 Usage: test-summary.py [--not-run FILE] LABEL=LOG...
 
-Counts cargo's per-binary "test result:" lines and the C checks' and fuzz
-targets' "name: N passed, N failed" lines of each LOG, and prints
+Counts cargo's per-binary "test result:" lines, the C checks' and fuzz
+targets' "name: N passed, N failed" lines, pytest's closing lines
+("N passed, M failed in 1.2s") and Maven surefire's totals ("Tests run: N,
+Failures: F, Errors: E, Skipped: S", the lines without "Time elapsed") of
+each LOG, and prints
 
     tests: N passed, M failed (Rust 290, C 8963, fuzz targets 15, Rust under Miri 34)
 
@@ -39,6 +42,24 @@ for arg in args:
     for m in re.finditer(r"^[\w-]+: (\d+) passed, (\d+) failed$", text, re.M):
         p += int(m.group(1))
         f += int(m.group(2))
+    # pytest: "=== 3 failed, 40 passed, 1 skipped in 2.31s ===" (or with -q
+    # the same without the "=" rules).
+    for m in re.finditer(r"^=*\s*((?:\d+ \w+(?:, )?)+) in [\d.]+s\b.*$", text, re.M):
+        for n, what in re.findall(r"(\d+) (\w+)", m.group(1)):
+            if what == "passed":
+                p += int(n)
+            elif what in ("failed", "error", "errors"):
+                f += int(n)
+            elif what == "skipped":
+                ignored += int(n)
+    # Maven surefire totals (per-class lines end in "Time elapsed ...").
+    for m in re.finditer(
+        r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)\s*$", text, re.M
+    ):
+        run, fails, errors, skipped = (int(g) for g in m.groups())
+        p += run - fails - errors - skipped
+        f += fails + errors
+        ignored += skipped
     passed += p
     failed += f
     parts.append(f"{label} {p}" + (f" ({f} failed)" if f else ""))

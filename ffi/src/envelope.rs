@@ -12,8 +12,7 @@
 use std::ffi::c_char;
 
 use caduceus_core::envelope::{
-    self, EnvelopeError, Header, Labels, PREFIX_LEN, PartSet, PayloadOpener, PayloadSealer,
-    header_len_from_prefix,
+    self, Header, Labels, PREFIX_LEN, PartSet, PayloadSealer, PushOpener, header_len_from_prefix,
 };
 use caduceus_core::keys::PrivateKey;
 use serde_json::json;
@@ -668,20 +667,6 @@ pub unsafe extern "C" fn caduceus_sealer_free(sealer: *mut caduceus_sealer) {
 // Streaming opener
 // ---------------------------------------------------------------------------
 
-enum OpenerState {
-    /// Collecting the header: the bytes so far.
-    Header(Vec<u8>),
-    /// Header authenticated; decrypting the payload.
-    Payload {
-        header: Box<Header>,
-        opener: Box<PayloadOpener>,
-    },
-    Finished {
-        header: Box<Header>,
-    },
-    Failed,
-}
-
 /// A streaming opener: created by [`caduceus_opener_new`] with the
 /// identity to open with, fed the envelope in pieces of any size (the
 /// header may arrive split) with [`caduceus_opener_update`], ended with
@@ -696,49 +681,7 @@ enum OpenerState {
 ///
 /// Thread safety: mutable; one thread at a time.
 #[allow(non_camel_case_types)]
-pub struct caduceus_opener {
-    identity: PrivateKey,
-    state: OpenerState,
-}
-
-impl caduceus_opener {
-    fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
-        if let OpenerState::Header(buf) = &mut self.state {
-            let mut total = None;
-            while !data.is_empty() {
-                let want = if buf.len() < PREFIX_LEN {
-                    PREFIX_LEN
-                } else {
-                    header_len_from_prefix(buf)?
-                };
-                let take = want.saturating_sub(buf.len()).min(data.len());
-                let (head, tail) = data.split_at(take);
-                buf.extend_from_slice(head);
-                data = tail;
-                if buf.len() >= PREFIX_LEN {
-                    let t = header_len_from_prefix(buf)?;
-                    if buf.len() == t {
-                        total = Some(t);
-                        break;
-                    }
-                }
-            }
-            if total.is_some() {
-                let unlocked = envelope::unlock(buf, &self.identity)?;
-                self.state = OpenerState::Payload {
-                    header: Box::new(unlocked.header().clone()),
-                    opener: Box::new(unlocked.payload_opener()),
-                };
-            }
-        }
-        if let OpenerState::Payload { opener, .. } = &mut self.state
-            && !data.is_empty()
-        {
-            opener.push(data, out)?;
-        }
-        Ok(())
-    }
-}
+pub struct caduceus_opener(PushOpener);
 
 /// A new streaming opener that opens with `identity` (a copy is kept,
 /// zeroized on free), into `out_opener`.
@@ -755,11 +698,7 @@ pub unsafe extern "C" fn caduceus_opener_new(
         // SAFETY: forwarded caller contract.
         unsafe {
             read_handle_out(identity, out_opener, |identity| {
-                let opener = caduceus_opener {
-                    identity: identity.key.clone(),
-                    state: OpenerState::Header(Vec::with_capacity(PREFIX_LEN)),
-                };
-                Ok(opener)
+                Ok(caduceus_opener(PushOpener::new(identity.key.clone())))
             })
         }
     })
@@ -790,10 +729,7 @@ pub unsafe extern "C" fn caduceus_opener_update(
         let opener = unsafe { handle_mut(opener) }?;
         // SAFETY: forwarded caller contract.
         let data = unsafe { slice(data, len) }?;
-        if matches!(
-            opener.state,
-            OpenerState::Finished { .. } | OpenerState::Failed
-        ) {
+        if opener.0.is_closed() {
             return Err(wrong_state("opener"));
         }
         // The plaintext released is at most the input plus one buffered
@@ -802,10 +738,7 @@ pub unsafe extern "C" fn caduceus_opener_update(
         let mut out = Zeroizing::new(Vec::with_capacity(
             len.saturating_add(envelope::SEGMENT_CIPHERTEXT_SIZE),
         ));
-        if let Err(e) = opener.update(data, &mut out) {
-            opener.state = OpenerState::Failed;
-            return Err(fail(e));
-        }
+        opener.0.push(data, &mut out).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe { write_handle(out_plaintext, secret_bytes(out)) };
         Ok(())
@@ -832,21 +765,10 @@ pub unsafe extern "C" fn caduceus_opener_finish(
         // SAFETY: forwarded caller contract.
         let opener = unsafe { handle_mut(opener) }?;
         let mut out = Zeroizing::new(Vec::with_capacity(envelope::SEGMENT_CIPHERTEXT_SIZE));
-        match std::mem::replace(&mut opener.state, OpenerState::Failed) {
-            OpenerState::Header(_) => return Err(fail(EnvelopeError::Truncated)),
-            OpenerState::Payload {
-                header,
-                opener: inner,
-            } => {
-                inner.finish(&mut out).map_err(fail)?;
-                opener.state = OpenerState::Finished { header };
-            }
-            state @ OpenerState::Finished { .. } => {
-                opener.state = state;
-                return Err(wrong_state("opener"));
-            }
-            OpenerState::Failed => return Err(wrong_state("opener")),
+        if opener.0.is_closed() {
+            return Err(wrong_state("opener"));
         }
+        opener.0.finish(&mut out).map_err(fail)?;
         // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe { write_handle(out_plaintext, secret_bytes(out)) };
         Ok(())
@@ -870,14 +792,11 @@ pub unsafe extern "C" fn caduceus_opener_header(
         check_out(out_json)?;
         // SAFETY: forwarded caller contract.
         let opener = unsafe { handle(opener) }?;
-        let header = match &opener.state {
-            OpenerState::Payload { header, .. } | OpenerState::Finished { header } => header,
-            OpenerState::Header(_) | OpenerState::Failed => {
-                set_last_error(
-                    "the header has not been authenticated (not yet arrived, or the opener failed)",
-                );
-                return Err(CADUCEUS_WRONG_STATE);
-            }
+        let Some(header) = opener.0.header() else {
+            set_last_error(
+                "the header has not been authenticated (not yet arrived, or the opener failed)",
+            );
+            return Err(CADUCEUS_WRONG_STATE);
         };
         // SAFETY: checked non-NULL; valid per the caller's contract.
         unsafe { write_handle(out_json, caduceus_bytes::text(header_json(header))) };
@@ -1133,33 +1052,5 @@ mod tests {
         // SAFETY: the count is rejected before the pointer is read.
         let r = unsafe { slice_of(p.cast_const(), usize::MAX) };
         assert_eq!(r.err(), Some(CADUCEUS_INVALID_ARGUMENT));
-    }
-
-    /// The opener takes the envelope split at every position of its
-    /// header, and gives the one-shot plaintext.
-    #[test]
-    fn opener_accepts_any_split() {
-        let mut rng = caduceus_core::testing::DeterministicRng::new(9);
-        let key = PrivateKey::generate(caduceus_core::keys::KeyKind::SubjectCategory, &mut rng);
-        let labels = Labels::new("p-1", "chat-messages", "treatment", "text/plain", 0).unwrap();
-        let plaintext = vec![7u8; 70_000];
-        let sealed = envelope::seal(&[key.public_key()], &labels, &plaintext, &mut rng).unwrap();
-        let header_len = envelope::inspect(&sealed).unwrap().header_len;
-        for split in (0..header_len + 40).chain([sealed.len() - 1, sealed.len()]) {
-            let mut o = caduceus_opener {
-                identity: key.clone(),
-                state: OpenerState::Header(Vec::new()),
-            };
-            let mut out = Vec::new();
-            o.update(&sealed[..split], &mut out).unwrap();
-            o.update(&sealed[split..], &mut out).unwrap();
-            let OpenerState::Payload { opener, .. } =
-                std::mem::replace(&mut o.state, OpenerState::Failed)
-            else {
-                panic!("header not complete at split {split}");
-            };
-            opener.finish(&mut out).unwrap();
-            assert_eq!(out, plaintext, "split {split}");
-        }
     }
 }

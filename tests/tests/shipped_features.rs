@@ -1,6 +1,7 @@
 //! The shipped crates never enable caduceus-core's `test-rng` feature (the
 //! predictable RNGs of `caduceus_core::testing`): a product built from them
-//! cannot draw a key from a test RNG. Asked of cargo's own feature resolution
+//! cannot draw a key from a test RNG (the CLI, the C ABI and the uniffi
+//! bindings). Asked of cargo's own feature resolution
 //! (`cargo tree`), for the crates as they are built for release, that is
 //! without dev-dependencies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -39,7 +40,7 @@ fn core_features(package: &str, edges: &str) -> Vec<String> {
 
 #[test]
 fn shipped_crates_do_not_enable_the_test_rng() {
-    for package in ["caduceus-cli", "caduceus-ffi"] {
+    for package in ["caduceus-cli", "caduceus-ffi", "caduceus-uniffi"] {
         let features = core_features(package, "normal,build");
         assert!(
             !features.is_empty(),

@@ -45,7 +45,7 @@ pub use payload::{
     PayloadOpener, PayloadSealer, SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE, SegmentError,
     SegmentLayout, TAG_LEN,
 };
-pub use stream::{OpenReader, SealWriter};
+pub use stream::{OpenReader, PushOpener, SealWriter};
 
 use rand_core::CryptoRng;
 

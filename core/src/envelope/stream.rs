@@ -7,8 +7,8 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::{
-    EnvelopeError, Header, Labels, Part, PayloadOpener, PayloadSealer, SEGMENT_CIPHERTEXT_SIZE,
-    SEGMENT_SIZE, TAG_LEN, begin_seal, header_len_from_prefix, unlock,
+    EnvelopeError, Header, Labels, PREFIX_LEN, Part, PayloadOpener, PayloadSealer,
+    SEGMENT_CIPHERTEXT_SIZE, SEGMENT_SIZE, TAG_LEN, begin_seal, header_len_from_prefix, unlock,
 };
 use crate::keys::{PrivateKey, PublicKey};
 
@@ -298,4 +298,188 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, EnvelopeError> 
         }
     }
     Ok(filled)
+}
+
+/// An opener that is fed the envelope in chunks of any size (pushed, as a
+/// network callback or a foreign-language binding delivers them) instead of
+/// reading it: it buffers the header, authenticates it with the identity,
+/// then releases the plaintext segment by segment, each only after its tag
+/// verified. The C ABI's `caduceus_opener` and the bindings' `Opener` are
+/// this type.
+///
+/// Once [`PushOpener::finish`] succeeded, or a call failed, the opener is
+/// closed ([`PushOpener::is_closed`]): further input is refused with
+/// [`EnvelopeError::TrailingData`] (hosts that report a wrong state check
+/// `is_closed` first).
+pub struct PushOpener {
+    identity: PrivateKey,
+    state: PushState,
+}
+
+enum PushState {
+    Header(Vec<u8>),
+    Payload {
+        header: Box<Header>,
+        opener: Box<PayloadOpener>,
+    },
+    Finished {
+        header: Box<Header>,
+    },
+    Failed,
+}
+
+impl core::fmt::Debug for PushOpener {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PushOpener")
+            .field("header", &self.header())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushOpener {
+    /// An opener for envelopes of which `identity` is a recipient.
+    pub fn new(identity: PrivateKey) -> Self {
+        Self {
+            identity,
+            state: PushState::Header(Vec::with_capacity(PREFIX_LEN)),
+        }
+    }
+
+    /// The authenticated header, once it has arrived (also after finish).
+    pub fn header(&self) -> Option<&Header> {
+        match &self.state {
+            PushState::Payload { header, .. } | PushState::Finished { header } => Some(header),
+            PushState::Header(_) | PushState::Failed => None,
+        }
+    }
+
+    /// Whether the opener takes no more input: finished, or failed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, PushState::Finished { .. } | PushState::Failed)
+    }
+
+    /// Feed the next bytes of the envelope; the plaintext released is
+    /// appended to `out`. An error closes the opener.
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        if self.is_closed() {
+            return Err(EnvelopeError::TrailingData);
+        }
+        let r = self.update(data, out);
+        if r.is_err() {
+            self.state = PushState::Failed;
+        }
+        r
+    }
+
+    fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        if let PushState::Header(buf) = &mut self.state {
+            let mut complete = false;
+            while !data.is_empty() {
+                let want = if buf.len() < PREFIX_LEN {
+                    PREFIX_LEN
+                } else {
+                    header_len_from_prefix(buf)?
+                };
+                let take = want.saturating_sub(buf.len()).min(data.len());
+                let (head, tail) = data.split_at(take);
+                buf.extend_from_slice(head);
+                data = tail;
+                if buf.len() >= PREFIX_LEN && buf.len() == header_len_from_prefix(buf)? {
+                    complete = true;
+                    break;
+                }
+            }
+            if complete {
+                let unlocked = unlock(buf, &self.identity)?;
+                self.state = PushState::Payload {
+                    header: Box::new(unlocked.header().clone()),
+                    opener: Box::new(unlocked.payload_opener()),
+                };
+            }
+        }
+        if let PushState::Payload { opener, .. } = &mut self.state
+            && !data.is_empty()
+        {
+            opener.push(data, out)?;
+        }
+        Ok(())
+    }
+
+    /// End of input: checks that the last segment was the final one and
+    /// appends the remaining plaintext to `out`. An envelope that ended
+    /// early is [`EnvelopeError::Truncated`].
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        match core::mem::replace(&mut self.state, PushState::Failed) {
+            PushState::Header(_) => Err(EnvelopeError::Truncated),
+            PushState::Payload { header, opener } => {
+                opener.finish(out)?;
+                self.state = PushState::Finished { header };
+                Ok(())
+            }
+            state @ PushState::Finished { .. } => {
+                self.state = state;
+                Err(EnvelopeError::TrailingData)
+            }
+            PushState::Failed => Err(EnvelopeError::TrailingData),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::envelope;
+    use crate::keys::KeyKind;
+    use crate::testing::DeterministicRng;
+
+    /// The push opener takes the envelope split at every position of its
+    /// header, and gives the one-shot plaintext.
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "one X25519 unlock per split, minutes under Miri; safe code only"
+    )]
+    fn push_opener_accepts_any_split() {
+        let mut rng = DeterministicRng::new(9);
+        let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+        let labels = Labels::new("p-1", "chat-messages", "treatment", "text/plain", 0).unwrap();
+        let plaintext = vec![7u8; 70_000];
+        let sealed = envelope::seal(&[key.public_key()], &labels, &plaintext, &mut rng).unwrap();
+        let header_len = envelope::inspect(&sealed).unwrap().header_len;
+        for split in (0..header_len + 40).chain([sealed.len() - 1, sealed.len()]) {
+            let mut o = PushOpener::new(key.clone());
+            let mut out = Vec::new();
+            o.push(&sealed[..split], &mut out).unwrap();
+            o.push(&sealed[split..], &mut out).unwrap();
+            assert!(o.header().is_some(), "header not complete at split {split}");
+            o.finish(&mut out).unwrap();
+            assert_eq!(out, plaintext, "split {split}");
+            assert!(o.is_closed() && o.header().is_some());
+            assert_eq!(o.push(b"x", &mut out), Err(EnvelopeError::TrailingData));
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "X25519 and AES-GCM are slow under Miri; safe code only")]
+    fn push_opener_refuses_truncation_and_tampering() {
+        let mut rng = DeterministicRng::new(10);
+        let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);
+        let labels = Labels::new("p-1", "chat-messages", "treatment", "text/plain", 0).unwrap();
+        let sealed = envelope::seal(&[key.public_key()], &labels, b"hello", &mut rng).unwrap();
+        let mut o = PushOpener::new(key.clone());
+        let mut out = Vec::new();
+        o.push(&sealed[..5], &mut out).unwrap();
+        assert_eq!(o.finish(&mut out), Err(EnvelopeError::Truncated));
+        assert!(o.is_closed() && o.header().is_none());
+        let mut bad = sealed.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let mut o = PushOpener::new(key);
+        o.push(&bad, &mut out).unwrap();
+        assert!(o.finish(&mut out).is_err());
+        assert!(out.is_empty() && o.is_closed());
+    }
 }

@@ -1,0 +1,1 @@
+/* Empty: the caduceusFFI target only carries include/caduceusFFI.h for Swift. */
