@@ -86,25 +86,14 @@ impl From<&core_env::Header> for Header {
     }
 }
 
-/// An opened envelope.
+/// An opened envelope. (No `Debug` on purpose: the plaintext must not end
+/// up in a log line.)
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Opened {
     /// The authenticated header.
     pub header: Header,
     /// The plaintext.
     pub plaintext: Vec<u8>,
-}
-
-impl std::fmt::Debug for Opened {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Opened")
-            .field("header", &self.header)
-            .field(
-                "plaintext",
-                &format_args!("[{} bytes REDACTED]", self.plaintext.len()),
-            )
-            .finish()
-    }
 }
 
 fn opened(o: core_env::Opened) -> Opened {

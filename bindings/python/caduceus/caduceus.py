@@ -3514,7 +3514,8 @@ class _UniffiFfiConverterTypeNoticeRef(_UniffiConverterRustBuffer):
 @dataclass
 class Opened:
     """
-    An opened envelope.
+    An opened envelope. (No `Debug` on purpose: the plaintext must not end
+    up in a log line.)
 """
     def __init__(self, *, header:Header, plaintext:bytes):
         self.header = header

@@ -5693,7 +5693,8 @@ public func FfiConverterTypeNoticeRef_lower(_ value: NoticeRef) -> RustBuffer {
 
 
 /**
- * An opened envelope.
+ * An opened envelope. (No `Debug` on purpose: the plaintext must not end
+ * up in a log line.)
  */
 public struct Opened: Equatable, Hashable {
     /**

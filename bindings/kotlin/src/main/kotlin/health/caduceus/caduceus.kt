@@ -9587,7 +9587,8 @@ public object FfiConverterTypeNoticeRef: FfiConverterRustBuffer<NoticeRef> {
 
 
 /**
- * An opened envelope.
+ * An opened envelope. (No `Debug` on purpose: the plaintext must not end
+ * up in a log line.)
  */
 data class Opened (
     /**
