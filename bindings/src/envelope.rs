@@ -138,6 +138,20 @@ pub fn open(envelope: Vec<u8>, identity: Arc<PrivateKey>) -> Result<Opened, Cadu
         .map_err(env_err)
 }
 
+/// Open with the first of `identities` that is a recipient
+/// ([`CaduceusError::NoAccess`] if none is).
+#[uniffi::export]
+pub fn open_any(
+    envelope: Vec<u8>,
+    identities: Vec<Arc<PrivateKey>>,
+) -> Result<Opened, CaduceusError> {
+    let keys: Vec<caduceus_core::keys::PrivateKey> =
+        identities.iter().map(|k| k.key.clone()).collect();
+    core_env::open_any(&envelope, &keys)
+        .map(opened)
+        .map_err(env_err)
+}
+
 /// The full open path: staff (or practice) key -> keyring record ->
 /// subject-category key -> plaintext. [`CaduceusError::NoAccess`] when the
 /// staff key holds no wrap, [`CaduceusError::KeyShredded`] when the record

@@ -328,6 +328,19 @@ class MoreEnvelopeAndErrorTest {
     }
 
     @Test
+    fun practiceKeyRotationAndOpenAny() {
+        val sealed = seal(listOf(record.publicKey()), labels(), "rotated".toByteArray())
+        val newPractice = PrivateKey.generate(KeyKind.PRACTICE)
+        val rotated = rotatePracticeKey(listOf(record), practice, newPractice.publicKey()).single()
+        assertTrue(rotated.recipientIds().contains(newPractice.keyId()))
+        assertFalse(rotated.recipientIds().contains(practice.keyId()))
+        assertArrayEquals("rotated".toByteArray(), openWithKeyring(sealed, rotated, newPractice).plaintext)
+        val direct = seal(listOf(doctor.publicKey()), labels(), "any".toByteArray())
+        assertArrayEquals("any".toByteArray(), openAny(direct, listOf(newPractice, doctor)).plaintext)
+        assertThrows<CaduceusException.NoAccess> { openAny(direct, listOf(newPractice)) }
+    }
+
+    @Test
     fun ioAndInternalErrors(@TempDir dir: Path) {
         assertThrows<CaduceusException.Io> {
             sealFile(listOf(record.publicKey()), labels(), dir.resolve("missing").toString(), dir.resolve("o").toString())
