@@ -86,25 +86,14 @@ impl From<&core_env::Header> for Header {
     }
 }
 
-/// An opened envelope.
+/// An opened envelope. (No `Debug` on purpose: the plaintext must not end
+/// up in a log line.)
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Opened {
     /// The authenticated header.
     pub header: Header,
     /// The plaintext.
     pub plaintext: Vec<u8>,
-}
-
-impl std::fmt::Debug for Opened {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Opened")
-            .field("header", &self.header)
-            .field(
-                "plaintext",
-                &format_args!("[{} bytes REDACTED]", self.plaintext.len()),
-            )
-            .finish()
-    }
 }
 
 fn opened(o: core_env::Opened) -> Opened {
@@ -145,6 +134,20 @@ pub fn seal(
 #[uniffi::export]
 pub fn open(envelope: Vec<u8>, identity: Arc<PrivateKey>) -> Result<Opened, CaduceusError> {
     core_env::open(&envelope, &identity.key)
+        .map(opened)
+        .map_err(env_err)
+}
+
+/// Open with the first of `identities` that is a recipient
+/// ([`CaduceusError::NoAccess`] if none is).
+#[uniffi::export]
+pub fn open_any(
+    envelope: Vec<u8>,
+    identities: Vec<Arc<PrivateKey>>,
+) -> Result<Opened, CaduceusError> {
+    let keys: Vec<caduceus_core::keys::PrivateKey> =
+        identities.iter().map(|k| k.key.clone()).collect();
+    core_env::open_any(&envelope, &keys)
         .map(opened)
         .map_err(env_err)
 }

@@ -344,3 +344,25 @@ impl KeyringRecord {
         }))
     }
 }
+
+/// Rotate the practice key: every record gets a wrap for `new_practice`
+/// (unwrapped with `old_practice`) in place of the old practice key's, in
+/// order; store them all before retiring the old key. No envelope is
+/// rewritten. Shredded records come back unchanged. On an error nothing is
+/// returned; the error names no record.
+#[uniffi::export]
+pub fn rotate_practice_key(
+    records: Vec<Arc<KeyringRecord>>,
+    old_practice: Arc<PrivateKey>,
+    new_practice: Arc<PublicKey>,
+) -> Result<Vec<Arc<KeyringRecord>>, CaduceusError> {
+    let list: Vec<core_keys::KeyringRecord> = records.iter().map(|r| r.record.clone()).collect();
+    core_keys::KeyringRecord::rotate_practice_key(
+        &list,
+        &old_practice.key,
+        &new_practice.key,
+        &mut rng(),
+    )
+    .map(|v| v.into_iter().map(KeyringRecord::wrap).collect())
+    .map_err(|(_, e)| e.into())
+}

@@ -69,6 +69,23 @@ pub enum AccessOperation {
     Export,
 }
 
+impl Policy {
+    /// Record metadata and legal holds (JSON, docs/POLICY.md) against this
+    /// policy.
+    fn records_and_holds(
+        &self,
+        records_json: &str,
+        holds_json: Option<&str>,
+    ) -> Result<(retention::RecordSet, Vec<retention::Hold>), CaduceusError> {
+        let set = retention::parse_records(&self.policy, records_json)?;
+        let holds = match holds_json {
+            Some(h) => retention::parse_holds(&self.policy, h)?,
+            None => Vec::new(),
+        };
+        Ok((set, holds))
+    }
+}
+
 #[uniffi::export]
 impl Policy {
     /// The built-in German practice policy (`policies/de-practice.toml`).
@@ -102,11 +119,7 @@ impl Policy {
     ) -> Result<ErasurePlan, CaduceusError> {
         check_time(received_at)?;
         let p = &self.policy;
-        let set = retention::parse_records(p, &records_json)?;
-        let holds = match holds_json {
-            Some(h) => retention::parse_holds(p, &h)?,
-            None => Vec::new(),
-        };
+        let (set, holds) = self.records_and_holds(&records_json, holds_json.as_deref())?;
         let plan = p.plan_erasure(&subject, received_at, &set.records, &holds)?;
         Ok(ErasurePlan {
             erase_now: plan
@@ -143,11 +156,7 @@ impl Policy {
     ) -> Result<SweepReport, CaduceusError> {
         check_time(at)?;
         let p = &self.policy;
-        let set = retention::parse_records(p, &records_json)?;
-        let holds = match holds_json {
-            Some(h) => retention::parse_holds(p, &h)?,
-            None => Vec::new(),
-        };
+        let (set, holds) = self.records_and_holds(&records_json, holds_json.as_deref())?;
         let report = p.sweep(&set.records, retention::Date::from_unix_berlin(at), &holds);
         Ok(SweepReport {
             due: report.due as u64,

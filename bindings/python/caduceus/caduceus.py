@@ -532,6 +532,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_open() != 19604:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_func_open_any() != 31031:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_open_file() != 34397:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_open_file_with_keyring() != 55110:
@@ -541,6 +543,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_caduceus_uniffi_checksum_func_open_with_keyring() != 44829:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_rewrap() != 10515:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_caduceus_uniffi_checksum_func_rotate_practice_key() != 56805:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_caduceus_uniffi_checksum_func_seal() != 27478:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -827,6 +831,9 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_func_may_send.restype = ctypes.c_uint
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_open.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_open.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_open_any.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_open_any.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_open_file.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_open_file.restype = ctypes.c_uint16
@@ -842,6 +849,9 @@ _UniffiLib.uniffi_caduceus_uniffi_checksum_func_open_with_keyring.restype = ctyp
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_rewrap.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_rewrap.restype = ctypes.c_uint16
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_rotate_practice_key.argtypes = (
+)
+_UniffiLib.uniffi_caduceus_uniffi_checksum_func_rotate_practice_key.restype = ctypes.c_uint16
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal.argtypes = (
 )
 _UniffiLib.uniffi_caduceus_uniffi_checksum_func_seal.restype = ctypes.c_uint16
@@ -1234,6 +1244,12 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_func_open.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_func_open.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_open_any.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_open_any.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_caduceus_uniffi_fn_func_open_file.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1271,6 +1287,13 @@ _UniffiLib.uniffi_caduceus_uniffi_fn_func_rewrap.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_caduceus_uniffi_fn_func_rewrap.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_rotate_practice_key.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_caduceus_uniffi_fn_func_rotate_practice_key.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_caduceus_uniffi_fn_func_seal.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -3514,7 +3537,8 @@ class _UniffiFfiConverterTypeNoticeRef(_UniffiConverterRustBuffer):
 @dataclass
 class Opened:
     """
-    An opened envelope.
+    An opened envelope. (No `Debug` on purpose: the plaintext must not end
+    up in a log line.)
 """
     def __init__(self, *, header:Header, plaintext:bytes):
         self.header = header
@@ -8254,6 +8278,52 @@ class _UniffiFfiConverterOptionalTypeTemplate(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+class _UniffiFfiConverterSequenceTypePrivateKey(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypePrivateKey.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypePrivateKey.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypePrivateKey.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeKeyringRecord(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeKeyringRecord.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeKeyringRecord.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeKeyringRecord.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceBytes(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -8387,6 +8457,27 @@ def open(envelope: bytes,identity: PrivateKey) -> Opened:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def open_any(envelope: bytes,identities: typing.List[PrivateKey]) -> Opened:
+    """
+    Open with the first of `identities` that is a recipient
+    ([`CaduceusError::NoAccess`] if none is).
+"""
+    
+    _UniffiFfiConverterBytes.check_lower(envelope)
+
+    _UniffiFfiConverterSequenceTypePrivateKey.check_lower(identities)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterBytes.lower(envelope),
+        _UniffiFfiConverterSequenceTypePrivateKey.lower(identities),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeOpened.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_caduceus_uniffi_fn_func_open_any,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def open_file(identity: PrivateKey,input_path: str,output_path: str) -> Header:
     """
     Open the envelope file at `input_path` into `output_path` with
@@ -8511,6 +8602,33 @@ def rewrap(envelope: bytes,identity: PrivateKey,add: typing.List[PublicKey],remo
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_caduceus_uniffi_fn_func_rewrap,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def rotate_practice_key(records: typing.List[KeyringRecord],old_practice: PrivateKey,new_practice: PublicKey) -> typing.List[KeyringRecord]:
+    """
+    Rotate the practice key: every record gets a wrap for `new_practice`
+    (unwrapped with `old_practice`) in place of the old practice key's, in
+    order; store them all before retiring the old key. No envelope is
+    rewritten. Shredded records come back unchanged. On an error nothing is
+    returned; the error names no record.
+"""
+    
+    _UniffiFfiConverterSequenceTypeKeyringRecord.check_lower(records)
+
+    _UniffiFfiConverterTypePrivateKey.check_lower(old_practice)
+
+    _UniffiFfiConverterTypePublicKey.check_lower(new_practice)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterSequenceTypeKeyringRecord.lower(records),
+        _UniffiFfiConverterTypePrivateKey.lower(old_practice),
+        _UniffiFfiConverterTypePublicKey.lower(new_practice),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceTypeKeyringRecord.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCaduceusError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_caduceus_uniffi_fn_func_rotate_practice_key,
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
@@ -8777,11 +8895,13 @@ __all__ = [
     "inspect",
     "may_send",
     "open",
+    "open_any",
     "open_file",
     "open_file_with_keyring",
     "open_segment",
     "open_with_keyring",
     "rewrap",
+    "rotate_practice_key",
     "seal",
     "seal_file",
     "seal_media_file",

@@ -297,3 +297,24 @@ def test_rotate_a_staff_device_key_and_open_with_a_plain_identity(tmp_path, prac
     (tmp_path / "d.env").write_bytes(direct)
     header = caduceus.open_file(practice, str(tmp_path / "d.env"), str(tmp_path / "d.txt"))
     assert (tmp_path / "d.txt").read_bytes() == b"direct" and header.recipients == [practice.key_id()]
+
+
+def test_practice_key_rotation_and_open_any(practice, doctor):
+    records = [KeyringRecord.create(f"p-{i}", "chat-messages", [practice.public_key(), doctor.public_key()], 1)
+               for i in range(3)]
+    sealed = caduceus.seal([records[1].public_key()], labels(), b"kept across the rotation")
+    new_practice = PrivateKey.generate(KeyKind.PRACTICE)
+    rotated = caduceus.rotate_practice_key(records, practice, new_practice.public_key())
+    assert [r.subject() for r in rotated] == ["p-0", "p-1", "p-2"]
+    assert all(new_practice.key_id() in r.recipient_ids() and practice.key_id() not in r.recipient_ids()
+               for r in rotated)
+    assert caduceus.open_with_keyring(sealed, rotated[1], new_practice).plaintext == b"kept across the rotation"
+    with pytest.raises(CaduceusError.NoAccess):
+        caduceus.open_with_keyring(sealed, rotated[1], practice)
+    with pytest.raises(CaduceusError.NoAccess):
+        caduceus.rotate_practice_key(rotated, practice, new_practice.public_key())
+    other = PrivateKey.generate(KeyKind.STAFF)
+    direct = caduceus.seal([doctor.public_key()], labels(), b"any")
+    assert caduceus.open_any(direct, [other, doctor]).plaintext == b"any"
+    with pytest.raises(CaduceusError.NoAccess):
+        caduceus.open_any(direct, [other])

@@ -463,7 +463,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "X25519 and AES-GCM are slow under Miri; safe code only")]
+    #[cfg_attr(
+        miri,
+        ignore = "X25519 and AES-GCM are slow under Miri; safe code only"
+    )]
     fn push_opener_refuses_truncation_and_tampering() {
         let mut rng = DeterministicRng::new(10);
         let key = PrivateKey::generate(KeyKind::SubjectCategory, &mut rng);

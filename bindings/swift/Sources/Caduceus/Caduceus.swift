@@ -5693,7 +5693,8 @@ public func FfiConverterTypeNoticeRef_lower(_ value: NoticeRef) -> RustBuffer {
 
 
 /**
- * An opened envelope.
+ * An opened envelope. (No `Debug` on purpose: the plaintext must not end
+ * up in a log line.)
  */
 public struct Opened: Equatable, Hashable {
     /**
@@ -7479,6 +7480,56 @@ fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeKeyringRecord: FfiConverterRustBuffer {
+    typealias SwiftType = [KeyringRecord]
+
+    public static func write(_ value: [KeyringRecord], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeKeyringRecord.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [KeyringRecord] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [KeyringRecord]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeKeyringRecord.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePrivateKey: FfiConverterRustBuffer {
+    typealias SwiftType = [PrivateKey]
+
+    public static func write(_ value: [PrivateKey], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePrivateKey.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PrivateKey] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PrivateKey]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePrivateKey.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePublicKey: FfiConverterRustBuffer {
     typealias SwiftType = [PublicKey]
 
@@ -7659,6 +7710,19 @@ public func `open`(envelope: Data, identity: PrivateKey)throws  -> Opened  {
 })
 }
 /**
+ * Open with the first of `identities` that is a recipient
+ * ([`CaduceusError::NoAccess`] if none is).
+ */
+public func openAny(envelope: Data, identities: [PrivateKey])throws  -> Opened  {
+    return try  FfiConverterTypeOpened_lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_func_open_any(
+        FfiConverterData.lower(envelope),
+        FfiConverterSequenceTypePrivateKey.lower(identities),uniffiCallStatus
+    )
+})
+}
+/**
  * Open the envelope file at `input_path` into `output_path` with
  * `identity`. The plaintext file appears only when the whole envelope
  * authenticated; on any error no partial plaintext is left behind.
@@ -7775,6 +7839,23 @@ public func sealParts(recipients: [PublicKey], labels: Labels, parts: [Data])thr
 })
 }
 /**
+ * Rotate the practice key: every record gets a wrap for `new_practice`
+ * (unwrapped with `old_practice`) in place of the old practice key's, in
+ * order; store them all before retiring the old key. No envelope is
+ * rewritten. Shredded records come back unchanged. On an error nothing is
+ * returned; the error names no record.
+ */
+public func rotatePracticeKey(records: [KeyringRecord], oldPractice: PrivateKey, newPractice: PublicKey)throws  -> [KeyringRecord]  {
+    return try  FfiConverterSequenceTypeKeyringRecord.lift(try rustCallWithError(FfiConverterTypeCaduceusError_lift) {
+        uniffiCallStatus in
+    uniffi_caduceus_uniffi_fn_func_rotate_practice_key(
+        FfiConverterSequenceTypeKeyringRecord.lower(records),
+        FfiConverterTypePrivateKey_lower(oldPractice),
+        FfiConverterTypePublicKey_lower(newPractice),uniffiCallStatus
+    )
+})
+}
+/**
  * May a message for `purpose` be sent to `subject` now: consent for the
  * purpose, the 24-hour window for free-form text, the template's
  * category. `template` `None` means a free-form message.
@@ -7875,6 +7956,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_caduceus_uniffi_checksum_func_open() != 19604) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_caduceus_uniffi_checksum_func_open_any() != 31031) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_caduceus_uniffi_checksum_func_open_file() != 34397) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7897,6 +7981,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_func_seal_parts() != 5069) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_caduceus_uniffi_checksum_func_rotate_practice_key() != 56805) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_caduceus_uniffi_checksum_func_may_send() != 35963) {

@@ -1042,6 +1042,11 @@ RustBuffer uniffi_caduceus_uniffi_fn_func_inspect(RustBuffer envelope, RustCallS
 RustBuffer uniffi_caduceus_uniffi_fn_func_open(RustBuffer envelope, uint64_t identity, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_OPEN_ANY
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_OPEN_ANY
+RustBuffer uniffi_caduceus_uniffi_fn_func_open_any(RustBuffer envelope, RustBuffer identities, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_OPEN_FILE
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_OPEN_FILE
 RustBuffer uniffi_caduceus_uniffi_fn_func_open_file(uint64_t identity, RustBuffer input_path, RustBuffer output_path, RustCallStatus *_Nonnull out_status
@@ -1080,6 +1085,11 @@ void uniffi_caduceus_uniffi_fn_func_seal_file(RustBuffer recipients, RustBuffer 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_SEAL_PARTS
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_SEAL_PARTS
 RustBuffer uniffi_caduceus_uniffi_fn_func_seal_parts(RustBuffer recipients, RustBuffer labels, RustBuffer parts, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_ROTATE_PRACTICE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_ROTATE_PRACTICE_KEY
+RustBuffer uniffi_caduceus_uniffi_fn_func_rotate_practice_key(RustBuffer records, uint64_t old_practice, uint64_t new_practice, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_FN_FUNC_MAY_SEND
@@ -1404,6 +1414,12 @@ uint16_t uniffi_caduceus_uniffi_checksum_func_open(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_OPEN_ANY
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_OPEN_ANY
+uint16_t uniffi_caduceus_uniffi_checksum_func_open_any(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_OPEN_FILE
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_OPEN_FILE
 uint16_t uniffi_caduceus_uniffi_checksum_func_open_file(void
@@ -1449,6 +1465,12 @@ uint16_t uniffi_caduceus_uniffi_checksum_func_seal_file(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_SEAL_PARTS
 #define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_SEAL_PARTS
 uint16_t uniffi_caduceus_uniffi_checksum_func_seal_parts(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_ROTATE_PRACTICE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CADUCEUS_UNIFFI_CHECKSUM_FUNC_ROTATE_PRACTICE_KEY
+uint16_t uniffi_caduceus_uniffi_checksum_func_rotate_practice_key(void
     
 );
 #endif

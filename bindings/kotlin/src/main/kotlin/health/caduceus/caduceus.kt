@@ -689,6 +689,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_open(
     ): Int
+    external fun uniffi_caduceus_uniffi_checksum_func_open_any(
+    ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_open_file(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_open_file_with_keyring(
@@ -704,6 +706,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_caduceus_uniffi_checksum_func_seal_file(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_seal_parts(
+    ): Int
+    external fun uniffi_caduceus_uniffi_checksum_func_rotate_practice_key(
     ): Int
     external fun uniffi_caduceus_uniffi_checksum_func_may_send(
     ): Int
@@ -1273,6 +1277,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_func_open(`envelope`: RustBuffer.ByValue,`identity`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_func_open_any(`envelope`: RustBuffer.ByValue,`identities`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_func_open_file(`identity`: Long,`inputPath`: RustBuffer.ByValue,`outputPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_func_open_file_with_keyring(`record`: Long,`staff`: Long,`inputPath`: RustBuffer.ByValue,`outputPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1288,6 +1294,8 @@ internal object UniffiLib {
     external fun uniffi_caduceus_uniffi_fn_func_seal_file(`recipients`: RustBuffer.ByValue,`labels`: RustBuffer.ByValue,`inputPath`: RustBuffer.ByValue,`outputPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_caduceus_uniffi_fn_func_seal_parts(`recipients`: RustBuffer.ByValue,`labels`: RustBuffer.ByValue,`parts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_caduceus_uniffi_fn_func_rotate_practice_key(`records`: RustBuffer.ByValue,`oldPractice`: Long,`newPractice`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_caduceus_uniffi_fn_func_may_send(`ledger`: Long,`state`: Long,`subject`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,`template`: RustBuffer.ByValue,`now`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1437,6 +1445,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_caduceus_uniffi_checksum_func_open() and 0xFFFF) != 19604) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_caduceus_uniffi_checksum_func_open_any() and 0xFFFF) != 31031) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_caduceus_uniffi_checksum_func_open_file() and 0xFFFF) != 34397) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1459,6 +1470,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_func_seal_parts() and 0xFFFF) != 5069) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_caduceus_uniffi_checksum_func_rotate_practice_key() and 0xFFFF) != 56805) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_caduceus_uniffi_checksum_func_may_send() and 0xFFFF) != 35963) {
@@ -9587,7 +9601,8 @@ public object FfiConverterTypeNoticeRef: FfiConverterRustBuffer<NoticeRef> {
 
 
 /**
- * An opened envelope.
+ * An opened envelope. (No `Debug` on purpose: the plaintext must not end
+ * up in a log line.)
  */
 data class Opened (
     /**
@@ -11196,6 +11211,62 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeKeyringRecord: FfiConverterRustBuffer<List<KeyringRecord>> {
+    override fun read(buf: ByteBuffer): List<KeyringRecord> {
+        val len = buf.getInt()
+        return List<KeyringRecord>(len) {
+            FfiConverterTypeKeyringRecord.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<KeyringRecord>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeKeyringRecord.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<KeyringRecord>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeKeyringRecord.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePrivateKey: FfiConverterRustBuffer<List<PrivateKey>> {
+    override fun read(buf: ByteBuffer): List<PrivateKey> {
+        val len = buf.getInt()
+        return List<PrivateKey>(len) {
+            FfiConverterTypePrivateKey.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PrivateKey>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePrivateKey.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PrivateKey>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePrivateKey.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePublicKey: FfiConverterRustBuffer<List<PublicKey>> {
     override fun read(buf: ByteBuffer): List<PublicKey> {
         val len = buf.getInt()
@@ -11412,6 +11483,23 @@ public object FfiConverterSequenceTypeStaffMember: FfiConverterRustBuffer<List<S
     
 
         /**
+         * Open with the first of `identities` that is a recipient
+         * ([`CaduceusError::NoAccess`] if none is).
+         */
+    @Throws(CaduceusException::class) fun `openAny`(`envelope`: kotlin.ByteArray, `identities`: List<PrivateKey>): Opened {
+            return FfiConverterTypeOpened.lift(
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_func_open_any(
+    
+        
+        FfiConverterByteArray.lower(`envelope`),
+        FfiConverterSequenceTypePrivateKey.lower(`identities`),_status)
+}
+    )
+    }
+    
+
+        /**
          * Open the envelope file at `input_path` into `output_path` with
          * `identity`. The plaintext file appears only when the whole envelope
          * authenticated; on any error no partial plaintext is left behind.
@@ -11554,6 +11642,27 @@ public object FfiConverterSequenceTypeStaffMember: FfiConverterRustBuffer<List<S
         FfiConverterSequenceTypePublicKey.lower(`recipients`),
         FfiConverterTypeLabels.lower(`labels`),
         FfiConverterSequenceByteArray.lower(`parts`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Rotate the practice key: every record gets a wrap for `new_practice`
+         * (unwrapped with `old_practice`) in place of the old practice key's, in
+         * order; store them all before retiring the old key. No envelope is
+         * rewritten. Shredded records come back unchanged. On an error nothing is
+         * returned; the error names no record.
+         */
+    @Throws(CaduceusException::class) fun `rotatePracticeKey`(`records`: List<KeyringRecord>, `oldPractice`: PrivateKey, `newPractice`: PublicKey): List<KeyringRecord> {
+            return FfiConverterSequenceTypeKeyringRecord.lift(
+    uniffiRustCallWithError(CaduceusException) { _status ->
+    UniffiLib.uniffi_caduceus_uniffi_fn_func_rotate_practice_key(
+    
+        
+        FfiConverterSequenceTypeKeyringRecord.lower(`records`),
+        FfiConverterTypePrivateKey.lower(`oldPractice`),
+        FfiConverterTypePublicKey.lower(`newPractice`),_status)
 }
     )
     }

@@ -231,48 +231,55 @@ class WhatsAppTest {
 
     @Test
     fun signedWebhookThroughIntakeToDecisionsAndOutboundGate() {
-        val practice = PrivateKey.generate(KeyKind.PRACTICE)
-        val doctor = PrivateKey.generate(KeyKind.STAFF)
-        val finance = PrivateKey.generate(KeyKind.STAFF)
-        val ledger = Ledger()
-        ledger.registerNotice("privacy-chat", 1u, "de", NOTICE, NOW - 30 * DAY, NOW)
-        val intake =
-            Intake(
-                AuditKey.generate(), Policy.defaultPolicy(), practice.publicKey(),
-                listOf(StaffMember(doctor.publicKey(), listOf("doctor")), StaffMember(finance.publicKey(), listOf("finance"))),
-                "privacy-chat", 1u, "de", ledger)
-        val identities = Identities()
-        val keyrings = KeyringSet()
-        val outbound = OutboundState()
-        val log = AuditLog("praxis.example/audit")
-        fun post(name: String): List<Decision> {
-            val body = fixture(name)
-            verifySignature(body, fixture("$name.sig").toString(Charsets.UTF_8), listOf(secret))
-            val hook = Webhook.parse(body)
-            return (0uL until hook.eventCount()).map { i ->
-                intake.decide(hook, i, ledger, identities, keyrings, NOW).also {
-                    it.apply(ledger, identities, keyrings, NOW)
-                    outbound.apply(it)
-                    it.appendAudit(log)
-                }
-            }
-        }
-        val first = post("text.json").single()
+        val p = PracticeFixture()
+        val first = p.post("text.json").single()
         assertEquals("ask-consent", first.kind())
         assertNull(first.envelope())
         val patient = first.subject()!!
-        assertEquals("no-consent", maySend(ledger, outbound, patient, "treatment-communication", null, NOW).forbidden)
-        assertEquals("consent-recorded", post("consent-yes-button.json").single().kind())
-        val stored = post("text.json").single()
+        assertEquals("no-consent", maySend(p.ledger, p.outbound, patient, "treatment-communication", null, NOW).forbidden)
+        assertEquals("consent-recorded", p.post("consent-yes-button.json").single().kind())
+        val stored = p.post("text.json").single()
         assertEquals("stored", stored.kind())
-        val record = keyrings.get(patient, "chat-messages")
+        val record = p.keyrings.get(patient, "chat-messages")
         assertNotNull(record)
-        assertTrue(openWithKeyring(stored.envelope()!!, record!!, doctor).plaintext.isNotEmpty())
-        assertThrows<CaduceusException.NoAccess> { openWithKeyring(stored.envelope()!!, record, finance) }
-        val send = maySend(ledger, outbound, patient, "treatment-communication", null, NOW)
+        assertTrue(openWithKeyring(stored.envelope()!!, record!!, p.doctor).plaintext.isNotEmpty())
+        assertThrows<CaduceusException.NoAccess> { openWithKeyring(stored.envelope()!!, record, p.finance) }
+        val send = maySend(p.ledger, p.outbound, patient, "treatment-communication", null, NOW)
         assertTrue(send.allowed)
         assertEquals("free-form", send.decision)
-        assertTrue(log.size() >= 3uL)
+        assertTrue(p.log.size() >= 3uL)
+    }
+}
+
+/** The practice side of one intake run over the signed webhook fixtures. */
+class PracticeFixture {
+    val secret = fixture("app-secret.txt").toString(Charsets.UTF_8).trim().toByteArray()
+    val practice = PrivateKey.generate(KeyKind.PRACTICE)
+    val doctor = PrivateKey.generate(KeyKind.STAFF)
+    val finance = PrivateKey.generate(KeyKind.STAFF)
+    val ledger = Ledger().apply { registerNotice("privacy-chat", 1u, "de", NOTICE, NOW - 30 * DAY, NOW) }
+    val intake =
+        Intake(
+            AuditKey.generate(), Policy.defaultPolicy(), practice.publicKey(),
+            listOf(StaffMember(doctor.publicKey(), listOf("doctor")), StaffMember(finance.publicKey(), listOf("finance"))),
+            "privacy-chat", 1u, "de", ledger)
+    val identities = Identities()
+    val keyrings = KeyringSet()
+    val outbound = OutboundState()
+    val log = AuditLog("praxis.example/audit")
+
+    /** One POST: verify, parse, decide, apply, audit each event. */
+    fun post(name: String): List<Decision> {
+        val body = fixture(name)
+        verifySignature(body, fixture("$name.sig").toString(Charsets.UTF_8), listOf(secret))
+        val hook = Webhook.parse(body)
+        return (0uL until hook.eventCount()).map { i ->
+            intake.decide(hook, i, ledger, identities, keyrings, NOW).also {
+                it.apply(ledger, identities, keyrings, NOW)
+                outbound.apply(it)
+                it.appendAudit(log)
+            }
+        }
     }
 }
 
@@ -321,6 +328,19 @@ class MoreEnvelopeAndErrorTest {
     }
 
     @Test
+    fun practiceKeyRotationAndOpenAny() {
+        val sealed = seal(listOf(record.publicKey()), labels(), "rotated".toByteArray())
+        val newPractice = PrivateKey.generate(KeyKind.PRACTICE)
+        val rotated = rotatePracticeKey(listOf(record), practice, newPractice.publicKey()).single()
+        assertTrue(rotated.recipientIds().contains(newPractice.keyId()))
+        assertFalse(rotated.recipientIds().contains(practice.keyId()))
+        assertArrayEquals("rotated".toByteArray(), openWithKeyring(sealed, rotated, newPractice).plaintext)
+        val direct = seal(listOf(doctor.publicKey()), labels(), "any".toByteArray())
+        assertArrayEquals("any".toByteArray(), openAny(direct, listOf(newPractice, doctor)).plaintext)
+        assertThrows<CaduceusException.NoAccess> { openAny(direct, listOf(newPractice)) }
+    }
+
+    @Test
     fun ioAndInternalErrors(@TempDir dir: Path) {
         assertThrows<CaduceusException.Io> {
             sealFile(listOf(record.publicKey()), labels(), dir.resolve("missing").toString(), dir.resolve("o").toString())
@@ -330,7 +350,6 @@ class MoreEnvelopeAndErrorTest {
 }
 
 class RemainingObjectsTest {
-    private val secret = fixture("app-secret.txt").toString(Charsets.UTF_8).trim().toByteArray()
 
     @Test
     fun keysRotationOpenerWithIdentityAndOpenFile(@TempDir dir: Path) {
@@ -382,27 +401,14 @@ class RemainingObjectsTest {
 
     @Test
     fun photoFetchSealedAgainstTheWebhookHashAndStatePersists(@TempDir dir: Path) {
-        val practice = PrivateKey.generate(KeyKind.PRACTICE)
-        val doctor = PrivateKey.generate(KeyKind.STAFF)
-        val ledger = Ledger()
-        ledger.registerNotice("privacy-chat", 1u, "de", NOTICE, NOW - 30 * DAY, NOW)
-        val intake =
-            Intake(
-                AuditKey.generate(), Policy.defaultPolicy(), practice.publicKey(),
-                listOf(StaffMember(doctor.publicKey(), listOf("doctor"))), "privacy-chat", 1u, "de", ledger)
-        val identities = Identities()
-        val keyrings = KeyringSet()
-        val outbound = OutboundState()
-        val log = AuditLog("praxis.example/audit")
-        fun post(name: String): Decision {
-            val body = fixture(name)
-            verifySignature(body, fixture("$name.sig").toString(Charsets.UTF_8), listOf(secret))
-            val hook = Webhook.parse(body)
-            return intake.decide(hook, 0uL, ledger, identities, keyrings, NOW).also {
-                it.apply(ledger, identities, keyrings, NOW)
-                outbound.apply(it)
-            }
-        }
+        val p = PracticeFixture()
+        val ledger = p.ledger
+        val identities = p.identities
+        val keyrings = p.keyrings
+        val outbound = p.outbound
+        val log = p.log
+        val doctor = p.doctor
+        fun post(name: String) = p.post(name).single()
         val patient = post("text.json").subject()!!
         post("consent-yes-photos-button.json")
         val fetch = post("image.json")
@@ -417,7 +423,8 @@ class RemainingObjectsTest {
         val badFile = dir.resolve("bad.jpg").toFile().apply { writeBytes(bad) }
         assertThrows<CaduceusException.Tampered> { sealMediaFile(fetch, badFile.path, dir.resolve("bad.env").toString()) }
         assertFalse(Files.exists(dir.resolve("bad.env")))
-        assertEquals(0uL, fetch.appendMediaAudit(log, null).index)
+        val entry = fetch.appendMediaAudit(log, null)
+        assertEquals(log.size() - 1uL, entry.index)
         assertEquals(identities.len(), Identities.fromText(identities.toText()).len())
         val restored = OutboundState.fromText(outbound.toText())
         assertTrue(maySend(ledger, restored, patient, "treatment-communication", null, NOW).allowed)
