@@ -427,14 +427,17 @@ fn a_full_disk_gets_503_writes_nothing_half_and_recovers_when_space_returns() {
         while f.write_all(&block).is_ok() {}
         let _ = f.sync_all();
     }
-    let mut statuses = Vec::new();
-    for i in 0..40 {
-        let body = text_body(
+    let delivery = |i: usize| {
+        text_body(
             &patients[i % 2],
             &format!("wamid.full-{i}"),
             t + 10,
             &"x".repeat(3000),
-        );
+        )
+    };
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let body = delivery(i);
         statuses.push(post(server.addr, &body));
     }
     assert!(statuses.contains(&503), "{statuses:?}");
@@ -446,12 +449,7 @@ fn a_full_disk_gets_503_writes_nothing_half_and_recovers_when_space_returns() {
     // Space returns: the same deliveries go through, no duplicates.
     std::fs::remove_file(&filler).unwrap();
     for i in 0..40 {
-        let body = text_body(
-            &patients[i % 2],
-            &format!("wamid.full-{i}"),
-            t + 10,
-            &"x".repeat(3000),
-        );
+        let body = delivery(i);
         let st = post(server.addr, &body);
         assert_eq!(st, 200, "{}", server.log.lock().unwrap());
     }

@@ -360,14 +360,7 @@ fn records_in(store: &Store, category: &str) -> Result<Vec<(String, String)>, Se
 /// Run the day in `dir` (which must exist and be empty); prints one line
 /// per step.
 pub fn run(dir: &Path) -> Result<DemoReport, ServerError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ServerError::Io {
-            what: "cannot start the runtime".into(),
-            source: e,
-        })?;
-    rt.block_on(day(dir))
+    crate::runtime()?.block_on(day(dir))
 }
 
 #[allow(clippy::too_many_lines)]

@@ -262,14 +262,7 @@ pub fn check(config: &Config) -> Result<CheckReport, ServerError> {
 /// Run the server until SIGTERM or SIGINT (blocking; builds its own
 /// runtime). Binds `config.listen`.
 pub fn run(config: Config) -> Result<(), ServerError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ServerError::Io {
-            what: "cannot start the runtime".into(),
-            source: e,
-        })?;
-    rt.block_on(async move {
+    runtime()?.block_on(async move {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| ServerError::Io {
@@ -301,6 +294,17 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         );
         server.shutdown().await
     })
+}
+
+/// A multi-threaded tokio runtime with I/O and timers.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ServerError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServerError::Io {
+            what: "cannot start the runtime".into(),
+            source: e,
+        })
 }
 
 async fn wait_for_signal() -> Result<(), ServerError> {
