@@ -242,15 +242,6 @@ fn public_key(text: &str, kind: KeyKind, what: &str) -> Result<PublicKey, Server
     Ok(key)
 }
 
-fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    host == "127.0.0.1" || host == "localhost" || host == "[::1]"
-}
-
 impl Config {
     /// Read and validate the file at `path` (and every file it names).
     pub fn load(path: &Path) -> Result<Self, ServerError> {
@@ -347,7 +338,7 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_GRAPH_BASE.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        if !(base_url.starts_with("https://") || is_loopback_http(&base_url)) {
+        if !(base_url.starts_with("https://") || crate::graph::is_loopback_http(&base_url)) {
             return Err(bad(format!(
                 "graph.base_url = \"{base_url}\": use https:// (http:// only to 127.0.0.1 or localhost, for tests)"
             )));

@@ -34,7 +34,7 @@ use serde_json::json;
 
 use crate::fake_graph::{FakeGraph, media_sha256_b64};
 use crate::signing::signature_header;
-use crate::{Config, ServerError, writer};
+use crate::{Config, ServerError, now_unix, writer};
 
 /// The practice's WhatsApp Business Account id in the demo.
 pub const ACCOUNT_ID: &str = "1029384756102938";
@@ -217,11 +217,22 @@ impl std::fmt::Debug for PracticeSetup {
     }
 }
 
+/// Write a new file readable by its owner only (every file of a practice
+/// setup but `serve.toml` and the notice holds a key or a secret); an
+/// existing file is refused, never overwritten.
 fn write(path: &Path, text: &str) -> Result<(), ServerError> {
-    std::fs::write(path, text).map_err(|e| ServerError::Io {
-        what: format!("cannot write {}", path.display()),
-        source: e,
-    })
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .map_err(|e| ServerError::Io {
+            what: format!("cannot write {}", path.display()),
+            source: e,
+        })
 }
 
 /// Write a practice's configuration into `dir` (keys generated from the
@@ -235,7 +246,10 @@ pub fn write_practice(dir: &Path, graph_base: &str) -> Result<PracticeSetup, Ser
     let finance = PrivateKey::generate(KeyKind::Staff, &mut rng);
     let pseudonym_key = AuditKey::generate(&mut rng);
     let side = dir.join("practice-side");
-    std::fs::create_dir_all(&side).map_err(|e| ServerError::Io {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&side).map_err(|e| ServerError::Io {
         what: format!("cannot create {}", side.display()),
         source: e,
     })?;
@@ -327,12 +341,6 @@ impl Steps {
             if ok { "ok  " } else { "FAIL" }
         );
     }
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn staff_actor(key: &AuditKey, id: &str, role: &str) -> Actor {
@@ -583,12 +591,7 @@ async fn day(dir: &Path) -> Result<DemoReport, ServerError> {
     // 9. Reception records recall consent for the first patient (paper
     // form); the recall goes only to her.
     let reception = key.pseudonym(PseudonymKind::Staff, "reception.lang");
-    let mut ledger = writer::notice_ledger(&notice, now_unix())?;
-    for e in store.consent_events()? {
-        ledger
-            .append(e, now_unix())
-            .map_err(|e| ServerError::Store(StoreError::Consent(e)))?;
-    }
+    let mut ledger = writer::ledger_from_store(&notice, &store, now_unix())?;
     let recall = ConsentEvent {
         id: "demo-recall-0001".into(),
         subject: erika_subject.clone(),
@@ -646,12 +649,7 @@ async fn day(dir: &Path) -> Result<DemoReport, ServerError> {
             secret,
         )
         .await;
-    let mut ledger = writer::notice_ledger(&notice, now_unix())?;
-    for e in store.consent_events()? {
-        ledger
-            .append(e, now_unix())
-            .map_err(|e| ServerError::Store(StoreError::Consent(e)))?;
-    }
+    let ledger = writer::ledger_from_store(&notice, &store, now_unix())?;
     let after = may_send(
         &ledger,
         &store.outbound_state()?,

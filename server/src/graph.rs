@@ -56,13 +56,16 @@ fn allowed_url(url: &str, base: &str) -> bool {
     if url.starts_with("https://") {
         return true;
     }
-    let loopback = |u: &str| {
-        u.strip_prefix("http://")
-            .and_then(|r| r.split(['/', '?']).next())
-            .map(|h| h.rsplit_once(':').map_or(h, |(h, _)| h))
-            .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
-    };
-    loopback(url) && loopback(base)
+    is_loopback_http(url) && is_loopback_http(base)
+}
+
+/// Whether `url` is plain HTTP to 127.0.0.1, localhost or [::1] (the only
+/// HTTP the server speaks to: the tests' fake Graph server).
+pub(crate) fn is_loopback_http(url: &str) -> bool {
+    url.strip_prefix("http://")
+        .and_then(|r| r.split(['/', '?']).next())
+        .map(|h| h.rsplit_once(':').map_or(h, |(h, _)| h))
+        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
 }
 
 /// Whether a media or phone number id is safe in a URL path.

@@ -24,8 +24,8 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::config::Config;
 use crate::graph::GraphClient;
-use crate::log;
 use crate::writer::{Job, Outcome};
+use crate::{log, now_unix};
 
 /// How long a client may take to send a request body.
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -94,12 +94,6 @@ async fn subscribe(
             status(StatusCode::FORBIDDEN, "subscription refused\n")
         }
     }
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 async fn deliver(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {

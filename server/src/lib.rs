@@ -239,10 +239,7 @@ pub struct CheckReport {
 /// Validate a configuration as `serve` would use it, without listening:
 /// the intake is built from it, and an existing store is opened.
 pub fn check(config: &Config) -> Result<CheckReport, ServerError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    writer::intake_for(config, now)?;
+    writer::intake_for(config, now_unix())?;
     let store_exists = config.store.exists();
     let schema_version = if store_exists {
         Some(caduceus_store::Store::open(&config.store)?.schema_version()?)
@@ -294,6 +291,14 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         );
         server.shutdown().await
     })
+}
+
+/// The system clock in Unix seconds (0 before 1970): the server is the
+/// part of Caduceus that reads the clock and hands it to core.
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A multi-threaded tokio runtime with I/O and timers.

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::config::{Config, Notice};
 use crate::graph::GraphClient;
-use crate::{ServerError, log};
+use crate::{ServerError, log, now_unix};
 
 /// What one webhook body came to.
 #[derive(Debug, Default)]
@@ -81,6 +81,22 @@ pub(crate) fn notice_ledger(notice: &Notice, now: i64) -> Result<Ledger, ServerE
     Ok(l)
 }
 
+/// The consent ledger as the store holds it: the notice registered, then
+/// every stored consent event appended in order.
+pub(crate) fn ledger_from_store(
+    notice: &Notice,
+    store: &Store,
+    now: i64,
+) -> Result<Ledger, ServerError> {
+    let mut ledger = notice_ledger(notice, now)?;
+    for e in store.consent_events()? {
+        ledger
+            .append(e, now)
+            .map_err(|e| ServerError::Store(StoreError::Consent(e)))?;
+    }
+    Ok(ledger)
+}
+
 /// Build the intake for `config` (also what `serve --check` validates).
 pub(crate) fn intake_for(config: &Config, now: i64) -> Result<Intake, ServerError> {
     let ledger = notice_ledger(&config.notice, now)?;
@@ -97,22 +113,9 @@ pub(crate) fn intake_for(config: &Config, now: i64) -> Result<Intake, ServerErro
     )?)
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 impl Writer {
     fn reload(&mut self) -> Result<(), ServerError> {
-        let now = now_unix();
-        let mut ledger = notice_ledger(&self.notice, now)?;
-        for e in self.store.consent_events()? {
-            ledger
-                .append(e, now)
-                .map_err(|e| ServerError::Store(StoreError::Consent(e)))?;
-        }
-        self.ledger = ledger;
+        self.ledger = ledger_from_store(&self.notice, &self.store, now_unix())?;
         self.identities = self.store.identity_map()?;
         self.keyrings = self.store.keyrings()?;
         self.version = self.store.data_version()?;

@@ -394,3 +394,32 @@ async fn connections_past_the_limit_are_closed_and_the_server_stays_usable() {
     assert_eq!((st, body.as_str()), (200, "ok\n"));
     p.stop().await;
 }
+
+#[cfg(unix)]
+#[test]
+fn a_practice_setup_keeps_its_keys_and_secrets_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::TempDir::new("modes");
+    demo::write_practice(dir.path(), "http://127.0.0.1:9/v23.0").unwrap();
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("practice-side"), 0o700);
+    for f in [
+        "practice-side/practice.key",
+        "practice-side/doctor.key",
+        "practice-side/finance.key",
+        "audit.key",
+        "app-secret.txt",
+        "verify-token.txt",
+        "graph-token.txt",
+    ] {
+        assert_eq!(mode(f), 0o600, "{f}");
+    }
+    // A second setup into the same directory overwrites nothing.
+    assert!(demo::write_practice(dir.path(), "http://127.0.0.1:9/v23.0").is_err());
+}
